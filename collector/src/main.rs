@@ -1,0 +1,2 @@
+//! mijian-collector (skeleton; issue 7 builds it).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Durable outbox (issue 6). Skeleton; being built.

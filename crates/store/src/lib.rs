@@ -1,0 +1,1 @@
+//! Collector storage (issue 7). Skeleton; being built.
