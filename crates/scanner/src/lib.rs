@@ -1,5 +1,7 @@
 //! Content scanner (issue 3). Skeleton: the API the agent calls; being built.
 
+pub mod extract;
+
 use mijian_policy::{Classification, Policy};
 use mijian_report::Finding;
 use std::path::PathBuf;

@@ -11,6 +11,14 @@
 //! The text they return is raw (not normalised); normalisation (CONTRACT §6)
 //! happens once, in the matcher.
 
+pub mod eml;
+pub mod odf;
+pub mod ofd;
+pub mod ole;
+pub mod ooxml;
+pub mod pdf;
+pub mod rtf;
+
 use std::io::Read;
 use std::time::{Duration, Instant};
 

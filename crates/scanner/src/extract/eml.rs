@@ -1,0 +1,8 @@
+//! Extractor for the `eml` family (placeholder until its module lands: every
+//! file of this format is reported `unscannable`, never clean).
+
+use super::{Ctx, ExtractError, ExtractResult};
+
+pub fn extract(_data: &[u8], _ctx: &mut Ctx) -> ExtractResult {
+    Err(ExtractError::Unsupported("eml extraction not built yet".into()))
+}
