@@ -11,6 +11,7 @@
 //! The text they return is raw (not normalised); normalisation (CONTRACT §6)
 //! happens once, in the matcher.
 
+pub mod archive;
 pub mod eml;
 pub mod odf;
 pub mod ofd;
@@ -174,6 +175,17 @@ pub struct Document {
     pub children: Vec<Child>,
     /// Set when `max_text_chars` cut the text.
     pub truncated: bool,
+    /// Embedded files that could not be read (an encrypted zip member, a
+    /// member over the limits): each becomes an `unscannable` finding named
+    /// `parent!/name`, while the rest of the document is still scanned.
+    pub failed_children: Vec<FailedChild>,
+}
+
+/// An embedded file that could not be extracted from its parent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedChild {
+    pub name: String,
+    pub error: ExtractError,
 }
 
 /// An embedded file to scan like a file of its own.
