@@ -126,7 +126,7 @@ fn permission_denied_directory_is_reported() {
     let euid = unsafe { libc::geteuid() };
     if let Some(dir) = as_child {
         let r = PathBuf::from(dir);
-        let (files, bad) = collect(&[r.clone()], &WalkOptions::default());
+        let (files, bad) = collect(std::slice::from_ref(&r), &WalkOptions::default());
         assert_eq!(names(&r, &files), ["open.txt"]);
         assert_eq!(bad, [(r.join("closed"), "permission")]);
         return;
@@ -140,7 +140,7 @@ fn permission_denied_directory_is_reported() {
     std::fs::set_permissions(&r, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(r.join("open.txt"), std::fs::Permissions::from_mode(0o644)).unwrap();
     if euid != 0 {
-        let (files, bad) = collect(&[r.clone()], &WalkOptions::default());
+        let (files, bad) = collect(std::slice::from_ref(&r), &WalkOptions::default());
         assert_eq!(names(&r, &files), ["open.txt"]);
         assert_eq!(bad, [(r.join("closed"), "permission")]);
         return;
