@@ -153,3 +153,24 @@ fn gbk_member_names_are_decoded() {
     assert_eq!(member_name(b"\xbb\xfa\xc3\xdc.txt"), "机密.txt");
     assert_eq!(member_name("/a/机密.txt".as_bytes()), "a/机密.txt");
 }
+
+#[test]
+fn nested_bomb_layers_stop_at_the_depth_limit() {
+    // deep.zip: six zip layers around one text file (the shape of 42.zip).
+    let mut data = fixture("deep.zip");
+    let mut ctx = Ctx::new(Limits::default());
+    let mut layers = 0;
+    let err = loop {
+        match extract(&data, &mut ctx) {
+            Ok(doc) => {
+                assert_eq!(doc.children.len(), 1);
+                data = doc.children[0].data.clone();
+                ctx.depth += 1;
+                layers += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.reason(), "limit");
+    assert_eq!(layers, Limits::default().max_depth);
+}

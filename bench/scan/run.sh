@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Scan benchmarks (issue 3): mijian beside its peer, same run, same terms,
+# same thread count; prints wall time, peak RSS and the ratio.
+#
+#   bench/scan/run.sh [text|office|rescan|all]     (default: all)
+#
+# Environment:
+#   BENCH_DIR     where corpora are generated (default /tmp/mijian-bench; never committed)
+#   TEXT_MB       size of the plain-text corpus (default 1100)
+#   OFFICE_DOCS   documents in the office corpus (default 400)
+#   THREADS       threads for both sides (default: nproc)
+#   MIJIAN        the mijian scan command (default: release `mijian-agent scan`, falling back
+#                 to the scanner crate's `scan` example); RESCAN_MIJIAN the cached one
+#   RGA           rga binary (default: rga on PATH or /work/rga/bin/rga)
+#
+# Needs: python3 with python-docx openpyxl python-pptx reportlab pillow; ripgrep;
+# for the office comparison ripgrep_all (`cargo install ripgrep_all`), pandoc, poppler-utils.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+what=${1:-all}
+BENCH_DIR=${BENCH_DIR:-/tmp/mijian-bench}
+TEXT_MB=${TEXT_MB:-1100}
+OFFICE_DOCS=${OFFICE_DOCS:-400}
+THREADS=${THREADS:-$(nproc)}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
+mkdir -p "$BENCH_DIR"
+
+# Literal terms of the default rules, for rg/rga.
+mapfile -t TERMS < <(python3 - "$repo/rules/keywords" <<'PY'
+import sys, tomllib, pathlib
+for f in sorted(pathlib.Path(sys.argv[1]).glob("*.toml")):
+    for k in tomllib.loads(f.read_text()).get("keyword", []):
+        for t in k.get("terms", []):
+            print(t)
+PY
+)
+PATTERN_ARGS=()
+for t in "${TERMS[@]}"; do PATTERN_ARGS+=(-e "$t"); done
+
+echo "building release binaries ..." >&2
+( cd "$repo" && nice cargo build --release -q -p mijian-scanner --example scan ) >&2
+if ( cd "$repo" && nice cargo build --release -q -p mijian-agent ) >&2; then
+  AGENT="$CARGO_TARGET_DIR/release/mijian-agent"
+fi
+EXAMPLE="$CARGO_TARGET_DIR/release/examples/scan"
+MIJIAN=${MIJIAN:-${AGENT:+$AGENT scan --format json}}
+MIJIAN=${MIJIAN:-$EXAMPLE --threads $THREADS}
+RESCAN_MIJIAN=${RESCAN_MIJIAN:-$EXAMPLE --threads $THREADS}
+RGA=${RGA:-$(command -v rga || echo /work/rga/bin/rga)}
+
+# measure LABEL CMD...: runs CMD, stdout to /dev/null; sets WALL (s) and RSS (MB).
+measure() {
+  local label=$1; shift
+  local tf; tf=$(mktemp)
+  set +e
+  /usr/bin/time -f "%e %M" -o "$tf" "$@" > /dev/null 2> "$BENCH_DIR/$label.stderr"
+  local rc=$?
+  set -e
+  read -r WALL RSS_KB < "$tf"; rm -f "$tf"
+  RSS=$((RSS_KB / 1024))
+  printf '  %-34s %8.2f s  %6d MB  (exit %d)\n' "$label" "$WALL" "$RSS" "$rc"
+}
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+
+bench_text() {
+  local dir="$BENCH_DIR/text"
+  if [ ! -f "$dir/.done" ]; then
+    echo "generating ${TEXT_MB} MB plain-text corpus in $dir ..." >&2
+    rm -rf "$dir"; python3 "$here/gen_text.py" "$dir" "$TEXT_MB"; touch "$dir/.done"
+  fi
+  local size; size=$(du -sm "$dir" | cut -f1)
+  echo "== plain text: $size MB, $(find "$dir" -type f | wc -l) files, $THREADS threads =="
+  cat $(find "$dir" -type f | head -2000) > /dev/null  # warm the page cache for both
+  measure rg-text rg -F -c -j "$THREADS" --no-ignore --hidden "${PATTERN_ARGS[@]}" "$dir"
+  local rg=$WALL
+  measure mijian-text $MIJIAN "$dir"
+  local mj=$WALL; local rss=$RSS
+  measure rg-text-2 rg -F -c -j "$THREADS" --no-ignore --hidden "${PATTERN_ARGS[@]}" "$dir"
+  rg=$(python3 -c "print(min($rg, $WALL))")
+  echo "  => mijian/rg = $(ratio "$mj" "$rg")  (target <= 1.5), mijian peak RSS ${rss} MB (target < 256)"
+}
+
+bench_office() {
+  local dir="$BENCH_DIR/office"
+  if [ ! -f "$dir/.done" ]; then
+    echo "generating $OFFICE_DOCS office documents in $dir ..." >&2
+    rm -rf "$dir"; python3 "$here/gen_office.py" "$dir" "$OFFICE_DOCS"; touch "$dir/.done"
+  fi
+  echo "== office: $(du -sm "$dir" | cut -f1) MB, $(find "$dir" -type f | wc -l) files (docx/xlsx/pptx/pdf) =="
+  measure mijian-office $MIJIAN "$dir"
+  local mj=$WALL
+  if [ -x "$RGA" ]; then
+    measure rga-office "$RGA" --rga-no-cache -F -c -j "$THREADS" "${PATTERN_ARGS[@]}" "$dir"
+    echo "  => rga/mijian = $(ratio "$WALL" "$mj")  (target >= 20)"
+  else
+    echo "  rga not found (cargo install ripgrep_all --root /work/rga): no comparison"
+  fi
+}
+
+bench_rescan() {
+  local dir="$BENCH_DIR/tree20k"
+  if [ ! -f "$dir/.done" ]; then
+    echo "generating a 20,000-file tree in $dir ..." >&2
+    rm -rf "$dir"
+    python3 "$here/gen_text.py" "$dir/text" 300 3 2>/dev/null
+    local n; n=$(find "$dir/text" -type f | wc -l)
+    python3 "$here/gen_office.py" "$dir/office" 200 5 2>/dev/null
+    # Pad with small notes up to 20,000 files.
+    python3 - "$dir/notes" $((20000 - n - 200)) <<'PY'
+import os, sys, random
+d, n = sys.argv[1], int(sys.argv[2]); rng = random.Random(1)
+for i in range(n):
+    sub = os.path.join(d, f"n{i % 50:02d}"); os.makedirs(sub, exist_ok=True)
+    open(os.path.join(sub, f"note{i:05d}.txt"), "w").write(f"会议纪要 {i} " * rng.randint(5, 200))
+PY
+    touch "$dir/.done"
+  fi
+  local cache="$BENCH_DIR/rescan.cache"
+  rm -f "$cache"
+  echo "== rescan: $(find "$dir" -type f | wc -l) files, $(du -sm "$dir" | cut -f1) MB =="
+  measure full-scan $RESCAN_MIJIAN --cache "$cache" "$dir"
+  local full=$WALL
+  measure rescan-unchanged $RESCAN_MIJIAN --cache "$cache" "$dir"
+  echo "  => rescan/full = $(python3 -c "print(f'{100*$WALL/$full:.1f}%')")  (target < 3%)"
+}
+
+case $what in
+  text) bench_text ;;
+  office) bench_office ;;
+  rescan) bench_rescan ;;
+  all) bench_text; bench_office; bench_rescan ;;
+  *) echo "usage: $0 [text|office|rescan|all]" >&2; exit 2 ;;
+esac
