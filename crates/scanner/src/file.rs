@@ -1,0 +1,369 @@
+//! The per-file analysis: bytes in, findings out. Sniff the format, extract
+//! text (in-crate for text and HTML, `extract::<fmt>` for the rest), recurse
+//! into embedded files as `parent!/child`, normalise and match content and
+//! file name, detect the marking, and judge (`verdict`).
+//!
+//! This is the seam the engine (walk, cache, worker processes) calls for
+//! every regular file and that the worker runs on bytes it receives; see
+//! `SEAM.md`. It never touches the filesystem and never panics on input:
+//! an extractor that fails — or panics — makes the file `unscannable`.
+
+use crate::extract::{self, Ctx, Document, ExtractError};
+use crate::markings::{Detector, Found};
+use crate::matcher::{Hits, Matcher};
+use crate::sniff::{Format, sniff};
+use crate::{ScanError, html, text, verdict};
+use mijian_policy::{Classification, Policy};
+use mijian_report::{Finding, FindingKind, RuleMatch};
+use sha2::{Digest, Sha256};
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// A policy compiled for matching: keyword automaton, regexes, marking
+/// patterns, and the host level that sets severities. Build once, share.
+pub struct Compiled {
+    pub matcher: Matcher,
+    pub markings: Detector,
+    pub host_level: Classification,
+    /// The policy digest the findings were judged under.
+    pub policy_digest: String,
+}
+
+impl Compiled {
+    pub fn new(policy: &Policy, host_level: Classification) -> Result<Compiled, ScanError> {
+        crate::normalise::init();
+        Ok(Compiled {
+            matcher: Matcher::new(&policy.keywords)?,
+            markings: Detector::new(&policy.markings)?,
+            host_level,
+            policy_digest: policy.digest.clone(),
+        })
+    }
+}
+
+/// What the analysis of one file found.
+#[derive(Debug, Default, Clone)]
+pub struct Analysis {
+    pub findings: Vec<Finding>,
+    /// Format of the top-level file (`text`, `html`, `docx`, `zip`, `binary` ...).
+    pub format: &'static str,
+    /// Binary content that was not scanned (the name was).
+    pub skipped: bool,
+    /// Files analysed, embedded members included.
+    pub files: u64,
+}
+
+/// Analyse one file (or member) held in memory. `path` is what findings
+/// say (`a.zip!/dir/b.docx` for members).
+pub fn analyse(path: &Path, data: &[u8], ctx: &mut Ctx, c: &Compiled) -> Analysis {
+    let mut a = Analysis::default();
+    a.format = one(path, data, ctx, c, &mut a);
+    a
+}
+
+/// The findings for a file that could not be read at all (permission
+/// denied, vanished, not a regular file): kind `unscannable`.
+pub fn unreadable(path: &Path, reason: &str, message: String) -> Finding {
+    verdict::unscannable_reason(path, None, "unknown", reason, message)
+}
+
+/// Hits in a file's name (its last component; for members, the member's).
+fn name_hits(path: &Path, c: &Compiled) -> Hits {
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    c.matcher.scan(&name)
+}
+
+fn child_path(parent: &Path, name: &str) -> PathBuf {
+    let mut s = OsString::from(parent.as_os_str());
+    s.push("!/");
+    s.push(name.trim_start_matches('/'));
+    PathBuf::from(s)
+}
+
+/// Analyse one file; returns its format name.
+fn one(path: &Path, data: &[u8], ctx: &mut Ctx, c: &Compiled, a: &mut Analysis) -> &'static str {
+    a.files += 1;
+    let names = name_hits(path, c);
+    let fmt = sniff(data);
+    match fmt {
+        Format::Binary => {
+            a.skipped = a.skipped || ctx.depth == 0;
+            judge(path, data, "binary", None, &Hits::default(), &names, c, a);
+            "binary"
+        }
+        Format::Text => {
+            let d = text::decode(data);
+            let content = c.matcher.scan(&d.text);
+            let marking = c.markings.head(&d.text);
+            judge(path, data, "text", marking, &content, &names, c, a);
+            "text"
+        }
+        _ => {
+            let res = run_extractor(fmt, data, ctx);
+            match res {
+                Ok(doc) => document(path, data, doc, ctx, c, a, &names, fmt),
+                Err(e) => {
+                    a.findings.push(verdict::unscannable(path, Some(data), fmt.name(), &e));
+                    judge(path, data, fmt.name(), None, &Hits::default(), &names, c, a);
+                    fmt.name()
+                }
+            }
+        }
+    }
+}
+
+fn run_extractor(fmt: Format, data: &[u8], ctx: &mut Ctx) -> Result<Document, ExtractError> {
+    let f: fn(&[u8], &mut Ctx) -> extract::ExtractResult = match fmt {
+        Format::Html => html::extract,
+        Format::Eml => extract::eml::extract,
+        Format::Rtf => extract::rtf::extract,
+        Format::Pdf => extract::pdf::extract,
+        Format::Ole => extract::ole::extract,
+        Format::Ooxml => extract::ooxml::extract,
+        Format::Odf => extract::odf::extract,
+        Format::Ofd => extract::ofd::extract,
+        Format::Zip => extract::archive::extract,
+        Format::Text => text::extract,
+        Format::Binary => return Err(ExtractError::Unsupported("binary content".into())),
+    };
+    // Extractors must be total; should one still panic, that file alone is
+    // unscannable (stack overflows are the worker process's business).
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(data, ctx))) {
+        Ok(r) => r,
+        Err(_) => Err(ExtractError::Corrupt(format!("the {} parser failed on this file", fmt.name()))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn document(
+    path: &Path,
+    data: &[u8],
+    doc: Document,
+    ctx: &mut Ctx,
+    c: &Compiled,
+    a: &mut Analysis,
+    names: &Hits,
+    fmt: Format,
+) -> &'static str {
+    let format = if doc.format.is_empty() { fmt.name() } else { doc.format };
+    let mut content = c.matcher.scan(&doc.text);
+    for (_, v) in &doc.properties {
+        let mut h = c.matcher.scan(v);
+        // Offsets point into the text; property hits carry none.
+        h.per_rule.iter_mut().for_each(|r| r.first = None);
+        content.merge(&h);
+    }
+    let marking = c
+        .markings
+        .metadata(&doc.properties)
+        .or_else(|| c.markings.head(doc.head.as_deref().unwrap_or(&doc.text)));
+    judge(path, data, format, marking, &content, names, c, a);
+    if doc.truncated {
+        a.findings.push(verdict::unscannable_reason(
+            path,
+            Some(data),
+            format,
+            "limit",
+            format!(
+                "text beyond {} characters was not scanned",
+                ctx.limits.max_text_chars
+            ),
+        ));
+    }
+    for f in &doc.failed_children {
+        let p = child_path(path, &f.name);
+        a.findings.push(verdict::unscannable(&p, None, "unknown", &f.error));
+    }
+    for child in &doc.children {
+        let p = child_path(path, &child.name);
+        if ctx.depth + 1 > ctx.limits.max_depth {
+            a.findings.push(verdict::unscannable_reason(
+                &p,
+                Some(&child.data),
+                "unknown",
+                "limit",
+                format!("nested deeper than {} levels", ctx.limits.max_depth),
+            ));
+            continue;
+        }
+        if let Err(e) = ctx.check_time() {
+            a.findings.push(verdict::unscannable(&p, Some(&child.data), "unknown", &e));
+            continue;
+        }
+        ctx.depth += 1;
+        one(&p, &child.data, ctx, c, a);
+        ctx.depth -= 1;
+    }
+    format
+}
+
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    path: &Path,
+    data: &[u8],
+    format: &str,
+    marking: Option<Found>,
+    content: &Hits,
+    names: &Hits,
+    c: &Compiled,
+    a: &mut Analysis,
+) {
+    let ev = verdict::Evidence {
+        path,
+        data,
+        format,
+        marking,
+        content,
+        name: names,
+    };
+    if let Some(f) = verdict::judge(&ev, c.matcher.rules(), c.host_level) {
+        a.findings.push(f);
+    }
+}
+
+/// Chunk size for streamed text.
+const CHUNK: usize = 8 << 20;
+
+/// Analyse a file read from `r`. Plain text larger than one chunk is
+/// streamed (decoded and matched chunk by chunk with an overlap, hashed on
+/// the way); anything else is read whole, up to `max_file_bytes`.
+pub fn analyse_reader(path: &Path, r: &mut dyn Read, ctx: &mut Ctx, c: &Compiled) -> Analysis {
+    let mut first = Vec::new();
+    if let Err(e) = (&mut *r).take(CHUNK as u64).read_to_end(&mut first) {
+        return failed_read(path, e);
+    }
+    if first.len() < CHUNK {
+        return analyse(path, &first, ctx, c);
+    }
+    if sniff(&first) != Format::Text {
+        let cap = ctx.limits.max_file_bytes;
+        if let Err(e) = (&mut *r).take(cap.saturating_sub(first.len() as u64) + 1).read_to_end(&mut first) {
+            return failed_read(path, e);
+        }
+        if first.len() as u64 > cap {
+            let mut a = Analysis {
+                format: sniff(&first).name(),
+                files: 1,
+                ..Analysis::default()
+            };
+            a.findings.push(verdict::unscannable_reason(
+                path,
+                None,
+                a.format,
+                "limit",
+                format!("file larger than {cap} bytes"),
+            ));
+            return a;
+        }
+        return analyse(path, &first, ctx, c);
+    }
+    stream_text(path, first, r, ctx, c)
+}
+
+fn failed_read(path: &Path, e: std::io::Error) -> Analysis {
+    let reason = if e.kind() == std::io::ErrorKind::PermissionDenied { "permission" } else { "io" };
+    Analysis {
+        findings: vec![unreadable(path, reason, format!("could not read: {e}"))],
+        format: "unknown",
+        files: 1,
+        ..Analysis::default()
+    }
+}
+
+fn stream_text(path: &Path, first: Vec<u8>, r: &mut dyn Read, ctx: &mut Ctx, c: &Compiled) -> Analysis {
+    let mut a = Analysis {
+        format: "text",
+        files: 1,
+        ..Analysis::default()
+    };
+    let names = name_hits(path, c);
+    let mut hasher = Sha256::new();
+    hasher.update(&first);
+    // The encoding is decided on the first chunk.
+    let enc = {
+        let d = text::decode(&first);
+        encoding_rs::Encoding::for_label(d.encoding.as_bytes()).unwrap_or(encoding_rs::UTF_8)
+    };
+    let mut decoder = enc.new_decoder_with_bom_removal();
+    let mut carry = String::new();
+    let mut piece = String::new();
+    let mut content = Hits::default();
+    let mut marking = None;
+    let mut chunk = first;
+    let mut is_first = true;
+    let mut total = 0u64;
+    loop {
+        let last = chunk.len() < CHUNK;
+        total += chunk.len() as u64;
+        piece.clear();
+        piece.push_str(&carry);
+        let split = piece.len();
+        piece.reserve(decoder.max_utf8_buffer_length(chunk.len()).unwrap_or(chunk.len() * 3));
+        let _ = decoder.decode_to_string(&chunk, &mut piece, last);
+        if is_first {
+            marking = c.markings.head(&piece);
+        }
+        let mut h = c.matcher.scan_from(&piece, split);
+        if !is_first {
+            // Offsets are only known within the first chunk.
+            h.per_rule.iter_mut().for_each(|r| r.first = None);
+        }
+        content.merge(&h);
+        is_first = false;
+        if last {
+            break;
+        }
+        let keep = c.matcher.carry_start(&piece);
+        carry.clear();
+        carry.push_str(&piece[keep..]);
+        if ctx.check_time().is_err() {
+            a.findings.push(verdict::unscannable_reason(
+                path,
+                None,
+                "text",
+                "timeout",
+                format!("stopped after {total} bytes"),
+            ));
+            break;
+        }
+        chunk = Vec::with_capacity(CHUNK);
+        if let Err(e) = (&mut *r).take(CHUNK as u64).read_to_end(&mut chunk) {
+            let mut f = failed_read(path, e);
+            a.findings.append(&mut f.findings);
+            break;
+        }
+        hasher.update(&chunk);
+    }
+    let sha = hex::encode(hasher.finalize());
+    // Judge with an empty byte slice, then put the streamed hash in.
+    let ev = verdict::Evidence {
+        path,
+        data: &[],
+        format: "text",
+        marking,
+        content: &content,
+        name: &names,
+    };
+    if let Some(mut f) = verdict::judge(&ev, c.matcher.rules(), c.host_level) {
+        f.sha256 = Some(sha.clone());
+        a.findings.push(f);
+    }
+    for f in &mut a.findings {
+        if f.kind == FindingKind::Unscannable {
+            f.sha256 = None;
+        }
+    }
+    a
+}
+
+/// Rule ids and counts of a finding, for tests and summaries.
+pub fn summary(f: &Finding) -> Vec<(String, u64)> {
+    f.matches
+        .iter()
+        .map(|RuleMatch { rule, count, .. }| (rule.clone(), *count))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,51 @@
+use super::*;
+use crate::extract::Limits;
+
+fn compiled() -> Compiled {
+    Compiled::new(&Policy::builtin().unwrap(), Classification::Unclassified).unwrap()
+}
+
+fn run(name: &str, data: &[u8]) -> Analysis {
+    let mut ctx = Ctx::new(Limits::default());
+    analyse(Path::new(name), data, &mut ctx, &compiled())
+}
+
+#[test]
+fn name_is_scanned_like_content() {
+    let a = run("/h/玄鸟柒号方案.txt", b"harmless");
+    assert_eq!(a.findings.len(), 1);
+    let f = &a.findings[0];
+    assert_eq!(f.kind, FindingKind::UnmarkedClassified);
+    assert_eq!(f.matches[0].first_offset, None);
+    assert_eq!(f.detail.as_ref().unwrap()["matched_in"], "name");
+}
+
+#[test]
+fn binary_content_is_skipped_but_named() {
+    let elf = [&b"\x7fELF\x02\x01\x01\0\0\0"[..], "玄鸟柒号".as_bytes()].concat();
+    let a = run("/h/x.bin", &elf);
+    assert!(a.skipped);
+    assert!(a.findings.is_empty());
+    let a = run("/h/玄鸟柒号.bin", &elf);
+    assert_eq!(a.findings.len(), 1);
+    assert_eq!(a.findings[0].format.as_deref(), Some("binary"));
+}
+
+#[test]
+fn streamed_text_matches_across_chunks() {
+    let c = compiled();
+    let mut data = "普通文字。".repeat(CHUNK / 15 + 1).into_bytes();
+    // Put a term right across the first chunk boundary.
+    let t = "玄鸟柒号".as_bytes();
+    let at = CHUNK - 5;
+    data.splice(at..at, t.iter().copied());
+    data.extend_from_slice("结尾玄鸟柒号".as_bytes());
+    let mut ctx = Ctx::new(Limits::default());
+    let a = analyse_reader(Path::new("/big.txt"), &mut &data[..], &mut ctx, &c);
+    assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
+    assert_eq!(summary(&a.findings[0]), vec![("example-codename".to_string(), 2)]);
+    assert_eq!(a.findings[0].sha256.as_deref(), Some(mijian_report::sha256_hex(&data).as_str()));
+    // The whole-buffer path agrees.
+    let b = analyse(Path::new("/big.txt"), &data, &mut Ctx::new(Limits::default()), &c);
+    assert_eq!(summary(&b.findings[0]), summary(&a.findings[0]));
+}

@@ -1,0 +1,250 @@
+//! Classification markings (密级标志) per GB/T 9704-2012 §7.2.2: the level,
+//! an optional ★ and the period at the top left of the first page
+//! (`秘密★1年`, `机密★10年`, `绝密★长期`, or the level alone).
+//!
+//! A marking counts only when one of the first `head_lines` non-empty lines
+//! of the head is a marking *and nothing else* (patterns are anchored over
+//! the whole normalised line), or when a document property named in
+//! `metadata_keys` (default 密级) holds one. A line that merely contains a
+//! level word (`关于加强机密载体管理的通知`, `工作秘密`) is not a marking:
+//! regulations and training material use those words in every sentence.
+//!
+//! Patterns run over normalised lines (CONTRACT §6), so full-width digits,
+//! `＊`, spaces around the star and traditional characters (`機密★6個月`)
+//! are already folded; `markings.toml` adds patterns or replaces these.
+
+use crate::ScanError;
+use crate::normalise::normalise;
+use mijian_policy::{Classification, Markings};
+use regex::Regex;
+
+/// The built-in pattern: level, then optionally a star and optionally a period.
+pub const BUILTIN: &str = concat!(
+    r"^(?P<level>绝密|机密|秘密)",
+    r"(?:[★☆*✱✲✳✶✻✽⭑](?P<period>长期|\d{1,3}年|\d{1,3}个?月",
+    r"|[一二三四五六七八九十两]{1,3}年|[一二三四五六七八九十两]{1,3}个?月)?)?$"
+);
+
+/// Lines longer than this (normalised characters) are never markings.
+const MAX_LINE_CHARS: usize = 64;
+/// Raw bytes of one line looked at; a marking line is short.
+const MAX_LINE_BYTES: usize = 4096;
+/// Raw bytes of the head searched for its first non-empty lines.
+const MAX_HEAD_BYTES: usize = 1 << 20;
+
+/// A marking found on a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// 绝密, 机密, 秘密 (or 内部 when an organisation's pattern allows it).
+    pub level: Classification,
+    /// `5年`, `6个月`, `长期`, or `None` for the level alone.
+    pub period: Option<String>,
+    /// `head` or `metadata`.
+    pub source: &'static str,
+}
+
+/// Compiled marking patterns of one policy.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    patterns: Vec<Regex>,
+    head_lines: usize,
+    metadata_keys: Vec<String>,
+}
+
+impl Detector {
+    pub fn new(m: &Markings) -> Result<Detector, ScanError> {
+        let mut patterns = Vec::new();
+        if !m.replace_builtin {
+            patterns.push(compile("builtin", BUILTIN)?);
+        }
+        for p in &m.patterns {
+            // Anchor whatever the file says: a marking is a whole line.
+            patterns.push(compile(&p.id, &format!("^(?:{})$", p.regex))?);
+        }
+        Ok(Detector {
+            patterns,
+            head_lines: m.head_lines.max(1),
+            metadata_keys: m.metadata_keys.iter().map(|k| normalise(k)).collect(),
+        })
+    }
+
+    /// Is this (already normalised) line a marking and nothing else?
+    pub fn line(&self, norm: &str) -> Option<(Classification, Option<String>)> {
+        if norm.is_empty() || norm.chars().count() > MAX_LINE_CHARS {
+            return None;
+        }
+        for re in &self.patterns {
+            let Some(caps) = re.captures(norm) else {
+                continue;
+            };
+            let Some(level) = caps.name("level").and_then(|l| level_of(l.as_str())) else {
+                continue;
+            };
+            let period = caps
+                .name("period")
+                .map(|p| p.as_str().to_string())
+                .filter(|p| !p.is_empty());
+            return Some((level, period));
+        }
+        None
+    }
+
+    /// A marking among the first `head_lines` non-empty lines of `head`.
+    pub fn head(&self, head: &str) -> Option<Found> {
+        let mut head = head;
+        if head.len() > MAX_HEAD_BYTES {
+            let mut cut = MAX_HEAD_BYTES;
+            while !head.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            head = &head[..cut];
+        }
+        let mut seen = 0;
+        for raw in head.split(['\n', '\r', '\u{2028}', '\u{2029}', '\u{0b}', '\u{0c}', '\u{85}']) {
+            let mut raw = raw;
+            if raw.len() > MAX_LINE_BYTES {
+                let mut cut = MAX_LINE_BYTES;
+                while !raw.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                raw = &raw[..cut];
+            }
+            let norm = normalise(raw);
+            if norm.is_empty() {
+                continue;
+            }
+            if let Some((level, period)) = self.line(&norm) {
+                return Some(Found {
+                    level,
+                    period,
+                    source: "head",
+                });
+            }
+            seen += 1;
+            if seen >= self.head_lines {
+                break;
+            }
+        }
+        None
+    }
+
+    /// A marking held by a document property named in `metadata_keys`.
+    pub fn metadata(&self, props: &[(String, String)]) -> Option<Found> {
+        for (name, value) in props {
+            if !self.metadata_keys.contains(&normalise(name)) {
+                continue;
+            }
+            let mut v = value.as_str();
+            if v.len() > MAX_LINE_BYTES {
+                continue;
+            }
+            v = v.trim();
+            if let Some((level, period)) = self.line(&normalise(v)) {
+                return Some(Found {
+                    level,
+                    period,
+                    source: "metadata",
+                });
+            }
+        }
+        None
+    }
+}
+
+fn compile(id: &str, re: &str) -> Result<Regex, ScanError> {
+    regex::RegexBuilder::new(re)
+        .size_limit(1 << 22)
+        .build()
+        .map_err(|e| ScanError::Setup(format!("marking pattern `{id}`: invalid regex: {e}")))
+}
+
+/// A captured level word (already normalised) as a classification.
+fn level_of(s: &str) -> Option<Classification> {
+    match s {
+        "绝密" => Some(Classification::TopSecret),
+        "机密" => Some(Classification::Confidential),
+        "秘密" => Some(Classification::Secret),
+        "内部" => Some(Classification::Internal),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det() -> Detector {
+        Detector::new(&Markings::default()).unwrap()
+    }
+
+    fn head(s: &str) -> Option<(String, Option<String>)> {
+        det()
+            .head(s)
+            .map(|f| (f.level.as_str().to_string(), f.period))
+    }
+
+    fn some(level: &str, period: Option<&str>) -> Option<(String, Option<String>)> {
+        Some((level.to_string(), period.map(str::to_string)))
+    }
+
+    #[test]
+    fn gb9704_forms_are_markings() {
+        assert_eq!(head("秘密★1年\n正文"), some("秘密", Some("1年")));
+        assert_eq!(head("机密★10年"), some("机密", Some("10年")));
+        assert_eq!(head("绝密★长期\n"), some("绝密", Some("长期")));
+        assert_eq!(head("机密\n关于……的通知"), some("机密", None));
+        assert_eq!(head("机密★\n"), some("机密", None));
+        assert_eq!(head("机密*5年"), some("机密", Some("5年")));
+        assert_eq!(head("机密＊５年"), some("机密", Some("5年")));
+        assert_eq!(head("机密 ★ 5 年"), some("机密", Some("5年")));
+        assert_eq!(head("  機密★6個月 "), some("机密", Some("6个月")));
+        assert_eq!(head("絕密★長期"), some("绝密", Some("长期")));
+        assert_eq!(head("秘　密"), some("秘密", None));
+        assert_eq!(head("机密☆五年"), some("机密", Some("五年")));
+    }
+
+    #[test]
+    fn marking_must_be_within_the_first_non_empty_lines() {
+        assert_eq!(head("\n\n标题\n\n第二行\n机密★5年"), some("机密", Some("5年")));
+        assert_eq!(head("一\n二\n三\n机密★5年"), None);
+    }
+
+    #[test]
+    fn lines_that_merely_contain_a_level_word_are_not_markings() {
+        assert_eq!(head("秘密文件、资料由机要室登记"), None);
+        assert_eq!(head("关于加强机密载体管理的通知"), None);
+        assert_eq!(head("工作秘密"), None);
+        assert_eq!(head("国家秘密"), None);
+        assert_eq!(head("机密★5年的文件应当"), None);
+        assert_eq!(head("秘密★1年级"), None);
+    }
+
+    #[test]
+    fn metadata_property_counts() {
+        let d = det();
+        let f = d
+            .metadata(&[("Title".into(), "x".into()), ("密级".into(), "机密★5年".into())])
+            .unwrap();
+        assert_eq!((f.level, f.period.as_deref(), f.source), (Classification::Confidential, Some("5年"), "metadata"));
+        assert_eq!(d.metadata(&[("密級".into(), " 絕密 ".into())]).unwrap().level, Classification::TopSecret);
+        assert!(d.metadata(&[("密级".into(), "公开".into())]).is_none());
+        assert!(d.metadata(&[("subject".into(), "机密".into())]).is_none());
+    }
+
+    #[test]
+    fn rules_patterns_add_or_replace() {
+        let mut m = Markings::default();
+        m.patterns.push(mijian_policy::MarkingPattern {
+            id: "label".into(),
+            regex: r"密级[:：]?(?P<level>绝密|机密|秘密)(保密期限[:：]?(?P<period>长期|\d+年|\d+个月))?".into(),
+        });
+        let d = Detector::new(&m).unwrap();
+        let f = d.head("密级：机密　保密期限：10年").unwrap();
+        assert_eq!((f.level, f.period.as_deref()), (Classification::Confidential, Some("10年")));
+        assert!(d.head("秘密★1年").is_some());
+        m.replace_builtin = true;
+        let d = Detector::new(&m).unwrap();
+        assert!(d.head("秘密★1年").is_none());
+        assert!(d.head("密级:秘密").is_some());
+    }
+}
