@@ -149,8 +149,10 @@ impl Accounts {
 /// `account.empty_password` for root and every interactive account.
 pub fn empty_password(acc: &Accounts) -> Vec<Check> {
     const ID: &str = "account.empty_password";
-    let mut subjects: Vec<(String, Option<&crate::accounts::Account>)> =
-        vec![("root".to_string(), acc.users.iter().find(|a| a.name == "root"))];
+    let mut subjects: Vec<(String, Option<&crate::accounts::Account>)> = vec![(
+        "root".to_string(),
+        acc.users.iter().find(|a| a.name == "root"),
+    )];
     for a in acc.interactive() {
         if a.name != "root" {
             subjects.push((a.name.clone(), Some(a)));

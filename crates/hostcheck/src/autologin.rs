@@ -34,7 +34,13 @@ fn conf_d(root: &Root, dir: &str, f: &mut Found) -> Vec<String> {
 }
 
 /// The last value of `key` in one of `groups` over `files`, in order.
-fn last_value(root: &Root, files: &[String], groups: &[&str], key: &str, f: &mut Found) -> Option<(String, Value)> {
+fn last_value(
+    root: &Root,
+    files: &[String],
+    groups: &[&str],
+    key: &str,
+    f: &mut Found,
+) -> Option<(String, Value)> {
     let mut last = None;
     for path in files {
         match root.read(path) {
@@ -64,7 +70,11 @@ pub fn check(root: &Root) -> Check {
         errors: Vec::new(),
     };
     // GDM.
-    for path in ["/etc/gdm3/daemon.conf", "/etc/gdm3/custom.conf", "/etc/gdm/custom.conf"] {
+    for path in [
+        "/etc/gdm3/daemon.conf",
+        "/etc/gdm3/custom.conf",
+        "/etc/gdm/custom.conf",
+    ] {
         let files = [path.to_string()];
         for key in ["AutomaticLoginEnable", "TimedLoginEnable"] {
             if let Some((v, at)) = last_value(root, &files, &["daemon"], key, &mut f) {
@@ -88,8 +98,13 @@ pub fn check(root: &Root) -> Check {
         files.extend(conf_d(root, dir, &mut f));
     }
     files.push("/etc/lightdm/lightdm.conf".into());
-    if let Some((v, at)) = last_value(root, &files, &["Seat:*", "SeatDefaults"], "autologin-user", &mut f)
-        && !v.is_empty()
+    if let Some((v, at)) = last_value(
+        root,
+        &files,
+        &["Seat:*", "SeatDefaults"],
+        "autologin-user",
+        &mut f,
+    ) && !v.is_empty()
     {
         f.enabling.push(at);
     }

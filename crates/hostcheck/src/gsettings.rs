@@ -158,7 +158,12 @@ pub struct Effective {
 }
 
 /// Effective value of `schema_id`/`key` for a user.
-pub fn lookup(src: &Sources, user: &UserDb, schema_id: &str, key: &str) -> Result<Effective, String> {
+pub fn lookup(
+    src: &Sources,
+    user: &UserDb,
+    schema_id: &str,
+    key: &str,
+) -> Result<Effective, String> {
     if let Some(b) = &src.broken {
         return Err(b.clone());
     }
@@ -219,13 +224,22 @@ pub fn lookup(src: &Sources, user: &UserDb, schema_id: &str, key: &str) -> Resul
         for (d, g) in dbs.iter().skip(start) {
             if let Some(v) = g.root().basic(&full).map_err(|e| e.to_string())? {
                 let file = d.file.as_ref().map(|f| f.shown()).unwrap_or_default();
-                return typed(v, json!({"file": file, "profile_entry": d.entry, "locked": locked})).map(Some);
+                return typed(
+                    v,
+                    json!({"file": file, "profile_entry": d.entry, "locked": locked}),
+                )
+                .map(Some);
             }
         }
         Ok(None)
     };
     if let Some(level) = lock_level {
-        let lock_file = dbs[level].0.file.as_ref().map(|f| f.shown()).unwrap_or_default();
+        let lock_file = dbs[level]
+            .0
+            .file
+            .as_ref()
+            .map(|f| f.shown())
+            .unwrap_or_default();
         if let Some(e) = from_system(level, true)? {
             return Ok(e);
         }
@@ -238,12 +252,19 @@ pub fn lookup(src: &Sources, user: &UserDb, schema_id: &str, key: &str) -> Resul
         && let Some(f) = &user.file
     {
         let g = Gvdb::parse(&f.bytes).map_err(|e| e.to_string())?;
-        if let Some(v) = g.root().basic(&full).map_err(|e| format!("{}: {e}", f.shown()))? {
+        if let Some(v) = g
+            .root()
+            .basic(&full)
+            .map_err(|e| format!("{}: {e}", f.shown()))?
+        {
             return typed(v, json!({"file": f.shown(), "db": "user"}));
         }
     }
     if let Some(e) = from_system(0, false)? {
         return Ok(e);
     }
-    typed(default, json!({"file": schemas.shown(), "schema": schema_id, "note": "schema default"}))
+    typed(
+        default,
+        json!({"file": schemas.shown(), "schema": schema_id, "note": "schema default"}),
+    )
 }

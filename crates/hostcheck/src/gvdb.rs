@@ -106,9 +106,12 @@ pub struct Gvdb<'a> {
 }
 
 fn u32_at(data: &[u8], off: usize, be: bool) -> Result<u32, GvdbError> {
-    let b = data
-        .get(off..off.saturating_add(4))
-        .ok_or_else(|| GvdbError(format!("offset {off} beyond the end of the file ({} bytes): truncated", data.len())))?;
+    let b = data.get(off..off.saturating_add(4)).ok_or_else(|| {
+        GvdbError(format!(
+            "offset {off} beyond the end of the file ({} bytes): truncated",
+            data.len()
+        ))
+    })?;
     let a = [b[0], b[1], b[2], b[3]];
     Ok(if be {
         u32::from_be_bytes(a)
@@ -118,9 +121,11 @@ fn u32_at(data: &[u8], off: usize, be: bool) -> Result<u32, GvdbError> {
 }
 
 fn u16_at(data: &[u8], off: usize, be: bool) -> Result<u16, GvdbError> {
-    let b = data
-        .get(off..off.saturating_add(2))
-        .ok_or_else(|| GvdbError(format!("offset {off} beyond the end of the file: truncated")))?;
+    let b = data.get(off..off.saturating_add(2)).ok_or_else(|| {
+        GvdbError(format!(
+            "offset {off} beyond the end of the file: truncated"
+        ))
+    })?;
     let a = [b[0], b[1]];
     Ok(if be {
         u16::from_be_bytes(a)
@@ -194,14 +199,26 @@ impl<'a> Table<'a> {
             let ve = u32_at(data, o + 20, be)?;
             let key = data
                 .get(key_start..key_start.saturating_add(key_size))
-                .ok_or_else(|| GvdbError(format!("key of item {i} beyond the end of the file: truncated")))?;
+                .ok_or_else(|| {
+                    GvdbError(format!(
+                        "key of item {i} beyond the end of the file: truncated"
+                    ))
+                })?;
             if vs > ve || ve as usize > data.len() {
                 return err(format!(
                     "value of item {i} [{vs}, {ve}) beyond the end of the file ({} bytes): truncated",
                     data.len()
                 ));
             }
-            raw.push((parent, String::from_utf8_lossy(key).into_owned(), Item { kind, start: vs, end: ve }));
+            raw.push((
+                parent,
+                String::from_utf8_lossy(key).into_owned(),
+                Item {
+                    kind,
+                    start: vs,
+                    end: ve,
+                },
+            ));
         }
         let mut items = BTreeMap::new();
         for (i, (_, _, item)) in raw.iter().enumerate() {
@@ -237,7 +254,9 @@ impl<'a> Table<'a> {
     /// The nested hash table of item `name` (type `H`).
     pub fn table(&self, name: &str) -> Result<Option<Table<'a>>, GvdbError> {
         match self.items.get(name) {
-            Some(it) if it.kind == b'H' => Table::parse(self.data, self.be, it.start, it.end).map(Some),
+            Some(it) if it.kind == b'H' => {
+                Table::parse(self.data, self.be, it.start, it.end).map(Some)
+            }
             _ => Ok(None),
         }
     }
@@ -268,7 +287,11 @@ impl<'a> Table<'a> {
         let Some((ty, bytes)) = self.value(key)? else {
             return Ok(None);
         };
-        let members = tuple_members(&ty).ok_or_else(|| GvdbError(format!("key `{key}`: schema entry of type {ty} is not a tuple")))?;
+        let members = tuple_members(&ty).ok_or_else(|| {
+            GvdbError(format!(
+                "key `{key}`: schema entry of type {ty} is not a tuple"
+            ))
+        })?;
         let first = members
             .first()
             .ok_or_else(|| GvdbError(format!("key `{key}`: empty schema tuple")))?;
@@ -339,7 +362,8 @@ fn one_type(s: &str) -> Option<usize> {
     let b = s.as_bytes();
     let c = *b.first()?;
     match c {
-        b'b' | b'y' | b'n' | b'q' | b'i' | b'u' | b'x' | b't' | b'h' | b'd' | b's' | b'o' | b'g' | b'v' | b'*' | b'?' | b'r' => Some(1),
+        b'b' | b'y' | b'n' | b'q' | b'i' | b'u' | b'x' | b't' | b'h' | b'd' | b's' | b'o'
+        | b'g' | b'v' | b'*' | b'?' | b'r' => Some(1),
         b'a' | b'm' => Some(1 + one_type(&s[1..])?),
         b'(' | b'{' => {
             let close = if c == b'(' { b')' } else { b'}' };
@@ -382,7 +406,10 @@ pub fn decode(ty: &str, b: &[u8], be: bool) -> Result<Variant, GvdbError> {
         if b.len() == n {
             Ok(())
         } else {
-            err(format!("value of type {ty} has {} bytes, expected {n}", b.len()))
+            err(format!(
+                "value of type {ty} has {} bytes, expected {n}",
+                b.len()
+            ))
         }
     };
     let arr4 = || [b[0], b[1], b[2], b[3]];
@@ -394,23 +421,43 @@ pub fn decode(ty: &str, b: &[u8], be: bool) -> Result<Variant, GvdbError> {
         }
         "i" => {
             need(4)?;
-            Variant::Int32(if be { i32::from_be_bytes(arr4()) } else { i32::from_le_bytes(arr4()) })
+            Variant::Int32(if be {
+                i32::from_be_bytes(arr4())
+            } else {
+                i32::from_le_bytes(arr4())
+            })
         }
         "u" => {
             need(4)?;
-            Variant::Uint32(if be { u32::from_be_bytes(arr4()) } else { u32::from_le_bytes(arr4()) })
+            Variant::Uint32(if be {
+                u32::from_be_bytes(arr4())
+            } else {
+                u32::from_le_bytes(arr4())
+            })
         }
         "x" => {
             need(8)?;
-            Variant::Int64(if be { i64::from_be_bytes(arr8()) } else { i64::from_le_bytes(arr8()) })
+            Variant::Int64(if be {
+                i64::from_be_bytes(arr8())
+            } else {
+                i64::from_le_bytes(arr8())
+            })
         }
         "t" => {
             need(8)?;
-            Variant::Uint64(if be { u64::from_be_bytes(arr8()) } else { u64::from_le_bytes(arr8()) })
+            Variant::Uint64(if be {
+                u64::from_be_bytes(arr8())
+            } else {
+                u64::from_le_bytes(arr8())
+            })
         }
         "d" => {
             need(8)?;
-            Variant::Double(if be { f64::from_be_bytes(arr8()) } else { f64::from_le_bytes(arr8()) })
+            Variant::Double(if be {
+                f64::from_be_bytes(arr8())
+            } else {
+                f64::from_le_bytes(arr8())
+            })
         }
         "s" | "o" | "g" => {
             let body = b
@@ -430,7 +477,10 @@ mod tests {
     fn type_strings() {
         assert_eq!(one_type("u"), Some(1));
         assert_eq!(one_type("(u(y(uu)))"), Some(10));
-        assert_eq!(tuple_members("(s(y(ss))(yv))").unwrap(), ["s", "(y(ss))", "(yv)"]);
+        assert_eq!(
+            tuple_members("(s(y(ss))(yv))").unwrap(),
+            ["s", "(y(ss))", "(yv)"]
+        );
         assert_eq!(one_type("(u"), None);
     }
 

@@ -62,7 +62,9 @@ mod tests {
 
     #[test]
     fn groups_keys_and_booleans() {
-        let e = parse("# c\n[daemon]\n AutomaticLoginEnable = true \n[debug]\nEnable=true\nnot a pair\n");
+        let e = parse(
+            "# c\n[daemon]\n AutomaticLoginEnable = true \n[debug]\nEnable=true\nnot a pair\n",
+        );
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].group, "daemon");
         assert_eq!(e[0].key, "AutomaticLoginEnable");

@@ -101,7 +101,12 @@ pub fn password_lines(root: &Root, host: &str) -> Result<Option<Vec<PamLine>>, R
     Ok(found.then_some(out))
 }
 
-fn collect(root: &Root, host: &str, depth: usize, out: &mut Vec<PamLine>) -> Result<bool, ReadError> {
+fn collect(
+    root: &Root,
+    host: &str,
+    depth: usize,
+    out: &mut Vec<PamLine>,
+) -> Result<bool, ReadError> {
     let Some(f) = root.read(host)? else {
         return Ok(false);
     };
@@ -113,7 +118,12 @@ fn collect(root: &Root, host: &str, depth: usize, out: &mut Vec<PamLine>) -> Res
             if let Some(name) = fs.get(1)
                 && depth < 8
             {
-                collect(root, &format!("/etc/pam.d/{}", basename(name)), depth + 1, out)?;
+                collect(
+                    root,
+                    &format!("/etc/pam.d/{}", basename(name)),
+                    depth + 1,
+                    out,
+                )?;
             }
             continue;
         }

@@ -38,7 +38,12 @@ const PWQ_INT: [&str; 16] = [
 ];
 /// String settings and flags (`s_str_settings`, and the flags the PAM
 /// module and the library accept without a value).
-const PWQ_OTHER: [&str; 4] = ["badwords", "dictpath", "enforce_for_root", "local_users_only"];
+const PWQ_OTHER: [&str; 4] = [
+    "badwords",
+    "dictpath",
+    "enforce_for_root",
+    "local_users_only",
+];
 
 /// One resolved setting and where its value came from.
 #[derive(Debug, Clone)]
@@ -97,7 +102,10 @@ impl Quality {
 enum Policy {
     Quality(Box<Quality>),
     /// No quality module: pam_unix's `minlen`.
-    Unix { minlen: i64, origin: Option<Value> },
+    Unix {
+        minlen: i64,
+        origin: Option<Value>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -141,7 +149,12 @@ fn apply(
         return Ok(());
     }
     if !PWQ_INT.contains(&name) {
-        return Err(broken(file, line, text, &format!("unknown setting `{name}`")));
+        return Err(broken(
+            file,
+            line,
+            text,
+            &format!("unknown setting `{name}`"),
+        ));
     }
     let v = value.unwrap_or("");
     let Ok(n) = v.trim().parse::<i64>() else {
@@ -233,7 +246,13 @@ fn pwquality(root: &Root, pam: &PamLine) -> Result<Quality, Broken> {
 /// ones; pam_cracklib ignores arguments it does not know, so only the
 /// settings it has are taken from it.
 fn module_args(q: &mut Quality, pam: &PamLine, strict: bool) -> Result<(), Broken> {
-    const PAM_OWN: [&str; 5] = ["debug", "use_authtok", "authtok_type", "try_first_pass", "use_first_pass"];
+    const PAM_OWN: [&str; 5] = [
+        "debug",
+        "use_authtok",
+        "authtok_type",
+        "try_first_pass",
+        "use_first_pass",
+    ];
     for a in &pam.args {
         let (name, value) = match a.split_once('=') {
             Some((n, v)) => (n, Some(v)),
@@ -294,7 +313,12 @@ fn eval_file(root: &Root, host: &str) -> Result<Option<FileEval>, Broken> {
             for a in &l.args {
                 if let Some(v) = a.strip_prefix("minlen=") {
                     let Ok(n) = v.parse::<i64>() else {
-                        return Err(broken(&l.file, l.line, a, "pam_unix minlen needs an integer"));
+                        return Err(broken(
+                            &l.file,
+                            l.line,
+                            a,
+                            "pam_unix minlen needs an integer",
+                        ));
                     };
                     minlen = n;
                     origin = Some(json!({"file": l.file, "line": l.line, "setting": l.text}));
@@ -457,10 +481,8 @@ pub fn quality_checks(root: &Root, t: &Thresholds) -> Vec<Check> {
         }
     }
     let (classes, ev) = worst.unwrap_or((0, json!({"note": "no PAM password stack found"})));
-    let has_module = evals
-        .iter()
-        .all(|e| matches!(e.policy, Policy::Quality(_)))
-        && !evals.is_empty();
+    let has_module =
+        evals.iter().all(|e| matches!(e.policy, Policy::Quality(_))) && !evals.is_empty();
     let status = if has_module && classes >= min_classes {
         CheckStatus::Pass
     } else {
@@ -493,7 +515,9 @@ pub fn max_age_checks(root: &Root, acc: &Accounts, t: &Thresholds) -> Vec<Check>
         Ok(None) => Check::new(ID, "host", CheckStatus::Fail)
             .expected(expected.clone())
             .actual("not set (never expires)")
-            .evidence(json!({"file": "/etc/login.defs", "note": "no uncommented PASS_MAX_DAYS line"}))
+            .evidence(
+                json!({"file": "/etc/login.defs", "note": "no uncommented PASS_MAX_DAYS line"}),
+            )
             .remedy(format!("Set `PASS_MAX_DAYS {max}` in /etc/login.defs.")),
         Ok(Some((line, v))) => match parse_days(&v) {
             None => Check::new(ID, "host", CheckStatus::Error)
@@ -506,11 +530,19 @@ pub fn max_age_checks(root: &Root, acc: &Accounts, t: &Thresholds) -> Vec<Check>
                 let c = Check::new(
                     ID,
                     "host",
-                    if ok { CheckStatus::Pass } else { CheckStatus::Fail },
+                    if ok {
+                        CheckStatus::Pass
+                    } else {
+                        CheckStatus::Fail
+                    },
                 )
                 .expected(expected.clone())
                 .actual(n)
-                .evidence(loc("/etc/login.defs", line, format!("PASS_MAX_DAYS {v}")));
+                .evidence(loc(
+                    "/etc/login.defs",
+                    line,
+                    format!("PASS_MAX_DAYS {v}"),
+                ));
                 if ok {
                     c
                 } else {
@@ -525,7 +557,12 @@ pub fn max_age_checks(root: &Root, acc: &Accounts, t: &Thresholds) -> Vec<Check>
     for a in acc.interactive() {
         let subject = a.subject();
         let c = match &acc.shadow {
-            Err(e) => error_check(ID, &subject, e, "Run the check as root so /etc/shadow can be read."),
+            Err(e) => error_check(
+                ID,
+                &subject,
+                e,
+                "Run the check as root so /etc/shadow can be read.",
+            ),
             Ok(map) => {
                 let remedy = format!("Run `chage -M {max} {}`.", a.name);
                 match map.get(&a.name) {
@@ -571,7 +608,10 @@ mod tests {
     use super::*;
 
     fn q(minlen: i64, credits: [i64; 4], minclass: i64) -> Quality {
-        let s = |v| Setting { value: v, origin: None };
+        let s = |v| Setting {
+            value: v,
+            origin: None,
+        };
         Quality {
             module: "pam_pwquality.so".into(),
             pam: Value::Null,

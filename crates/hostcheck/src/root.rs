@@ -51,7 +51,10 @@ impl fmt::Display for ReadError {
                 write!(f, "{path}: too many levels of symbolic links")
             }
             ReadError::TooLarge { path, size } => {
-                write!(f, "{path}: {size} bytes, larger than the {MAX_FILE} bytes read")
+                write!(
+                    f,
+                    "{path}: {size} bytes, larger than the {MAX_FILE} bytes read"
+                )
             }
             ReadError::Io { path, reason } => write!(f, "{path}: {reason}"),
         }
@@ -260,9 +263,7 @@ fn normal(host: &str) -> String {
 
 fn io_error(host: &str, e: io::Error) -> ReadError {
     if e.kind() == io::ErrorKind::PermissionDenied {
-        ReadError::PermissionDenied {
-            path: normal(host),
-        }
+        ReadError::PermissionDenied { path: normal(host) }
     } else {
         ReadError::Io {
             path: normal(host),
@@ -283,7 +284,11 @@ mod tests {
         std::fs::create_dir_all(r.join("etc/authselect")).unwrap();
         std::fs::create_dir_all(r.join("etc/pam.d")).unwrap();
         std::fs::write(r.join("etc/authselect/system-auth"), "inside\n").unwrap();
-        symlink("/etc/authselect/system-auth", r.join("etc/pam.d/system-auth")).unwrap();
+        symlink(
+            "/etc/authselect/system-auth",
+            r.join("etc/pam.d/system-auth"),
+        )
+        .unwrap();
         // A link to a file that exists on every machine but not in the root.
         symlink("/etc/passwd", r.join("etc/pam.d/escape")).unwrap();
         symlink("../../../../../../etc/passwd", r.join("etc/pam.d/dotdot")).unwrap();

@@ -26,7 +26,11 @@ pub(crate) const GNOME: GDesktop = GDesktop {
     lock_delay: ("org.gnome.desktop.screensaver", "lock-delay"),
     unit: 1,
     defeats: &[
-        ("org.gnome.desktop.screensaver", "idle-activation-enabled", false),
+        (
+            "org.gnome.desktop.screensaver",
+            "idle-activation-enabled",
+            false,
+        ),
         ("org.gnome.desktop.lockdown", "disable-lock-screen", true),
     ],
 };
@@ -48,7 +52,11 @@ pub(crate) const CINNAMON: GDesktop = GDesktop {
     lock_delay: ("org.cinnamon.desktop.screensaver", "lock-delay"),
     unit: 1,
     defeats: &[
-        ("org.cinnamon.desktop.screensaver", "idle-activation-enabled", false),
+        (
+            "org.cinnamon.desktop.screensaver",
+            "idle-activation-enabled",
+            false,
+        ),
         ("org.cinnamon.desktop.lockdown", "disable-lock-screen", true),
     ],
 };
@@ -77,8 +85,10 @@ fn defeats(ctx: &Context, udb: &UserDb, list: &[(&str, &str, bool)]) -> Value {
         if let Ok(e) = lookup(&ctx.gsettings, udb, schema, key)
             && e.value == Variant::Bool(*bad)
         {
-            out.push(json!({"schema": schema, "key": key, "effective": e.evidence,
-                "note": "defeats the lock (reported; not judged by this check)"}));
+            out.push(
+                json!({"schema": schema, "key": key, "effective": e.evidence,
+                "note": "defeats the lock (reported; not judged by this check)"}),
+            );
         }
     }
     Value::Array(out)
@@ -95,7 +105,11 @@ pub(crate) fn evaluate(ctx: &Context, d: &GDesktop, udb: &UserDb) -> Eval {
                 json!(b),
                 json!({"lock_enabled": e.evidence, "dconf": dbs, "defeated_by": defeats(ctx, udb, d.defeats)}),
             ),
-            other => Outcome::error(format!("{}: expected a boolean, found {}", d.enabled.1, other.type_str())),
+            other => Outcome::error(format!(
+                "{}: expected a boolean, found {}",
+                d.enabled.1,
+                other.type_str()
+            )),
         },
     };
     let idle = match (get(d.idle), get(d.lock_delay)) {
@@ -105,7 +119,11 @@ pub(crate) fn evaluate(ctx: &Context, d: &GDesktop, udb: &UserDb) -> Eval {
                 let total = (iv + lv) * d.unit;
                 Outcome::judge(
                     iv > 0 && total <= ctx.max_idle,
-                    json!(if iv > 0 { json!(total) } else { json!("never (idle-delay 0)") }),
+                    json!(if iv > 0 {
+                        json!(total)
+                    } else {
+                        json!("never (idle-delay 0)")
+                    }),
                     json!({"idle_delay": i.evidence, "lock_delay": l.evidence,
                         "unit_seconds": d.unit, "seconds": total, "dconf": dbs}),
                 )
@@ -135,7 +153,11 @@ pub(crate) fn evaluate_dde(ctx: &Context, udb: &UserDb) -> Eval {
     let worst = lv.max(bv);
     let idle = Outcome::judge(
         lv > 0 && bv > 0 && worst <= ctx.max_idle,
-        json!(if lv > 0 && bv > 0 { json!(worst) } else { json!("never (a lock delay is 0)") }),
+        json!(if lv > 0 && bv > 0 {
+            json!(worst)
+        } else {
+            json!("never (a lock delay is 0)")
+        }),
         ev,
     );
     Eval { enabled, idle }

@@ -25,12 +25,23 @@ fn kbool(v: &str) -> Option<bool> {
 }
 
 /// Read `[Daemon]` of one file into `vals`; returns the keys that are immutable.
-fn read(ctx: &Context, host: &str, vals: &mut BTreeMap<String, Val>, locked: &mut Vec<String>, system: bool) -> Result<(), String> {
+fn read(
+    ctx: &Context,
+    host: &str,
+    vals: &mut BTreeMap<String, Val>,
+    locked: &mut Vec<String>,
+    system: bool,
+) -> Result<(), String> {
     let Some(f) = ctx.root.read(host).map_err(|e| e.to_string())? else {
         return Ok(());
     };
     let text = f.text();
-    let file_immutable = system && text.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')) == Some("[$i]");
+    let file_immutable = system
+        && text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            == Some("[$i]");
     for e in keyfile::parse(&text) {
         let (group, group_imm) = match e.group.strip_suffix("][$i") {
             Some(g) => (g, true),
@@ -63,24 +74,47 @@ fn read(ctx: &Context, host: &str, vals: &mut BTreeMap<String, Val>, locked: &mu
 pub(crate) fn evaluate(ctx: &Context, home: &str) -> Eval {
     let mut vals = BTreeMap::new();
     let mut locked = Vec::new();
-    if let Err(e) = read(ctx, "/etc/xdg/kscreenlockerrc", &mut vals, &mut locked, true) {
+    if let Err(e) = read(
+        ctx,
+        "/etc/xdg/kscreenlockerrc",
+        &mut vals,
+        &mut locked,
+        true,
+    ) {
         return Eval::error(&e);
     }
-    if let Err(e) = read(ctx, &format!("{home}/.config/kscreenlockerrc"), &mut vals, &mut locked, false) {
+    if let Err(e) = read(
+        ctx,
+        &format!("{home}/.config/kscreenlockerrc"),
+        &mut vals,
+        &mut locked,
+        false,
+    ) {
         return Eval::error(&e);
     }
     let shown = |k: &str, default: &str| -> Value {
         match vals.get(k) {
-            Some(v) => json!({"value": v.value, "from": v.from, "immutable": locked.iter().any(|l| l == k)}),
+            Some(v) => {
+                json!({"value": v.value, "from": v.from, "immutable": locked.iter().any(|l| l == k)})
+            }
             None => json!({"value": default, "from": "kscreenlockersettings.kcfg default"}),
         }
     };
-    let extra = json!({"Lock": shown("Lock", "true"), "LockOnResume": shown("LockOnResume", "true")});
+    let extra =
+        json!({"Lock": shown("Lock", "true"), "LockOnResume": shown("LockOnResume", "true")});
 
     let enabled = match vals.get("Autolock") {
-        None => Outcome::judge(true, json!(true), json!({"Autolock": shown("Autolock", "true"), "other": extra})),
+        None => Outcome::judge(
+            true,
+            json!(true),
+            json!({"Autolock": shown("Autolock", "true"), "other": extra}),
+        ),
         Some(v) => match kbool(&v.value) {
-            Some(b) => Outcome::judge(b, json!(b), json!({"Autolock": shown("Autolock", "true"), "other": extra})),
+            Some(b) => Outcome::judge(
+                b,
+                json!(b),
+                json!({"Autolock": shown("Autolock", "true"), "other": extra}),
+            ),
             None => Outcome::Error {
                 evidence: json!({"error": format!("Autolock={} is not a boolean", v.value), "at": v.from}),
             },
@@ -91,12 +125,19 @@ pub(crate) fn evaluate(ctx: &Context, home: &str) -> Eval {
             None => Ok(default),
             Some(v) => match v.value.trim().parse::<i64>() {
                 Ok(n) if (lo..=hi).contains(&n) => Ok(n),
-                Ok(n) => Err(json!({"error": format!("{k}={n} is outside the kcfg range {lo}..={hi}"), "at": v.from})),
-                Err(_) => Err(json!({"error": format!("{k}={} is not an integer", v.value), "at": v.from})),
+                Ok(n) => Err(
+                    json!({"error": format!("{k}={n} is outside the kcfg range {lo}..={hi}"), "at": v.from}),
+                ),
+                Err(_) => Err(
+                    json!({"error": format!("{k}={} is not an integer", v.value), "at": v.from}),
+                ),
             },
         }
     };
-    let idle = match (int("Timeout", 5, 1, i64::from(i32::MAX)), int("LockGrace", 5, 0, 300)) {
+    let idle = match (
+        int("Timeout", 5, 1, i64::from(i32::MAX)),
+        int("LockGrace", 5, 0, 300),
+    ) {
         (Err(e), _) | (_, Err(e)) => Outcome::Error { evidence: e },
         (Ok(t), Ok(g)) => {
             let total = t * 60 + g;

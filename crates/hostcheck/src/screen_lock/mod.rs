@@ -155,7 +155,14 @@ fn evaluate(ctx: &Context, d: Desktop, user: &Account, udb: &crate::gsettings::U
     }
 }
 
-fn combine(id: &str, subject: &str, per: &[(Desktop, Outcome)], extra: &Value, expected: &str, remedy: &str) -> Check {
+fn combine(
+    id: &str,
+    subject: &str,
+    per: &[(Desktop, Outcome)],
+    extra: &Value,
+    expected: &str,
+    remedy: &str,
+) -> Check {
     let mut actual = Map::new();
     let mut evidence = Map::new();
     let mut any_error = false;
@@ -192,7 +199,9 @@ fn combine(id: &str, subject: &str, per: &[(Desktop, Outcome)], extra: &Value, e
         .actual(Value::Object(actual))
         .evidence(Value::Object(evidence));
     if status == CheckStatus::Error {
-        c = c.remedy("Repair or remove the broken file named in the evidence, then re-run the check.");
+        c = c.remedy(
+            "Repair or remove the broken file named in the evidence, then re-run the check.",
+        );
     } else if status == CheckStatus::Fail {
         c = c.remedy(remedy);
     }
@@ -213,12 +222,22 @@ pub fn checks(root: &Root, users: &[&Account], t: &Thresholds) -> Vec<Check> {
         let mut m = Map::new();
         m.insert(
             "sessions".into(),
-            json!(inst.desktops.iter().map(|(d, f)| json!({"desktop": d.name(), "files": f})).collect::<Vec<_>>()),
+            json!(
+                inst.desktops
+                    .iter()
+                    .map(|(d, f)| json!({"desktop": d.name(), "files": f}))
+                    .collect::<Vec<_>>()
+            ),
         );
         if !inst.unknown.is_empty() {
             m.insert(
                 "not_evaluated".into(),
-                json!(inst.unknown.iter().map(|f| format!("{f}: desktop not evaluated by mijian")).collect::<Vec<_>>()),
+                json!(
+                    inst.unknown
+                        .iter()
+                        .map(|f| format!("{f}: desktop not evaluated by mijian"))
+                        .collect::<Vec<_>>()
+                ),
             );
         }
         if !inst.errors.is_empty() {

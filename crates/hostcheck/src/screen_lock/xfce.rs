@@ -33,9 +33,12 @@ fn parse(text: &str, file: &str, user: &str) -> Result<BTreeMap<String, Prop>, S
     let mut channel_locked = false;
     let mut saw_channel = false;
     loop {
-        let ev = reader
-            .read_event()
-            .map_err(|e| format!("{file}: not well-formed XML at byte {}: {e}", reader.error_position()))?;
+        let ev = reader.read_event().map_err(|e| {
+            format!(
+                "{file}: not well-formed XML at byte {}: {e}",
+                reader.error_position()
+            )
+        })?;
         let (start, empty) = match &ev {
             Event::Start(s) => (Some(s.clone()), false),
             Event::Empty(s) => (Some(s.clone()), true),
@@ -55,7 +58,10 @@ fn parse(text: &str, file: &str, user: &str) -> Result<BTreeMap<String, Prop>, S
             let v = a
                 .unescape_value()
                 .map_err(|e| format!("{file}: bad attribute value: {e}"))?;
-            attrs.insert(String::from_utf8_lossy(a.key.as_ref()).into_owned(), v.into_owned());
+            attrs.insert(
+                String::from_utf8_lossy(a.key.as_ref()).into_owned(),
+                v.into_owned(),
+            );
         }
         match s.name().as_ref() {
             b"channel" => {
@@ -67,12 +73,15 @@ fn parse(text: &str, file: &str, user: &str) -> Result<BTreeMap<String, Prop>, S
                 stack.push(name);
                 let path = format!("/{}", stack.join("/"));
                 if let Some(v) = attrs.get("value") {
-                    let line = text[..(reader.buffer_position() as usize).min(text.len())].lines().count();
+                    let line = text[..(reader.buffer_position() as usize).min(text.len())]
+                        .lines()
+                        .count();
                     out.insert(
                         path.clone(),
                         Prop {
                             value: v.clone(),
-                            locked: channel_locked || attrs.get("locked").is_some_and(|l| locked_for(l, user)),
+                            locked: channel_locked
+                                || attrs.get("locked").is_some_and(|l| locked_for(l, user)),
                             from: json!({"file": file, "line": line, "property": path, "value": v,
                                 "type": attrs.get("type")}),
                         },
@@ -95,7 +104,10 @@ pub(crate) fn evaluate(ctx: &Context, user: &Account) -> Eval {
     let mut props: BTreeMap<String, Prop> = BTreeMap::new();
     for (host, system) in [
         (format!("/etc/xdg/xfce4/xfconf/{CHANNEL}"), true),
-        (format!("{}/.config/xfce4/xfconf/{CHANNEL}", user.home), false),
+        (
+            format!("{}/.config/xfce4/xfconf/{CHANNEL}", user.home),
+            false,
+        ),
     ] {
         match ctx.root.read(&host) {
             Err(e) => return Eval::error(&e.to_string()),
@@ -119,7 +131,10 @@ pub(crate) fn evaluate(ctx: &Context, user: &Account) -> Eval {
     let get = |k: &str, default: &str| -> (String, Value) {
         match props.get(k) {
             Some(p) => (p.value.clone(), json!({"from": p.from, "locked": p.locked})),
-            None => (default.to_string(), json!({"property": k, "value": default, "from": "xfce4-screensaver default (gs-prefs.h)"})),
+            None => (
+                default.to_string(),
+                json!({"property": k, "value": default, "from": "xfce4-screensaver default (gs-prefs.h)"}),
+            ),
         }
     };
     let boolean = |k: &str, d: &str| -> Result<(bool, Value), String> {
@@ -132,13 +147,26 @@ pub(crate) fn evaluate(ctx: &Context, user: &Account) -> Eval {
     };
     let int = |k: &str, d: &str| -> Result<(i64, Value), String> {
         let (v, ev) = get(k, d);
-        v.trim().parse::<i64>().map(|n| (n, ev)).map_err(|_| format!("{k}: `{v}` is not an integer"))
+        v.trim()
+            .parse::<i64>()
+            .map(|n| (n, ev))
+            .map_err(|_| format!("{k}: `{v}` is not an integer"))
     };
-    let enabled = match (boolean("/saver/enabled", "true"), boolean("/lock/enabled", "true")) {
+    let enabled = match (
+        boolean("/saver/enabled", "true"),
+        boolean("/lock/enabled", "true"),
+    ) {
         (Err(e), _) | (_, Err(e)) => Outcome::error(e),
-        (Ok((s, se)), Ok((l, le))) => Outcome::judge(s && l, json!(s && l), json!({"/saver/enabled": se, "/lock/enabled": le})),
+        (Ok((s, se)), Ok((l, le))) => Outcome::judge(
+            s && l,
+            json!(s && l),
+            json!({"/saver/enabled": se, "/lock/enabled": le}),
+        ),
     };
-    let idle = match (int("/saver/idle-activation/delay", "5"), int("/lock/saver-activation/delay", "0")) {
+    let idle = match (
+        int("/saver/idle-activation/delay", "5"),
+        int("/lock/saver-activation/delay", "0"),
+    ) {
         (Err(e), _) | (_, Err(e)) => Outcome::error(e),
         (Ok((d, de)), Ok((l, le))) => {
             let total = (d + l) * 60;

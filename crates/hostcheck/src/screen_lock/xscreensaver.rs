@@ -39,7 +39,10 @@ fn parse(text: &str, star: bool) -> Vec<(usize, String, String)> {
         };
         let name = name.trim();
         let name = if star {
-            match name.strip_prefix('*').or_else(|| name.strip_prefix("XScreenSaver.")) {
+            match name
+                .strip_prefix('*')
+                .or_else(|| name.strip_prefix("XScreenSaver."))
+            {
                 Some(n) => n,
                 None => continue,
             }
@@ -54,7 +57,10 @@ fn parse(text: &str, star: bool) -> Vec<(usize, String, String)> {
 /// `H:MM:SS`, `M:SS`, or a bare number of minutes (xscreensaver's `get_minutes_resource`).
 fn seconds(v: &str) -> Option<i64> {
     let parts: Vec<&str> = v.trim().split(':').collect();
-    let nums: Option<Vec<i64>> = parts.iter().map(|p| p.trim().parse::<i64>().ok().filter(|n| *n >= 0)).collect();
+    let nums: Option<Vec<i64>> = parts
+        .iter()
+        .map(|p| p.trim().parse::<i64>().ok().filter(|n| *n >= 0))
+        .collect();
     let nums = nums?;
     match nums.as_slice() {
         [m] => Some(m * 60),
@@ -74,10 +80,23 @@ fn xbool(v: &str) -> Option<bool> {
 
 pub(crate) fn evaluate(ctx: &Context, home: &str) -> Eval {
     let mut vals: BTreeMap<String, Val> = BTreeMap::new();
-    for (k, v) in [("timeout", "0:10:00"), ("lock", "False"), ("lockTimeout", "0:00:00")] {
-        vals.insert(k.into(), Val { value: v.into(), from: json!("xscreensaver built-in default") });
+    for (k, v) in [
+        ("timeout", "0:10:00"),
+        ("lock", "False"),
+        ("lockTimeout", "0:00:00"),
+    ] {
+        vals.insert(
+            k.into(),
+            Val {
+                value: v.into(),
+                from: json!("xscreensaver built-in default"),
+            },
+        );
     }
-    for (host, star) in [("/etc/X11/app-defaults/XScreenSaver", true), (&*format!("{home}/.xscreensaver"), false)] {
+    for (host, star) in [
+        ("/etc/X11/app-defaults/XScreenSaver", true),
+        (&*format!("{home}/.xscreensaver"), false),
+    ] {
         match ctx.root.read(host) {
             Err(e) => return Eval::error(&e.to_string()),
             Ok(None) => {}
@@ -85,17 +104,30 @@ pub(crate) fn evaluate(ctx: &Context, home: &str) -> Eval {
                 for (line, name, value) in parse(&f.text(), star) {
                     if KEYS.contains(&name.as_str()) {
                         let setting = format!("{}{name}: {value}", if star { "*" } else { "" });
-                        vals.insert(name, Val { value, from: json!({"file": f.shown(), "line": line, "setting": setting}) });
+                        vals.insert(
+                            name,
+                            Val {
+                                value,
+                                from: json!({"file": f.shown(), "line": line, "setting": setting}),
+                            },
+                        );
                     }
                 }
             }
         }
     }
-    let get = |k: &str| vals.get(k).cloned().unwrap_or(Val { value: String::new(), from: Value::Null });
+    let get = |k: &str| {
+        vals.get(k).cloned().unwrap_or(Val {
+            value: String::new(),
+            from: Value::Null,
+        })
+    };
     let lock = get("lock");
     let enabled = match xbool(&lock.value) {
         Some(b) => Outcome::judge(b, json!(b), json!({"lock": lock.from})),
-        None => Outcome::Error { evidence: json!({"error": format!("lock: `{}` is not a boolean", lock.value), "at": lock.from}) },
+        None => Outcome::Error {
+            evidence: json!({"error": format!("lock: `{}` is not a boolean", lock.value), "at": lock.from}),
+        },
     };
     let (t, lt) = (get("timeout"), get("lockTimeout"));
     let idle = match (seconds(&t.value), seconds(&lt.value)) {
@@ -118,7 +150,10 @@ mod tests {
 
     #[test]
     fn resources_and_times() {
-        let r = parse("# c\ntimeout:\t0:05:00\nprograms:\t\\\n  a \\\n  b\nlock:\tTrue\n", false);
+        let r = parse(
+            "# c\ntimeout:\t0:05:00\nprograms:\t\\\n  a \\\n  b\nlock:\tTrue\n",
+            false,
+        );
         assert_eq!(r[0], (2, "timeout".into(), "0:05:00".into()));
         assert_eq!(r[2], (6, "lock".into(), "True".into()));
         assert_eq!(seconds("0:10:00"), Some(600));
