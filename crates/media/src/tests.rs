@@ -1,0 +1,1 @@
+//! Tests of the crate-level pipeline over captured sysfs/udev trees.
