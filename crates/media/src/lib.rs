@@ -299,25 +299,42 @@ fn is_block_dev(p: &Path, major: u32, minor: u32) -> bool {
     })
 }
 
-/// The device node of `major:minor`: the mount source if it is that node,
-/// `/dev/block/MAJ:MIN`, or `/dev/<kernel name>`.
-fn device_node(opts: &MediaOptions, entry: &MountEntry, name: Option<&str>) -> Option<PathBuf> {
-    if entry.major == 0 {
-        return None;
+/// The block device behind a mount: `major:minor` from mountinfo, or, for
+/// filesystems that report an anonymous device (btrfs: `0:NN`), the mount
+/// source when it is a block device node.
+pub fn block_devno(entry: &MountEntry) -> Option<(u32, u32)> {
+    if entry.major != 0 {
+        return Some((entry.major, entry.minor));
     }
     let src = Path::new(&entry.source);
-    if src.is_absolute() && is_block_dev(src, entry.major, entry.minor) {
+    if !src.is_absolute() {
+        return None;
+    }
+    let m = fs::metadata(src).ok()?;
+    m.file_type()
+        .is_block_device()
+        .then(|| (dev_major(m.rdev()), dev_minor(m.rdev())))
+}
+
+/// The device node of `major:minor`: the mount source if it is that node,
+/// `/dev/block/MAJ:MIN`, or `/dev/<kernel name>`.
+fn device_node(
+    opts: &MediaOptions,
+    entry: &MountEntry,
+    devno: Option<(u32, u32)>,
+    name: Option<&str>,
+) -> Option<PathBuf> {
+    let (major, minor) = devno?;
+    let src = Path::new(&entry.source);
+    if src.is_absolute() && is_block_dev(src, major, minor) {
         return Some(src.to_path_buf());
     }
-    let by_devno = opts
-        .dev_root
-        .join("block")
-        .join(format!("{}:{}", entry.major, entry.minor));
-    if is_block_dev(&by_devno, entry.major, entry.minor) {
+    let by_devno = opts.dev_root.join("block").join(format!("{major}:{minor}"));
+    if is_block_dev(&by_devno, major, minor) {
         return Some(by_devno);
     }
     let by_name = opts.dev_root.join(name?);
-    is_block_dev(&by_name, entry.major, entry.minor).then_some(by_name)
+    is_block_dev(&by_name, major, minor).then_some(by_name)
 }
 
 fn node_for(opts: &MediaOptions, devno: &str, name: &str) -> Option<PathBuf> {
@@ -336,13 +353,14 @@ pub fn identify(
     entry: &MountEntry,
     block: Option<&sysfs::BlockInfo>,
 ) -> Identity {
+    let devno = block_devno(entry);
     let mut id = Identity {
-        devno: Some(entry.devno()),
+        devno: Some(devno.map_or_else(|| entry.devno(), |(a, b)| format!("{a}:{b}"))),
         fs_type: Some(entry.fs_type.clone()),
         ..Identity::default()
     };
     id.add_source("mountinfo");
-    let node = device_node(opts, entry, block.map(|b| b.name.as_str()));
+    let node = device_node(opts, entry, devno, block.map(|b| b.name.as_str()));
     id.device = Some(
         node.as_deref()
             .map(path_text)
@@ -364,8 +382,8 @@ pub fn identify(
         id.backing_file = b.loop_backing_file.clone();
     }
 
-    if entry.major != 0 {
-        let props = udev::block_props(&opts.udev_root, entry.major, entry.minor);
+    if let Some((major, minor)) = devno {
+        let props = udev::block_props(&opts.udev_root, major, minor);
         let disk_props = block
             .and_then(|b| b.disk_devno.as_deref())
             .and_then(|d| mountinfo::parse_devno(d.as_bytes()).ok())
@@ -457,11 +475,8 @@ pub fn medium_for(
     entry: &MountEntry,
     event: MediaEvent,
 ) -> Option<MountedMedium> {
-    let block = if entry.major != 0 {
-        sysfs::block_info(&opts.sysfs_root, entry.major, entry.minor).ok()
-    } else {
-        None
-    };
+    let devno = block_devno(entry);
+    let block = devno.and_then(|(ma, mi)| sysfs::block_info(&opts.sysfs_root, ma, mi).ok());
     let removable = removable_reason(opts, entry, block.as_ref())?;
     let identity = identify(opts, entry, block.as_ref());
     let matched = match_register(&identity, register);
@@ -472,8 +487,8 @@ pub fn medium_for(
             .device
             .clone()
             .unwrap_or_else(|| entry.source.clone()),
-        major: entry.major,
-        minor: entry.minor,
+        major: devno.map_or(entry.major, |d| d.0),
+        minor: devno.map_or(entry.minor, |d| d.1),
         fs_type: identity
             .fs_type
             .clone()
