@@ -1,8 +1,952 @@
-//! Extractor for the `ooxml` family (placeholder until its module lands: every
-//! file of this format is reported `unscannable`, never clean).
+//! OOXML (ECMA-376 / ISO/IEC 29500) text: .docx/.xlsx/.pptx and their
+//! macro-enabled siblings.
+//!
+//! Parts are found through the OPC relationships, as Office itself does, and
+//! only the XML parts that carry text are inflated (body, headers/footers,
+//! foot/endnotes, comments, shared strings, sheets, slides, notes, document
+//! properties); media is never decompressed. The head for marking detection
+//! (GB/T 9704: first page, header first) is the first page's header plus the
+//! body up to the first page or section break. Encrypted OOXML is not a zip
+//! but an OLE container; [`is_encrypted_ooxml`] names it for the OLE family.
 
-use super::{Ctx, ExtractError, ExtractResult};
+#[path = "office_common.rs"]
+pub(crate) mod common;
 
-pub fn extract(_data: &[u8], _ctx: &mut Ctx) -> ExtractResult {
-    Err(ExtractError::Unsupported("ooxml extraction not built yet".into()))
+use super::{Child, Ctx, Document, ExtractError, ExtractResult, FailedChild};
+use common::{Package, TextBuf, attr, parse_rels, rels_name, text_of, xml_error, xml_reader};
+use quick_xml::events::Event;
+
+/// Characters of body text kept in the head when no page break is found.
+const HEAD_CHARS: usize = 4000;
+
+/// True when the stream names of an OLE compound file are those of an
+/// ECMA-376 encrypted package (`EncryptionInfo` + `EncryptedPackage`): a
+/// password-protected .docx/.xlsx/.pptx, to be reported `unscannable`
+/// (encrypted) by whoever opens OLE files.
+pub fn is_encrypted_ooxml<S: AsRef<str>>(stream_names: &[S]) -> bool {
+    let has = |want: &str| {
+        stream_names.iter().any(|n| {
+            n.as_ref()
+                .trim_start_matches('/')
+                .eq_ignore_ascii_case(want)
+        })
+    };
+    has("EncryptionInfo") && has("EncryptedPackage")
+}
+
+/// Look into an OLE compound file's root storage for an encrypted OOXML
+/// package. `Some(Encrypted)` when it is one; `None` otherwise (including when
+/// the container cannot be read: that is the OLE extractor's call).
+pub fn encrypted_ooxml_in_cfb(data: &[u8]) -> Option<ExtractError> {
+    let names = std::panic::catch_unwind(|| {
+        let cf = cfb::CompoundFile::open(std::io::Cursor::new(data)).ok()?;
+        let names: Vec<String> = cf
+            .read_root_storage()
+            .take(1024)
+            .map(|e| e.name().to_owned())
+            .collect();
+        Some(names)
+    })
+    .ok()
+    .flatten()?;
+    if is_encrypted_ooxml(&names) {
+        Some(ExtractError::Encrypted(
+            "password-protected OOXML (EncryptedPackage)".into(),
+        ))
+    } else {
+        None
+    }
+}
+
+enum Kind {
+    Word,
+    Sheet,
+    Slides,
+}
+
+pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
+    if data.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        return Err(encrypted_ooxml_in_cfb(data)
+            .unwrap_or_else(|| ExtractError::Unsupported("OLE container, not OOXML".into())));
+    }
+    let mut pkg = Package::open(data, ctx)?;
+    let main = main_part(&mut pkg, ctx)?;
+    let main_xml = pkg.read_required(&main, ctx)?;
+    let kind = root_kind(&main_xml, &main)?;
+    let macro_enabled = main.to_ascii_lowercase().contains("macro")
+        || content_type_has_macro(&mut pkg, ctx).unwrap_or(false);
+    let mut doc = Document::default();
+    let mut tb = TextBuf::new(ctx.limits.max_text_chars);
+    match kind {
+        Kind::Word => {
+            doc.format = if macro_enabled { "docm" } else { "docx" };
+            doc.head = Some(word(&mut pkg, &main, &main_xml, ctx, &mut tb)?);
+        }
+        Kind::Sheet => {
+            doc.format = if macro_enabled { "xlsm" } else { "xlsx" };
+            sheets(&mut pkg, &main, &main_xml, ctx, &mut tb)?;
+        }
+        Kind::Slides => {
+            doc.format = if macro_enabled { "pptm" } else { "pptx" };
+            doc.head = Some(slides(&mut pkg, &main, &main_xml, ctx, &mut tb)?);
+        }
+    }
+    drop(main_xml);
+    doc.properties = properties(&mut pkg, ctx)?;
+    embeddings(&mut pkg, ctx, &mut doc)?;
+    doc.truncated = tb.truncated;
+    doc.text = tb.text;
+    Ok(doc)
+}
+
+/// The main document part: the `officeDocument` relationship of the package.
+fn main_part(pkg: &mut Package<'_>, ctx: &mut Ctx) -> Result<String, ExtractError> {
+    if let Some(rels) = pkg.read("_rels/.rels", ctx)? {
+        for (_, ty, target) in parse_rels(&rels, "", ctx)? {
+            if ty.ends_with("/officeDocument") && pkg.has(&target) {
+                return Ok(target);
+            }
+        }
+    }
+    for p in [
+        "word/document.xml",
+        "xl/workbook.xml",
+        "ppt/presentation.xml",
+    ] {
+        if pkg.has(p) {
+            return Ok(p.to_owned());
+        }
+    }
+    Err(ExtractError::Corrupt(
+        "OOXML package without a main document part".into(),
+    ))
+}
+
+fn root_kind(xml: &[u8], part: &str) -> Result<Kind, ExtractError> {
+    let mut r = xml_reader(xml);
+    loop {
+        match r.read_event().map_err(|e| xml_error(part, e))? {
+            Event::Start(e) | Event::Empty(e) => {
+                return match e.local_name().as_ref() {
+                    b"document" => Ok(Kind::Word),
+                    b"workbook" => Ok(Kind::Sheet),
+                    b"presentation" => Ok(Kind::Slides),
+                    other => Err(ExtractError::Unsupported(format!(
+                        "OOXML main part <{}>",
+                        String::from_utf8_lossy(other)
+                    ))),
+                };
+            }
+            Event::Eof => return Err(ExtractError::Corrupt(format!("{part}: empty"))),
+            _ => {}
+        }
+    }
+}
+
+fn content_type_has_macro(pkg: &mut Package<'_>, ctx: &mut Ctx) -> Result<bool, ExtractError> {
+    let Some(ct) = pkg.read("[Content_Types].xml", ctx)? else {
+        return Ok(false);
+    };
+    Ok(memchr::memmem::find(&ct, b"macroEnabled.main+xml").is_some())
+}
+
+/// The relationship id of an element: the prefixed `id` attribute (`r:id`),
+/// not a bare `id`.
+fn rel_id(e: &quick_xml::events::BytesStart<'_>) -> Option<String> {
+    for a in e.attributes().with_checks(false).flatten() {
+        if a.key.local_name().as_ref() == b"id" && a.key.prefix().is_some() {
+            return Some(String::from_utf8_lossy(&a.value).into_owned());
+        }
+    }
+    None
+}
+
+// ------------------------------------------------------------------ word --
+
+/// What a WordprocessingML walk learns besides the text.
+#[derive(Default)]
+struct WordInfo {
+    /// Byte offset in the text where the first page ends (page/section break).
+    first_break: Option<usize>,
+    /// Header references of the first section: (type, relationship id).
+    header_refs: Vec<(String, String)>,
+    /// The first section has a distinct first-page header.
+    title_pg: bool,
+}
+
+/// Walk one WordprocessingML part (body, header, notes, comments), appending
+/// its text to `tb`. Runs join without separators, paragraphs end in `\n`.
+fn word_part(
+    xml: &[u8],
+    part: &str,
+    ctx: &mut Ctx,
+    tb: &mut TextBuf,
+) -> Result<WordInfo, ExtractError> {
+    let mut info = WordInfo::default();
+    let mut r = xml_reader(xml);
+    let start_len = tb.len();
+    let mut depth = 0usize;
+    let mut skip_at: Option<usize> = None;
+    let mut in_text = false;
+    let mut runs = 0usize;
+    let mut p_start = tb.len();
+    let mut sect = 0usize; // >0 inside a sectPr
+    let mut sect_seen = false;
+    let mut collecting = false;
+    let mut p_has_sect = false;
+    // Only a break after some visible text ends the first page.
+    let mark = |tb: &TextBuf, at: usize, info: &mut WordInfo| {
+        if info.first_break.is_none() && tb.text[start_len..at].chars().any(|c| !c.is_whitespace())
+        {
+            info.first_break = Some(at);
+        }
+    };
+    loop {
+        ctx.tick(1)?;
+        let ev = r.read_event().map_err(|e| xml_error(part, e))?;
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_start = matches!(ev, Event::Start(_));
+                if is_start {
+                    depth += 1;
+                }
+                if skip_at.is_some() {
+                    continue;
+                }
+                let name = e.local_name();
+                match name.as_ref() {
+                    // Alternate renderings of the same text box; the Choice is kept.
+                    b"Fallback" | b"instrText" | b"delInstrText" if is_start => {
+                        skip_at = Some(depth - 1);
+                    }
+                    b"p" if is_start => {
+                        p_start = tb.len();
+                        p_has_sect = false;
+                    }
+                    b"r" if is_start => runs += 1,
+                    b"t" | b"delText" if is_start => in_text = true,
+                    b"tab" if runs > 0 => tb.push('\t'),
+                    b"br" | b"cr" if runs > 0 => {
+                        if attr(e, b"type").as_deref() == Some("page") {
+                            mark(tb, tb.len(), &mut info);
+                        }
+                        tb.push('\n');
+                    }
+                    b"noBreakHyphen" if runs > 0 => tb.push('-'),
+                    b"lastRenderedPageBreak" => mark(tb, tb.len(), &mut info),
+                    b"pageBreakBefore"
+                        if !matches!(attr(e, b"val").as_deref(), Some("0" | "false" | "off")) =>
+                    {
+                        mark(tb, p_start, &mut info);
+                    }
+                    b"sectPr" => {
+                        if is_start {
+                            sect += 1;
+                            if !sect_seen {
+                                collecting = true;
+                            }
+                        }
+                        p_has_sect = true;
+                        sect_seen = true;
+                    }
+                    b"headerReference" if collecting => {
+                        if let (Some(t), Some(id)) = (attr(e, b"type"), attr(e, b"id")) {
+                            info.header_refs.push((t, id));
+                        }
+                    }
+                    b"titlePg" if collecting => {
+                        info.title_pg =
+                            !matches!(attr(e, b"val").as_deref(), Some("0" | "false" | "off"));
+                    }
+                    _ => {}
+                }
+            }
+            Event::End(ref e) => {
+                depth = depth.saturating_sub(1);
+                if let Some(at) = skip_at {
+                    if depth == at {
+                        skip_at = None;
+                    }
+                    continue;
+                }
+                match e.local_name().as_ref() {
+                    b"t" | b"delText" => in_text = false,
+                    b"r" => runs = runs.saturating_sub(1),
+                    b"p" => {
+                        tb.newline();
+                        if p_has_sect {
+                            mark(tb, tb.len(), &mut info);
+                            p_has_sect = false;
+                        }
+                    }
+                    b"tc" | b"tr" => tb.newline(),
+                    b"sectPr" => {
+                        sect = sect.saturating_sub(1);
+                        if sect == 0 {
+                            collecting = false;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::Text(ref t) if in_text && skip_at.is_none() => tb.push_str(&text_of(t)),
+            Event::CData(ref t) if in_text && skip_at.is_none() => {
+                tb.push_str(&String::from_utf8_lossy(t.as_ref()))
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        if tb.truncated {
+            break;
+        }
+    }
+    tb.newline();
+    Ok(info)
+}
+
+/// A .docx: header of the first page, body, the other headers and footers,
+/// foot/endnotes, comments. Returns the head.
+fn word(
+    pkg: &mut Package<'_>,
+    main: &str,
+    main_xml: &[u8],
+    ctx: &mut Ctx,
+    tb: &mut TextBuf,
+) -> Result<String, ExtractError> {
+    let rels = match pkg.read(&rels_name(main), ctx)? {
+        Some(r) => parse_rels(&r, main, ctx)?,
+        None => Vec::new(),
+    };
+    let mut body = TextBuf::new(ctx.limits.max_text_chars);
+    let info = word_part(main_xml, main, ctx, &mut body)?;
+
+    // The header printed on page 1: the first section's "first" header when
+    // it has a distinct title page, else its "default" one.
+    let pick = |want: &str| {
+        info.header_refs
+            .iter()
+            .find(|(t, _)| t == want)
+            .map(|(_, id)| id.clone())
+    };
+    let first_id = if info.title_pg { pick("first") } else { None }
+        .or_else(|| pick("default"))
+        .or_else(|| info.header_refs.first().map(|(_, id)| id.clone()));
+    let first_target = first_id.and_then(|id| {
+        rels.iter()
+            .find(|(rid, _, _)| *rid == id)
+            .map(|(_, _, t)| t.clone())
+    });
+    let mut header = TextBuf::new(ctx.limits.max_text_chars);
+    if let Some(t) = &first_target
+        && let Some(xml) = pkg.read(t, ctx)?
+    {
+        word_part(&xml, t, ctx, &mut header)?;
+    }
+
+    let body_head: String = match info.first_break {
+        Some(at) => body.text[..at].to_owned(),
+        None => body.text.chars().take(HEAD_CHARS).collect(),
+    };
+    let mut head = header.text.clone();
+    if !head.is_empty() && !head.ends_with('\n') {
+        head.push('\n');
+    }
+    head.push_str(&body_head);
+
+    tb.push_str(&header.text);
+    tb.newline();
+    tb.push_str(&body.text);
+    tb.newline();
+    drop(body);
+    // The rest in a stable order: headers, footers, footnotes, endnotes, comments.
+    for want in ["header", "footer", "footnotes", "endnotes", "comments"] {
+        for (_, ty, target) in &rels {
+            if ty.rsplit('/').next() != Some(want) || first_target.as_deref() == Some(target) {
+                continue;
+            }
+            if let Some(xml) = pkg.read(target, ctx)? {
+                word_part(&xml, target, ctx, tb)?;
+            }
+        }
+    }
+    Ok(head)
+}
+
+// ----------------------------------------------------------------- sheets --
+
+/// Strings of `<si>`/`<is>`-like containers: the `t` elements' text joined,
+/// phonetic runs (`rPh`) left out.
+fn shared_strings(xml: &[u8], ctx: &mut Ctx) -> Result<Vec<String>, ExtractError> {
+    let mut out = Vec::new();
+    let mut r = xml_reader(xml);
+    let mut cur: Option<String> = None;
+    let mut in_t = false;
+    let mut in_rph = 0usize;
+    let mut total = 0usize;
+    loop {
+        ctx.tick(1)?;
+        match r
+            .read_event()
+            .map_err(|e| xml_error("xl/sharedStrings.xml", e))?
+        {
+            Event::Start(e) => match e.local_name().as_ref() {
+                b"si" => cur = Some(String::new()),
+                b"t" => in_t = true,
+                b"rPh" => in_rph += 1,
+                _ => {}
+            },
+            Event::Empty(e) if e.local_name().as_ref() == b"si" => out.push(String::new()),
+            Event::End(e) => match e.local_name().as_ref() {
+                b"si" => out.push(cur.take().unwrap_or_default()),
+                b"t" => in_t = false,
+                b"rPh" => in_rph = in_rph.saturating_sub(1),
+                _ => {}
+            },
+            Event::Text(t) if in_t && in_rph == 0 => {
+                if let Some(c) = cur.as_mut() {
+                    let s = text_of(&t);
+                    total += s.len();
+                    if total > ctx.limits.max_text_chars.saturating_mul(4) {
+                        return Err(ExtractError::Limit("shared strings too large".into()));
+                    }
+                    c.push_str(&s);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// One worksheet: each non-empty cell's value on its own line.
+fn sheet(
+    xml: &[u8],
+    part: &str,
+    shared: &[String],
+    ctx: &mut Ctx,
+    tb: &mut TextBuf,
+) -> Result<(), ExtractError> {
+    let mut r = xml_reader(xml);
+    let mut cell_type: Option<String> = None;
+    let mut in_cell = false;
+    let mut in_v = false;
+    let mut in_is = false;
+    let mut in_t = false;
+    let mut in_rph = 0usize;
+    let mut value = String::new();
+    loop {
+        ctx.tick(1)?;
+        match r.read_event().map_err(|e| xml_error(part, e))? {
+            Event::Start(e) => match e.local_name().as_ref() {
+                b"c" => {
+                    in_cell = true;
+                    cell_type = attr(&e, b"t");
+                    value.clear();
+                }
+                b"v" if in_cell => in_v = true,
+                b"is" if in_cell => in_is = true,
+                b"t" if in_is => in_t = true,
+                b"rPh" => in_rph += 1,
+                _ => {}
+            },
+            Event::End(e) => match e.local_name().as_ref() {
+                b"c" => {
+                    in_cell = false;
+                    let v = match cell_type.as_deref() {
+                        Some("s") => value
+                            .trim()
+                            .parse::<usize>()
+                            .ok()
+                            .and_then(|i| shared.get(i))
+                            .map(String::as_str)
+                            .unwrap_or(""),
+                        _ => value.as_str(),
+                    };
+                    if !v.trim().is_empty() {
+                        tb.push_str(v);
+                        tb.newline();
+                    }
+                }
+                b"v" => in_v = false,
+                b"is" => in_is = false,
+                b"t" => in_t = false,
+                b"rPh" => in_rph = in_rph.saturating_sub(1),
+                _ => {}
+            },
+            Event::Text(t) if (in_v || (in_t && in_rph == 0)) && value.len() < 1 << 20 => {
+                value.push_str(&text_of(&t))
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        if tb.truncated {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// A .xlsx: sheets in workbook order, then sheet names and cell comments.
+fn sheets(
+    pkg: &mut Package<'_>,
+    main: &str,
+    main_xml: &[u8],
+    ctx: &mut Ctx,
+    tb: &mut TextBuf,
+) -> Result<(), ExtractError> {
+    let rels = match pkg.read(&rels_name(main), ctx)? {
+        Some(r) => parse_rels(&r, main, ctx)?,
+        None => Vec::new(),
+    };
+    let shared = match rels
+        .iter()
+        .find(|(_, ty, _)| ty.ends_with("/sharedStrings"))
+        .map(|(_, _, t)| t.clone())
+        .or_else(|| Some("xl/sharedStrings.xml".to_owned()))
+        .and_then(|t| pkg.find(&t).map(str::to_owned))
+    {
+        Some(t) => match pkg.read(&t, ctx)? {
+            Some(xml) => shared_strings(&xml, ctx)?,
+            None => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    // Sheets in tab order: <sheet name=".." r:id=".."/>.
+    let mut order = Vec::new();
+    let mut r = xml_reader(main_xml);
+    loop {
+        ctx.tick(1)?;
+        match r.read_event().map_err(|e| xml_error(main, e))? {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"sheet" => {
+                order.push((attr(&e, b"name").unwrap_or_default(), rel_id(&e)));
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    let mut comments = Vec::new();
+    for (_, id) in &order {
+        let Some(target) = id.as_ref().and_then(|id| {
+            rels.iter()
+                .find(|(rid, _, _)| rid == id)
+                .map(|(_, _, t)| t.clone())
+        }) else {
+            continue;
+        };
+        let Some(xml) = pkg.read(&target, ctx)? else {
+            continue;
+        };
+        sheet(&xml, &target, &shared, ctx, tb)?;
+        drop(xml);
+        if let Some(srels) = pkg.read(&rels_name(&target), ctx)? {
+            for (_, ty, t) in parse_rels(&srels, &target, ctx)? {
+                if ty.ends_with("/comments") {
+                    comments.push(t);
+                }
+            }
+        }
+    }
+    for (name, _) in &order {
+        tb.push_str(name);
+        tb.newline();
+    }
+    for c in comments {
+        if let Some(xml) = pkg.read(&c, ctx)? {
+            drawing_text(&xml, &c, b"t", ctx, tb)?;
+        }
+    }
+    Ok(())
+}
+
+// ----------------------------------------------------------------- slides --
+
+/// DrawingML (and comment) text: `text_el` elements' text joined within a
+/// paragraph (`a:p`/`si`/`comment`), paragraphs on their own lines.
+fn drawing_text(
+    xml: &[u8],
+    part: &str,
+    text_el: &[u8],
+    ctx: &mut Ctx,
+    tb: &mut TextBuf,
+) -> Result<(), ExtractError> {
+    let mut r = xml_reader(xml);
+    let mut in_t = false;
+    let mut depth = 0usize;
+    let mut skip_at: Option<usize> = None;
+    loop {
+        ctx.tick(1)?;
+        let ev = r.read_event().map_err(|e| xml_error(part, e))?;
+        match ev {
+            Event::Start(ref e) => {
+                depth += 1;
+                if skip_at.is_some() {
+                    continue;
+                }
+                let name = e.local_name();
+                if name.as_ref() == b"Fallback" || name.as_ref() == b"rPh" {
+                    skip_at = Some(depth - 1);
+                } else if name.as_ref() == text_el {
+                    in_t = true;
+                }
+            }
+            Event::Empty(ref e) if skip_at.is_none() && e.local_name().as_ref() == b"br" => {
+                tb.push('\n')
+            }
+            Event::End(ref e) => {
+                depth = depth.saturating_sub(1);
+                if let Some(at) = skip_at {
+                    if depth == at {
+                        skip_at = None;
+                    }
+                    continue;
+                }
+                let name = e.local_name();
+                if name.as_ref() == text_el {
+                    in_t = false;
+                }
+                if matches!(name.as_ref(), b"p" | b"comment" | b"si" | b"tc") {
+                    tb.newline();
+                }
+            }
+            Event::Text(ref t) if in_t && skip_at.is_none() => tb.push_str(&text_of(t)),
+            Event::Eof => break,
+            _ => {}
+        }
+        if tb.truncated {
+            break;
+        }
+    }
+    tb.newline();
+    Ok(())
+}
+
+/// A .pptx: slides in presentation order, each followed by its speaker
+/// notes. Returns the head: the first slide's text.
+fn slides(
+    pkg: &mut Package<'_>,
+    main: &str,
+    main_xml: &[u8],
+    ctx: &mut Ctx,
+    tb: &mut TextBuf,
+) -> Result<String, ExtractError> {
+    let rels = match pkg.read(&rels_name(main), ctx)? {
+        Some(r) => parse_rels(&r, main, ctx)?,
+        None => Vec::new(),
+    };
+    let mut ids = Vec::new();
+    let mut r = xml_reader(main_xml);
+    loop {
+        ctx.tick(1)?;
+        match r.read_event().map_err(|e| xml_error(main, e))? {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"sldId" => {
+                // `id` is the numeric slide id, `r:id` the relationship.
+                if let Some(rid) = rel_id(&e) {
+                    ids.push(rid);
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    let mut head = None;
+    for id in ids {
+        let Some(target) = rels
+            .iter()
+            .find(|(rid, ty, _)| *rid == id && ty.ends_with("/slide"))
+            .map(|(_, _, t)| t.clone())
+        else {
+            continue;
+        };
+        let Some(xml) = pkg.read(&target, ctx)? else {
+            continue;
+        };
+        let before = tb.len();
+        drawing_text(&xml, &target, b"t", ctx, tb)?;
+        if head.is_none() {
+            head = Some(tb.text[before..].to_owned());
+        }
+        drop(xml);
+        if let Some(srels) = pkg.read(&rels_name(&target), ctx)? {
+            for (_, ty, t) in parse_rels(&srels, &target, ctx)? {
+                if ty.ends_with("/notesSlide")
+                    && let Some(xml) = pkg.read(&t, ctx)?
+                {
+                    drawing_text(&xml, &t, b"t", ctx, tb)?;
+                }
+            }
+        }
+        if tb.truncated {
+            break;
+        }
+    }
+    Ok(head.unwrap_or_default())
+}
+
+// ------------------------------------------------------------- properties --
+
+/// Core (title, subject, keywords, description, category) and custom
+/// properties (name -> value, e.g. 密级 -> 机密).
+fn properties(pkg: &mut Package<'_>, ctx: &mut Ctx) -> Result<Vec<(String, String)>, ExtractError> {
+    let mut props = Vec::new();
+    // Locate the parts through the package relationships, falling back to
+    // the usual names.
+    let mut core = "docProps/core.xml".to_owned();
+    let mut custom = "docProps/custom.xml".to_owned();
+    if let Some(rels) = pkg.read("_rels/.rels", ctx)? {
+        for (_, ty, t) in parse_rels(&rels, "", ctx)? {
+            if ty.ends_with("/core-properties") {
+                core = t;
+            } else if ty.ends_with("/custom-properties") {
+                custom = t;
+            }
+        }
+    }
+    if let Some(xml) = pkg.read(&core, ctx)? {
+        let mut r = xml_reader(&xml);
+        let mut cur: Option<&'static str> = None;
+        let mut val = String::new();
+        loop {
+            ctx.tick(1)?;
+            match r.read_event().map_err(|e| xml_error(&core, e))? {
+                Event::Start(e) => {
+                    cur = match e.local_name().as_ref() {
+                        b"title" => Some("title"),
+                        b"subject" => Some("subject"),
+                        b"keywords" => Some("keywords"),
+                        b"description" => Some("description"),
+                        b"category" => Some("category"),
+                        _ => None,
+                    };
+                    val.clear();
+                }
+                Event::Text(t) if cur.is_some() && val.len() < 1 << 16 => {
+                    val.push_str(&text_of(&t))
+                }
+                Event::End(_) => {
+                    if let Some(k) = cur.take()
+                        && !val.trim().is_empty()
+                    {
+                        props.push((k.to_owned(), val.trim().to_owned()));
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+    }
+    if let Some(xml) = pkg.read(&custom, ctx)? {
+        let mut r = xml_reader(&xml);
+        let mut name: Option<String> = None;
+        let mut val = String::new();
+        loop {
+            ctx.tick(1)?;
+            match r.read_event().map_err(|e| xml_error(&custom, e))? {
+                Event::Start(e) if e.local_name().as_ref() == b"property" => {
+                    name = attr(&e, b"name");
+                    val.clear();
+                }
+                Event::Text(t) if name.is_some() && val.len() < 1 << 16 => {
+                    val.push_str(&text_of(&t))
+                }
+                Event::End(e) if e.local_name().as_ref() == b"property" => {
+                    if let Some(n) = name.take() {
+                        props.push((n, val.trim().to_owned()));
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+    }
+    Ok(props)
+}
+
+/// Embedded packages and OLE objects (`*/embeddings/*`), scanned as files of
+/// their own. Media and other binary parts are never inflated.
+fn embeddings(
+    pkg: &mut Package<'_>,
+    ctx: &mut Ctx,
+    doc: &mut Document,
+) -> Result<(), ExtractError> {
+    let names: Vec<String> = pkg
+        .names()
+        .iter()
+        .filter(|n| {
+            let l = n.to_ascii_lowercase();
+            !l.ends_with('/')
+                && (l.starts_with("word/embeddings/")
+                    || l.starts_with("xl/embeddings/")
+                    || l.starts_with("ppt/embeddings/"))
+        })
+        .cloned()
+        .collect();
+    for n in names {
+        match pkg.read(&n, ctx) {
+            Ok(Some(data)) => doc.children.push(Child { name: n, data }),
+            Ok(None) => {}
+            // The deadline is the whole file's; anything else spoils only this object.
+            Err(ExtractError::Timeout) => return Err(ExtractError::Timeout),
+            Err(error) => doc.failed_children.push(FailedChild { name: n, error }),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::Limits;
+
+    fn fixture(rel: &str) -> Vec<u8> {
+        let p = format!(
+            "{}/../../fixtures/formats/{rel}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    }
+
+    fn run(rel: &str) -> ExtractResult {
+        extract(&fixture(rel), &mut Ctx::new(Limits::default()))
+    }
+
+    fn first_lines(s: &str, n: usize) -> Vec<&str> {
+        s.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .take(n)
+            .collect()
+    }
+
+    #[test]
+    fn docx_header_runs_table_comment() {
+        let d = run("docx/marked_header.docx").unwrap();
+        assert_eq!(d.format, "docx");
+        let head = d.head.clone().unwrap();
+        assert_eq!(first_lines(&head, 1), ["机密★5年"]);
+        // the first page ends at the explicit page break
+        assert!(head.contains("请审阅。"), "{head}");
+        assert!(!head.contains("第二页正文"), "{head}");
+        // runs joined without separators, cells on their own lines
+        assert!(
+            d.text.contains("本报告介绍玄鸟柒号的研制进展。"),
+            "{}",
+            d.text
+        );
+        assert!(d.text.contains("\nXN-07A型\n"), "{}", d.text);
+        assert!(d.text.contains("第二页正文"));
+        assert!(
+            d.text.contains("与示例工程协调"),
+            "comment missing: {}",
+            d.text
+        );
+        assert!(d.text.contains("第1页"), "footer missing");
+        assert!(
+            d.properties
+                .contains(&("title".into(), "关于项目进展的报告".into()))
+        );
+        assert!(d.children.is_empty());
+    }
+
+    #[test]
+    fn docx_custom_property() {
+        let d = run("docx/custom_prop.docx").unwrap();
+        assert!(
+            d.properties.contains(&("密级".into(), "秘密".into())),
+            "{:?}",
+            d.properties
+        );
+        assert!(d.properties.contains(&("保密期限".into(), "1年".into())));
+        assert_eq!(
+            first_lines(d.head.as_deref().unwrap(), 1),
+            ["示例工程阶段小结"]
+        );
+    }
+
+    #[test]
+    fn docx_embedded_workbook_is_a_child() {
+        let d = run("docx/embedded_xlsx.docx").unwrap();
+        assert_eq!(d.children.len(), 1);
+        assert_eq!(
+            d.children[0].name,
+            "word/embeddings/Microsoft_Excel_Worksheet.xlsx"
+        );
+        let inner = extract(&d.children[0].data, &mut Ctx::new(Limits::default())).unwrap();
+        assert_eq!(inner.format, "xlsx");
+        assert!(inner.text.contains("玄鸟柒号"));
+    }
+
+    #[test]
+    fn xlsx_shared_and_inline_strings() {
+        let d = run("xlsx/marked.xlsx").unwrap();
+        assert_eq!(d.format, "xlsx");
+        assert_eq!(d.head, None);
+        assert_eq!(first_lines(&d.text, 3), ["秘密★1年", "项目", "玄鸟柒号"]);
+        assert!(d.text.contains("\n42\n"), "{}", d.text);
+        // inline string split over two rich-text runs, on the second sheet
+        assert!(d.text.contains("\nXN-07A型\n"), "{}", d.text);
+        assert!(d.text.contains("明细"), "sheet names kept");
+        assert!(d.properties.contains(&("title".into(), "汇总表".into())));
+    }
+
+    #[test]
+    fn pptx_slides_in_order_and_notes() {
+        let d = run("pptx/marked.pptx").unwrap();
+        assert_eq!(d.format, "pptx");
+        let head = d.head.clone().unwrap();
+        assert_eq!(first_lines(&head, 2), ["绝密★长期", "项目汇报"]);
+        assert!(!head.contains("进展"));
+        assert!(d.text.contains("型号 XN-07A型"), "{}", d.text);
+        assert!(d.text.contains("口述：玄鸟柒号节点"), "notes: {}", d.text);
+        let slide2 = d.text.find("进展").unwrap();
+        assert!(d.text.find("项目汇报").unwrap() < slide2);
+    }
+
+    #[test]
+    fn hostile_and_broken_packages() {
+        let e = run("docx/truncated.docx").unwrap_err();
+        assert!(
+            matches!(e, ExtractError::Truncated(_) | ExtractError::Corrupt(_)),
+            "{e:?}"
+        );
+        let e = run("docx/corrupt_xml.docx").unwrap_err();
+        assert!(matches!(e, ExtractError::Corrupt(_)), "{e:?}");
+        let e = run("docx/bomb.docx").unwrap_err();
+        assert!(matches!(e, ExtractError::Limit(_)), "{e:?}");
+        let e = run("docx/encrypted.docx").unwrap_err();
+        assert!(matches!(e, ExtractError::Encrypted(_)), "{e:?}");
+        assert!(encrypted_ooxml_in_cfb(&fixture("docx/encrypted.docx")).is_some());
+        assert!(is_encrypted_ooxml(&[
+            "/EncryptionInfo",
+            "EncryptedPackage",
+            "\u{6}DataSpaces"
+        ]));
+        assert!(!is_encrypted_ooxml(&["WordDocument", "1Table"]));
+        // garbage never panics
+        for n in [0usize, 1, 22, 100, 1000] {
+            let data = fixture("docx/unmarked.docx");
+            let _ = extract(&data[..n.min(data.len())], &mut Ctx::new(Limits::default()));
+        }
+    }
+
+    #[test]
+    fn text_cap_sets_truncated() {
+        let mut ctx = Ctx::new(Limits {
+            max_text_chars: 10,
+            ..Limits::default()
+        });
+        let d = extract(&fixture("docx/marked_header.docx"), &mut ctx).unwrap();
+        assert!(d.truncated);
+        assert!(d.text.chars().count() <= 10);
+    }
+
+    #[test]
+    fn element_budget_is_enforced() {
+        let mut ctx = Ctx::new(Limits {
+            max_elements: 50,
+            ..Limits::default()
+        });
+        let e = extract(&fixture("docx/marked_header.docx"), &mut ctx).unwrap_err();
+        assert!(matches!(e, ExtractError::Limit(_)), "{e:?}");
+    }
 }

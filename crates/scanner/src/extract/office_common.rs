@@ -1,0 +1,299 @@
+//! Plumbing shared by the zip + XML document formats (OOXML, ODF, OFD).
+//!
+//! Every member goes through [`Package::read`], which charges the file's
+//! decompression budget and refuses bomb ratios ([`Ctx::read_bounded`]); no
+//! member is ever decompressed unless an extractor asks for it by name, so
+//! images and other binary parts are never inflated. [`TextBuf`] caps the text
+//! at `max_text_chars`. The XML helpers are flat event loops (no recursion), so
+//! nesting depth costs no stack.
+
+use crate::extract::archive::{self, Zip};
+use crate::extract::{Ctx, ExtractError};
+use quick_xml::Reader;
+use quick_xml::events::{BytesStart, BytesText};
+use std::borrow::Cow;
+
+/// A zip package opened for bounded, by-name member reads.
+pub(crate) struct Package<'a> {
+    zip: Zip<'a>,
+    names: Vec<String>,
+}
+
+impl<'a> Package<'a> {
+    /// Open the central directory through the engine's bounded zip reader
+    /// (overlapping-entry bombs refused). A zip that starts with a local
+    /// header but has no end-of-central-directory record was cut short.
+    pub(crate) fn open(data: &'a [u8], ctx: &mut Ctx) -> Result<Package<'a>, ExtractError> {
+        match archive::open_zip(data, ctx) {
+            Ok(zip) => {
+                let names = (0..zip.len())
+                    .filter_map(|i| zip.name_for_index(i).map(str::to_owned))
+                    .collect();
+                Ok(Package { zip, names })
+            }
+            Err(ExtractError::Corrupt(m))
+                if data.starts_with(b"PK\x03\x04")
+                    && (m.contains("EOCD") || m.contains("end of central directory")) =>
+            {
+                Err(ExtractError::Truncated(m))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Member names in central-directory order.
+    pub(crate) fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The stored name of a part: exact, without a leading `/`, or (OPC part
+    /// names are case-insensitive) ignoring ASCII case.
+    pub(crate) fn find(&self, name: &str) -> Option<&str> {
+        let name = name.trim_start_matches('/');
+        if let Some(n) = self.names.iter().find(|n| n.as_str() == name) {
+            return Some(n);
+        }
+        self.names
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(name))
+            .map(String::as_str)
+    }
+
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.find(name).is_some()
+    }
+
+    /// Read one member, bounded; `Ok(None)` when it does not exist.
+    pub(crate) fn read(
+        &mut self,
+        name: &str,
+        ctx: &mut Ctx,
+    ) -> Result<Option<Vec<u8>>, ExtractError> {
+        let Some(stored) = self.find(name).map(str::to_owned) else {
+            return Ok(None);
+        };
+        let Some(index) = self.zip.index_for_name(&stored) else {
+            return Ok(None);
+        };
+        let data = archive::read_member_at(&mut self.zip, index, ctx).map_err(|e| match e {
+            ExtractError::Corrupt(m) => ExtractError::Corrupt(format!("{stored}: {m}")),
+            ExtractError::Truncated(m) => ExtractError::Truncated(format!("{stored}: {m}")),
+            ExtractError::Encrypted(m) => ExtractError::Encrypted(format!("{stored}: {m}")),
+            other => other,
+        })?;
+        Ok(Some(data))
+    }
+
+    /// Read a member that must exist.
+    pub(crate) fn read_required(
+        &mut self,
+        name: &str,
+        ctx: &mut Ctx,
+    ) -> Result<Vec<u8>, ExtractError> {
+        self.read(name, ctx)?
+            .ok_or_else(|| ExtractError::Corrupt(format!("missing part {name}")))
+    }
+}
+
+/// Resolve `target` relative to the folder of `base` (a part name), the way
+/// OPC relationships and OFD `BaseLoc`s are written. A leading `/` means the
+/// package root. `None` when the path climbs out of the package.
+pub(crate) fn resolve(base: &str, target: &str) -> Option<String> {
+    let target = target.trim();
+    let mut parts: Vec<&str> = Vec::new();
+    if !target.starts_with('/') {
+        let dir = match base.rfind('/') {
+            Some(i) => &base[..i],
+            None => "",
+        };
+        parts.extend(dir.split('/').filter(|s| !s.is_empty()));
+    }
+    for seg in target.split(['/', '\\']) {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            s => parts.push(s),
+        }
+    }
+    if parts.is_empty() {
+        None
+    } else {
+        Some(parts.join("/"))
+    }
+}
+
+/// Text capped at `max_text_chars`, with the line discipline every extractor
+/// needs: runs append without separators, paragraphs end with one `\n`.
+#[derive(Debug, Default)]
+pub(crate) struct TextBuf {
+    pub(crate) text: String,
+    chars: usize,
+    max: usize,
+    pub(crate) truncated: bool,
+}
+
+impl TextBuf {
+    pub(crate) fn new(max: usize) -> TextBuf {
+        TextBuf {
+            text: String::new(),
+            chars: 0,
+            max,
+            truncated: false,
+        }
+    }
+
+    pub(crate) fn push_str(&mut self, s: &str) {
+        if self.truncated || s.is_empty() {
+            return;
+        }
+        let n = s.chars().count();
+        if self.chars + n <= self.max {
+            self.text.push_str(s);
+            self.chars += n;
+        } else {
+            let room = self.max - self.chars;
+            self.text.extend(s.chars().take(room));
+            self.chars = self.max;
+            self.truncated = true;
+        }
+    }
+
+    pub(crate) fn push(&mut self, c: char) {
+        let mut b = [0u8; 4];
+        self.push_str(c.encode_utf8(&mut b));
+    }
+
+    /// End a line: one `\n`, never a blank line at the start.
+    pub(crate) fn newline(&mut self) {
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            self.push('\n');
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.text.len()
+    }
+}
+
+/// A reader over one XML part: text kept verbatim, end names checked (a
+/// mismatched end tag is corruption, not silently skipped).
+pub(crate) fn xml_reader(data: &[u8]) -> Reader<&[u8]> {
+    let mut r = Reader::from_reader(data);
+    let cfg = r.config_mut();
+    cfg.trim_text(false);
+    cfg.check_end_names = true;
+    cfg.expand_empty_elements = false;
+    r
+}
+
+/// Map a quick-xml error of `part` to an extraction error.
+pub(crate) fn xml_error(part: &str, e: quick_xml::Error) -> ExtractError {
+    ExtractError::Corrupt(format!("{part}: {e}"))
+}
+
+/// Unescaped text of a text event; undefined entities are kept verbatim
+/// rather than failing the document.
+pub(crate) fn text_of<'b>(t: &'b BytesText<'_>) -> Cow<'b, str> {
+    let raw = String::from_utf8_lossy(t.as_ref());
+    match quick_xml::escape::unescape(&raw) {
+        Ok(Cow::Owned(s)) => Cow::Owned(s),
+        Ok(Cow::Borrowed(_)) | Err(_) => raw,
+    }
+}
+
+/// The unescaped value of the attribute whose local name is `local`
+/// (any prefix: `w:val`, `r:id`, `meta:name`).
+pub(crate) fn attr(e: &BytesStart<'_>, local: &[u8]) -> Option<String> {
+    for a in e.attributes().with_checks(false).flatten() {
+        if a.key.local_name().as_ref() == local {
+            let raw = String::from_utf8_lossy(&a.value);
+            return Some(match quick_xml::escape::unescape(&raw) {
+                Ok(s) => s.into_owned(),
+                Err(_) => raw.into_owned(),
+            });
+        }
+    }
+    None
+}
+
+/// Parse an OPC relationships part into (Id, Type, resolved target) triples;
+/// external targets are dropped. `source` is the part the rels belong to.
+pub(crate) fn parse_rels(
+    data: &[u8],
+    source: &str,
+    ctx: &mut Ctx,
+) -> Result<Vec<(String, String, String)>, ExtractError> {
+    use quick_xml::events::Event;
+    let mut r = xml_reader(data);
+    let mut out = Vec::new();
+    loop {
+        ctx.tick(1)?;
+        match r.read_event().map_err(|e| xml_error("relationships", e))? {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"Relationship" => {
+                if attr(&e, b"TargetMode").is_some_and(|m| m.eq_ignore_ascii_case("External")) {
+                    continue;
+                }
+                let (Some(id), Some(ty), Some(target)) =
+                    (attr(&e, b"Id"), attr(&e, b"Type"), attr(&e, b"Target"))
+                else {
+                    continue;
+                };
+                if let Some(t) = resolve(source, &target) {
+                    out.push((id, ty, t));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The relationships part of `part`: `word/document.xml` ->
+/// `word/_rels/document.xml.rels`.
+pub(crate) fn rels_name(part: &str) -> String {
+    match part.rfind('/') {
+        Some(i) => format!("{}/_rels/{}.rels", &part[..i], &part[i + 1..]),
+        None => format!("_rels/{part}.rels"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_paths() {
+        assert_eq!(
+            resolve("word/document.xml", "header1.xml").as_deref(),
+            Some("word/header1.xml")
+        );
+        assert_eq!(
+            resolve("ppt/slides/slide1.xml", "../notesSlides/notesSlide1.xml").as_deref(),
+            Some("ppt/notesSlides/notesSlide1.xml")
+        );
+        assert_eq!(
+            resolve("Doc_0/Document.xml", "/Doc_0/Pages/Page_0/Content.xml").as_deref(),
+            Some("Doc_0/Pages/Page_0/Content.xml")
+        );
+        assert_eq!(resolve("Doc_0/Document.xml", "../../etc/passwd"), None);
+        assert_eq!(
+            rels_name("word/document.xml"),
+            "word/_rels/document.xml.rels"
+        );
+    }
+
+    #[test]
+    fn textbuf_caps_and_lines() {
+        let mut t = TextBuf::new(5);
+        t.newline();
+        t.push_str("ab");
+        t.newline();
+        t.newline();
+        t.push_str("cdef");
+        assert_eq!(t.text, "ab\ncd");
+        assert!(t.truncated);
+    }
+}
