@@ -120,11 +120,14 @@ impl Accounts {
                 Ok(map)
             }
             Ok(None) => Ok(BTreeMap::new()),
+            // A permission problem is noted once by `check_host`.
             Err(e) => {
-                notes.push(format!(
-                    "cannot read /etc/shadow ({e}): account.empty_password and the per-user \
-                     password.max_age results are `error`"
-                ));
+                if !e.is_permission() {
+                    notes.push(format!(
+                        "cannot read /etc/shadow ({e}): account.empty_password and the per-user \
+                         password.max_age results are `error`"
+                    ));
+                }
                 Err(e)
             }
         };

@@ -25,11 +25,9 @@ pub fn parse(text: &str) -> Vec<Entry> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        if let Some(rest) = line.strip_prefix('[') {
-            if let Some(g) = rest.strip_suffix(']') {
-                group = g.to_string();
-                continue;
-            }
+        if let Some(g) = line.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            group = g.to_string();
+            continue;
         }
         let Some((k, v)) = line.split_once('=') else {
             continue;

@@ -261,7 +261,7 @@ fn module_args(q: &mut Quality, pam: &PamLine, strict: bool) -> Result<(), Broke
         if PAM_OWN.contains(&name) {
             continue;
         }
-        if !strict && !(name == "minlen" || name == "minclass" || CREDITS.contains(&name)) {
+        if !(strict || name == "minlen" || name == "minclass" || CREDITS.contains(&name)) {
             continue;
         }
         apply(

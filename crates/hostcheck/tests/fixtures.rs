@@ -87,3 +87,56 @@ fn every_fixture_case_matches_expected() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The live host (this machine): one result per pair, never a panic. Run
+/// as root in CI; as an ordinary user the shadow-based results are `error`
+/// with "permission denied: run as root" and a note says so.
+#[test]
+fn live_host_gives_one_result_per_pair() {
+    let t = Baseline::default().thresholds(Default::default());
+    let out = check_host(&Root::live(), &t);
+    let mut seen = BTreeSet::new();
+    for c in &out.checks {
+        assert!(
+            seen.insert((c.id.clone(), c.subject.clone())),
+            "duplicate {} {}",
+            c.id,
+            c.subject
+        );
+    }
+    for id in [
+        "password.min_length",
+        "password.complexity",
+        "password.max_age",
+        "login.autologin",
+    ] {
+        assert!(
+            seen.contains(&(id.to_string(), "host".to_string())),
+            "{id} host missing"
+        );
+    }
+    assert!(seen.contains(&(
+        "account.empty_password".to_string(),
+        "user:root".to_string()
+    )));
+}
+
+/// Paths outside the root are never read: a fixture whose symlinks point at
+/// absolute paths that exist on every machine (`/etc/authselect/...` does
+/// not, `/etc/passwd` does) only sees files inside it.
+#[test]
+fn rhel_symlinks_resolve_inside_the_root() {
+    let t = Baseline::default().thresholds(Default::default());
+    let out = check_host(&Root::at(hosts().join("rhel-authselect/root")), &t);
+    let c = out
+        .checks
+        .iter()
+        .find(|c| c.id == "password.min_length")
+        .unwrap();
+    let ev = c.evidence.as_ref().unwrap().to_string();
+    assert!(
+        ev.contains("/etc/pam.d/password-auth -> /etc/authselect/password-auth"),
+        "{ev}"
+    );
+    assert_eq!(c.actual, Some(json!(9)));
+}
