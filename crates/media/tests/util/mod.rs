@@ -58,17 +58,34 @@ pub fn make_image(dir: &Path, name: &str, mb: u64, mkfs: &str, args: &[&str]) ->
     img
 }
 
-/// `blkid -p -o export FILE` as key/value pairs (the oracle for superblocks).
+/// `blkid -p -o udev FILE` as TYPE/UUID/LABEL/PTTYPE/PTUUID (the oracle for
+/// superblocks). The udev format keeps non-ASCII labels exact
+/// (`ID_FS_LABEL_ENC` with `\xNN` escapes) where `-o export` mangles them.
 pub fn blkid(path: &Path) -> std::collections::BTreeMap<String, String> {
     let out = Command::new("blkid")
-        .args(["-p", "-o", "export"])
+        .args(["-p", "-o", "udev"])
         .arg(path)
         .output()
         .expect("blkid");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .filter_map(|(k, v)| {
+            let key = match k {
+                "ID_FS_TYPE" => "TYPE",
+                "ID_FS_UUID" => "UUID",
+                "ID_FS_LABEL_ENC" => "LABEL",
+                "ID_PART_TABLE_TYPE" => "PTTYPE",
+                "ID_PART_TABLE_UUID" => "PTUUID",
+                _ => return None,
+            };
+            let val = if key == "LABEL" {
+                mijian_media::udev::decode_hex_escapes(v)
+            } else {
+                v.to_string()
+            };
+            Some((key.to_string(), val))
+        })
         .collect()
 }
 
