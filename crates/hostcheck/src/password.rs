@@ -622,6 +622,93 @@ mod tests {
         }
     }
 
+    fn host(files: &[(&str, &str)]) -> (tempfile::TempDir, Root) {
+        let d = tempfile::tempdir().unwrap();
+        for (p, text) in files {
+            let f = d.path().join(p);
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, text).unwrap();
+        }
+        let r = Root::at(d.path());
+        (d, r)
+    }
+
+    fn statuses(root: &Root) -> Vec<(String, CheckStatus, Option<Value>)> {
+        let t = mijian_policy::Baseline::default().thresholds(Default::default());
+        quality_checks(root, &t)
+            .into_iter()
+            .map(|c| (c.id, c.status, c.actual))
+            .collect()
+    }
+
+    const STACK: &str = "password requisite pam_pwquality.so retry=3\n";
+
+    #[test]
+    fn name_value_syntax_and_module_arguments() {
+        let (_d, r) = host(&[
+            (
+                "etc/pam.d/common-password",
+                "password requisite pam_pwquality.so retry=3 minlen=11 minclass=3\n",
+            ),
+            (
+                "etc/security/pwquality.conf",
+                "minlen 14   # space-separated form\nocredit -1\n",
+            ),
+        ]);
+        let s = statuses(&r);
+        assert_eq!(
+            s[0],
+            (
+                "password.min_length".into(),
+                CheckStatus::Pass,
+                Some(json!(11))
+            )
+        );
+        assert_eq!(
+            s[1],
+            (
+                "password.complexity".into(),
+                CheckStatus::Pass,
+                Some(json!(3))
+            )
+        );
+    }
+
+    #[test]
+    fn unknown_setting_is_an_error() {
+        let (_d, r) = host(&[
+            ("etc/pam.d/common-password", STACK),
+            (
+                "etc/security/pwquality.conf.d/10-x.conf",
+                "minlenght = 12\n",
+            ),
+        ]);
+        let s = statuses(&r);
+        assert_eq!(s[0].1, CheckStatus::Error);
+        assert_eq!(s[1].1, CheckStatus::Error);
+    }
+
+    #[test]
+    fn conf_d_in_bytewise_order_then_main_file() {
+        let (_d, r) = host(&[
+            ("etc/pam.d/common-password", STACK),
+            ("etc/security/pwquality.conf.d/B.conf", "minlen = 20\n"),
+            ("etc/security/pwquality.conf.d/a.conf", "minlen = 7\n"),
+            (
+                "etc/security/pwquality.conf.d/Z.conf.disabled",
+                "minlen = 30\n",
+            ),
+        ]);
+        // `B.conf` < `a.conf` bytewise: a.conf (7) is read last.
+        assert_eq!(statuses(&r)[0].2, Some(json!(7)));
+        let (_d, r) = host(&[
+            ("etc/pam.d/common-password", STACK),
+            ("etc/security/pwquality.conf.d/a.conf", "minlen = 20\n"),
+            ("etc/security/pwquality.conf", "minlen = 11\n"),
+        ]);
+        assert_eq!(statuses(&r)[0].2, Some(json!(11)));
+    }
+
     #[test]
     fn credits_and_floor() {
         assert_eq!(q(12, [2, 1, 0, 0], 0).effective_min(), 9);
