@@ -15,6 +15,10 @@ use super::{Ctx, Document, ExtractError, ExtractResult};
 use quick_xml::events::Event;
 use std::collections::HashMap;
 
+type Properties = Vec<(String, String)>;
+/// Template page ID -> content location.
+type Templates = HashMap<String, String>;
+
 /// Pages read per document; more is a limit, not silence.
 const MAX_PAGES: usize = 100_000;
 
@@ -83,11 +87,7 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
 }
 
 /// OFD.xml: the DocRoot of every DocBody, and DocInfo's properties.
-fn entry(
-    xml: &[u8],
-    part: &str,
-    ctx: &mut Ctx,
-) -> Result<(Vec<String>, Vec<(String, String)>), ExtractError> {
+fn entry(xml: &[u8], part: &str, ctx: &mut Ctx) -> Result<(Vec<String>, Properties), ExtractError> {
     let mut roots = Vec::new();
     let mut props = Vec::new();
     let mut r = xml_reader(xml);
@@ -129,12 +129,11 @@ fn entry(
 
 /// Document.xml: page content locations in order and template pages by ID,
 /// all resolved to package paths.
-#[allow(clippy::type_complexity)]
 fn document(
     xml: &[u8],
     part: &str,
     ctx: &mut Ctx,
-) -> Result<(Vec<String>, HashMap<String, String>), ExtractError> {
+) -> Result<(Vec<String>, Templates), ExtractError> {
     let mut pages = Vec::new();
     let mut templates = HashMap::new();
     let mut r = xml_reader(xml);
