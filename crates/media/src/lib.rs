@@ -300,13 +300,24 @@ fn is_block_dev(p: &Path, major: u32, minor: u32) -> bool {
 }
 
 /// The block device behind a mount: `major:minor` from mountinfo, or, for
-/// filesystems that report an anonymous device (btrfs: `0:NN`), the mount
-/// source when it is a block device node.
-pub fn block_devno(entry: &MountEntry) -> Option<(u32, u32)> {
+/// filesystems that report an anonymous device (btrfs, ntfs-3g's `fuseblk`:
+/// `0:NN`), the device named by the mount source: `/sys/class/block/<name>/dev`
+/// for `/dev/<name>`, else the source node's `st_rdev`.
+pub fn block_devno(opts: &MediaOptions, entry: &MountEntry) -> Option<(u32, u32)> {
     if entry.major != 0 {
         return Some((entry.major, entry.minor));
     }
     let src = Path::new(&entry.source);
+    if let Ok(name) = src.strip_prefix("/dev")
+        && name.components().count() == 1
+        && let Some(dev) = sysfs::attr(
+            &opts.sysfs_root.join("class").join("block").join(name),
+            "dev",
+        )
+        && let Ok(d) = mountinfo::parse_devno(dev.as_bytes())
+    {
+        return Some(d);
+    }
     if !src.is_absolute() {
         return None;
     }
@@ -353,7 +364,7 @@ pub fn identify(
     entry: &MountEntry,
     block: Option<&sysfs::BlockInfo>,
 ) -> Identity {
-    let devno = block_devno(entry);
+    let devno = block_devno(opts, entry);
     let mut id = Identity {
         devno: Some(devno.map_or_else(|| entry.devno(), |(a, b)| format!("{a}:{b}"))),
         fs_type: Some(entry.fs_type.clone()),
@@ -395,6 +406,11 @@ pub fn identify(
                     *slot = v;
                 }
             };
+            if entry.fs_type == "fuseblk"
+                && let Some(t) = p.get("ID_FS_TYPE")
+            {
+                id.fs_type = Some(t.to_string());
+            }
             fill(&mut id.fs_uuid, p.get("ID_FS_UUID").map(str::to_string));
             fill(&mut id.label, p.get_enc("ID_FS_LABEL"));
             fill(
@@ -439,7 +455,7 @@ pub fn identify(
             && let Ok(Some(p)) = superblock::probe_path(node)
         {
             id.add_source("superblock");
-            if entry.fs_type == "fuseblk" || entry.fs_type.starts_with("fuse") {
+            if entry.fs_type == "fuseblk" {
                 id.fs_type = Some(p.fs_type.clone());
             }
             if id.fs_uuid.is_none() {
@@ -475,7 +491,7 @@ pub fn medium_for(
     entry: &MountEntry,
     event: MediaEvent,
 ) -> Option<MountedMedium> {
-    let devno = block_devno(entry);
+    let devno = block_devno(opts, entry);
     let block = devno.and_then(|(ma, mi)| sysfs::block_info(&opts.sysfs_root, ma, mi).ok());
     let removable = removable_reason(opts, entry, block.as_ref())?;
     let identity = identify(opts, entry, block.as_ref());

@@ -93,18 +93,11 @@ pub(crate) fn attr(dir: &Path, name: &str) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-/// Lexically normalise `base.join(rel)` (`..` pops a component) and require
-/// the result to stay inside `root`.
-fn resolve_inside(root: &Path, base: &Path, rel: &Path) -> Option<PathBuf> {
-    let joined = if rel.is_absolute() {
-        // An absolute target (captures made with `cp -a` of absolute links)
-        // is taken relative to the root.
-        root.join(rel.strip_prefix("/").ok()?)
-    } else {
-        base.join(rel)
-    };
+/// Lexical normalisation: `..` pops a component, `.` vanishes. `None` when
+/// `..` would climb above the start.
+fn normalize(p: &Path) -> Option<PathBuf> {
     let mut out = PathBuf::new();
-    for c in joined.components() {
+    for c in p.components() {
         match c {
             Component::ParentDir => {
                 if !out.pop() {
@@ -115,6 +108,20 @@ fn resolve_inside(root: &Path, base: &Path, rel: &Path) -> Option<PathBuf> {
             other => out.push(other.as_os_str()),
         }
     }
+    Some(out)
+}
+
+/// Lexically resolve `base.join(rel)` and require the result to stay inside
+/// `root` (both already normalised).
+fn resolve_inside(root: &Path, base: &Path, rel: &Path) -> Option<PathBuf> {
+    let joined = if rel.is_absolute() {
+        // An absolute target (captures made with `cp -a` of absolute links)
+        // is taken relative to the root.
+        root.join(rel.strip_prefix("/").ok()?)
+    } else {
+        base.join(rel)
+    };
+    let out = normalize(&joined)?;
     out.starts_with(root).then_some(out)
 }
 
@@ -126,6 +133,10 @@ fn link_name(p: &Path) -> Option<String> {
 
 /// Inspect block device `major:minor` under `sysfs_root` (normally `/sys`).
 pub fn block_info(sysfs_root: &Path, major: u32, minor: u32) -> Result<BlockInfo, SysfsError> {
+    let normalized = normalize(sysfs_root).ok_or_else(|| SysfsError::Escapes {
+        path: sysfs_root.to_path_buf(),
+    })?;
+    let sysfs_root = normalized.as_path();
     let link_dir = sysfs_root.join("dev").join("block");
     let link = link_dir.join(format!("{major}:{minor}"));
     let path = match fs::read_link(&link) {
