@@ -75,7 +75,7 @@ def table(ordering):
     n = max(m) + 1
     words = [0] * n
     for cid, s in m.items():
-        if s:
+        if s and s[0] != "\ufffd":
             words[cid] = ord(s[0])
     with open(os.path.join(HERE, f"Adobe-{ordering}.bin"), "wb") as f:
         f.write(struct.pack(f"<{n}I", *words))

@@ -1,8 +1,0 @@
-//! Extractor for the `pdf` family (placeholder until its module lands: every
-//! file of this format is reported `unscannable`, never clean).
-
-use super::{Ctx, ExtractError, ExtractResult};
-
-pub fn extract(_data: &[u8], _ctx: &mut Ctx) -> ExtractResult {
-    Err(ExtractError::Unsupported("pdf extraction not built yet".into()))
-}

@@ -1,0 +1,248 @@
+//! PDF text extraction (ISO 32000-1), including Chinese text in Type0 fonts
+//! that have no `/ToUnicode` and rely on predefined CMaps (UniGB-UCS2-H,
+//! GBK-EUC-H, Identity-H + Adobe-GB1): the common case in government PDFs.
+//!
+//! Hand-written rather than built on lopdf or pdf-extract: those decode
+//! every object eagerly without a byte budget, panic on hostile input and
+//! know nothing of the predefined CJK CMaps. Here the file is scanned for
+//! objects ([`file`]), which also recovers files with a broken xref; pages
+//! are read in page-tree order; content streams are interpreted for text
+//! only ([`content`]); fonts map codes to Unicode ([`font`], [`cmap`]).
+//! Images are never decoded. Every stream goes through the `Ctx` budget.
+//!
+//! Encrypted files are reported `Encrypted` (no decryption, not even with an
+//! empty user password). A file cut short whose pages or contents are
+//! missing is `Truncated`; text shown only in fonts with no Unicode mapping
+//! at all is `Unsupported` (it must not pass for a clean document).
+
+mod cmap;
+mod content;
+mod file;
+mod font;
+mod glyphs;
+mod syntax;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
+
+use content::{Interp, PageText};
+use file::Pdf;
+use syntax::{Dict, Obj};
+
+use super::{Ctx, Document, ExtractError, ExtractResult};
+
+/// Deepest page-tree nesting followed.
+const MAX_TREE_DEPTH: u32 = 64;
+
+pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
+    // Defence in depth: the extractor is written not to panic, and the
+    // engine runs it in a worker process anyway.
+    std::panic::catch_unwind(AssertUnwindSafe(|| extract_inner(data, ctx))).unwrap_or_else(|_| {
+        Err(ExtractError::Corrupt(
+            "PDF parser failed on this file".into(),
+        ))
+    })
+}
+
+fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
+    if memchr::memmem::find(&data[..data.len().min(1024)], b"%PDF-").is_none() {
+        return Err(ExtractError::Corrupt("no %PDF- header".into()));
+    }
+    let pdf = Pdf::parse(data, ctx)?;
+    if pdf.trailer.get(b"Encrypt").is_some() {
+        return Err(ExtractError::Encrypted(
+            "PDF is encrypted (/Encrypt in the trailer)".into(),
+        ));
+    }
+    let root = pdf
+        .trailer
+        .get(b"Root")
+        .and_then(|r| pdf.dict(r))
+        .filter(|d| d.get(b"Pages").is_some())
+        .or_else(|| {
+            pdf.objects_in_file_order()
+                .into_iter()
+                .rev()
+                .filter_map(|(_, o)| o.as_dict())
+                .find(|d| d.is(b"Type", b"Catalog"))
+        });
+    let mut pages: Vec<&Dict> = Vec::new();
+    let mut missing = false;
+    if let Some(root) = root {
+        let mut seen = HashSet::new();
+        collect_pages(
+            &pdf,
+            root.get(b"Pages").unwrap_or(&Obj::Null),
+            &mut pages,
+            &mut seen,
+            &mut missing,
+            ctx,
+            0,
+        )?;
+    }
+    if pages.is_empty() {
+        // Page tree lost (truncated or damaged): every page object, in file order.
+        pages = pdf
+            .objects_in_file_order()
+            .into_iter()
+            .filter_map(|(_, o)| o.as_dict())
+            .filter(|d| d.is(b"Type", b"Page"))
+            .collect();
+        missing |= root.is_none();
+    }
+    if pages.is_empty() {
+        return Err(if pdf.complete {
+            ExtractError::Corrupt("no pages found".into())
+        } else {
+            ExtractError::Truncated("file cut short: no pages found".into())
+        });
+    }
+
+    let mut interp = Interp::new(&pdf, ctx.limits.max_text_chars);
+    let mut texts: Vec<String> = Vec::with_capacity(pages.len());
+    for page in &pages {
+        ctx.tick(1)?;
+        let resources = inherited(&pdf, page, b"Resources").and_then(|r| pdf.dict(r));
+        let mut content = Vec::new();
+        let contents: Vec<&Obj> = match page.get(b"Contents") {
+            Some(Obj::Array(a)) => a.iter().collect(),
+            Some(o @ Obj::Ref(..)) => match pdf.resolve(o) {
+                Obj::Array(a) => a.iter().collect(),
+                _ => vec![o],
+            },
+            _ => Vec::new(),
+        };
+        for c in contents {
+            match pdf.stream(c) {
+                Some((d, span)) => {
+                    if let Some(bytes) = pdf.decode(d, span, ctx)? {
+                        content.extend_from_slice(&bytes);
+                        content.push(b'\n');
+                    }
+                }
+                None => missing |= !pdf.exists(c),
+            }
+        }
+        let mut out = PageText::default();
+        interp.page(&content, resources, &mut out, ctx)?;
+        texts.push(out.text);
+        if interp.truncated {
+            break;
+        }
+    }
+    missing |= interp.missing;
+    if !pdf.complete && (missing || pdf.cut_stream) {
+        return Err(ExtractError::Truncated(
+            "file cut short: pages or page contents missing".into(),
+        ));
+    }
+    let stats = interp.stats;
+    if stats.shown > 0 && stats.unmapped == stats.shown {
+        return Err(ExtractError::Unsupported(
+            "text is drawn only in fonts without a Unicode mapping".into(),
+        ));
+    }
+    let head = texts.first().cloned();
+    Ok(Document {
+        format: "pdf",
+        head,
+        text: texts.join("\n"),
+        properties: properties(&pdf, ctx),
+        truncated: interp.truncated,
+        ..Document::default()
+    })
+}
+
+/// Walk the page tree depth-first, in order; loops and missing kids are
+/// tolerated (and noted).
+fn collect_pages<'p>(
+    pdf: &'p Pdf<'_>,
+    node: &'p Obj,
+    pages: &mut Vec<&'p Dict>,
+    seen: &mut HashSet<u32>,
+    missing: &mut bool,
+    ctx: &mut Ctx,
+    depth: u32,
+) -> Result<(), ExtractError> {
+    ctx.tick(1)?;
+    if depth > MAX_TREE_DEPTH {
+        return Ok(());
+    }
+    if let Obj::Ref(n, _) = node {
+        if !seen.insert(*n) {
+            return Ok(()); // a loop in the page tree
+        }
+    }
+    let Some(d) = pdf.dict(node) else {
+        *missing |= !pdf.exists(node);
+        return Ok(());
+    };
+    match pdf.get(d, b"Kids") {
+        Obj::Array(kids) if !d.is(b"Type", b"Page") => {
+            for k in kids {
+                collect_pages(pdf, k, pages, seen, missing, ctx, depth + 1)?;
+            }
+        }
+        _ => pages.push(d),
+    }
+    Ok(())
+}
+
+/// A page attribute, inherited through `/Parent` (ISO 32000-1 §7.7.3.4).
+fn inherited<'p>(pdf: &'p Pdf<'_>, page: &'p Dict, key: &[u8]) -> Option<&'p Obj> {
+    let mut node = page;
+    for _ in 0..MAX_TREE_DEPTH {
+        if let Some(v) = node.get(key) {
+            return Some(v);
+        }
+        node = pdf.dict(node.get(b"Parent")?)?;
+    }
+    None
+}
+
+/// Document information dictionary entries that are text.
+fn properties(pdf: &Pdf<'_>, _ctx: &mut Ctx) -> Vec<(String, String)> {
+    let mut props = Vec::new();
+    if let Some(info) = pdf.trailer.get(b"Info").and_then(|i| pdf.dict(i)) {
+        for (k, v) in &info.0 {
+            if matches!(k.as_slice(), b"CreationDate" | b"ModDate" | b"Trapped") {
+                continue;
+            }
+            if let Obj::Str(s) = pdf.resolve(v) {
+                let value = text_string(s);
+                if !value.is_empty() {
+                    props.push((String::from_utf8_lossy(k).into_owned(), value));
+                }
+            }
+        }
+    }
+    props
+}
+
+/// A PDF text string: UTF-16BE or UTF-8 with BOM, else PDFDocEncoding
+/// (read as Latin-1, which it equals for text characters); producers that
+/// write raw UTF-8 or GBK without a BOM are recognised too.
+fn text_string(s: &[u8]) -> String {
+    if let Some(b) = s.strip_prefix(b"\xfe\xff") {
+        return encoding_rs::UTF_16BE
+            .decode_without_bom_handling(b)
+            .0
+            .into_owned();
+    }
+    if let Some(b) = s.strip_prefix(b"\xef\xbb\xbf") {
+        return String::from_utf8_lossy(b).into_owned();
+    }
+    if s.is_ascii() {
+        return String::from_utf8_lossy(s).into_owned();
+    }
+    if let Ok(u) = std::str::from_utf8(s) {
+        return u.to_owned();
+    }
+    let (gbk, bad) = encoding_rs::GBK.decode_without_bom_handling(s);
+    if !bad {
+        return gbk.into_owned();
+    }
+    s.iter().map(|&b| char::from(b)).collect()
+}
