@@ -24,7 +24,7 @@
 //! ```
 
 pub mod enforce;
-// pub mod history;
+pub mod history;
 pub mod identity;
 pub mod mountinfo;
 pub mod register;
@@ -34,6 +34,7 @@ pub mod udev;
 pub mod watch;
 
 pub use enforce::{Enforcement, enforce};
+pub use history::usb_history;
 pub use identity::{Identity, SerialQuality};
 pub use mountinfo::MountEntry;
 pub use register::{MatchResult, MatchStatus, match_register};

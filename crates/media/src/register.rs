@@ -242,6 +242,69 @@ pub fn match_register(id: &Identity, register: &MediaRegister) -> MatchResult {
     }
 }
 
+/// Match by the USB fields only (vendor_id, product_id, serial), for the
+/// USB history: a log shows no filesystem. Registered only when exactly one
+/// entry gives a serial and every USB field it gives agrees. Returns the
+/// medium id and an explanation.
+pub fn match_usb_only(id: &Identity, register: &MediaRegister) -> (Option<String>, String) {
+    let Some(serial) = id.serial.as_deref() else {
+        return (
+            None,
+            "no serial number was logged: cannot be tied to a register entry".into(),
+        );
+    };
+    let hex = |a: &Option<String>, b: &Option<String>| match (a, b) {
+        (None, _) => true,
+        (Some(a), Some(b)) => norm_id(a) == norm_id(b),
+        (Some(_), None) => false,
+    };
+    let same_serial: Vec<&MediumEntry> = register
+        .media
+        .iter()
+        .filter(|e| {
+            e.serial
+                .as_deref()
+                .is_some_and(|s| s.trim().eq_ignore_ascii_case(serial.trim()))
+        })
+        .collect();
+    let full: Vec<&&MediumEntry> = same_serial
+        .iter()
+        .filter(|e| hex(&e.vendor_id, &id.vendor_id) && hex(&e.product_id, &id.product_id))
+        .collect();
+    let weak = if id.serial_quality.trustworthy() {
+        ""
+    } else {
+        " (weak: the serial is not trustworthy)"
+    };
+    match (full.as_slice(), same_serial.as_slice()) {
+        ([one], _) => (
+            Some(one.id.clone()),
+            format!("registered as {} by serial{weak}", one.id),
+        ),
+        ([], []) => (None, "not in the media register".into()),
+        ([], some) => (
+            None,
+            format!(
+                "suspicious: serial of {} but other vendor/product ids (cloned?)",
+                some.iter()
+                    .map(|e| e.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        (many, _) => (
+            None,
+            format!(
+                "ambiguous: the serial matches {}",
+                many.iter()
+                    .map(|e| e.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+    }
+}
+
 /// Whether a serial of this quality should be noted in the explanation.
 pub fn serial_note(q: SerialQuality) -> Option<&'static str> {
     match q {
