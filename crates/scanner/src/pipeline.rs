@@ -50,6 +50,9 @@ pub struct FileResult {
     pub findings: Vec<Finding>,
     /// Files analysed, archive members included.
     pub files: u64,
+    /// Files whose content was binary and not scanned (names were).
+    #[serde(default)]
+    pub skipped: u64,
 }
 
 impl FileResult {
@@ -58,6 +61,7 @@ impl FileResult {
         FileResult {
             findings: vec![a.unreadable(path, reason, message)],
             files: 1,
+            skipped: 0,
         }
     }
 
@@ -92,6 +96,8 @@ pub struct EngineOutcome {
     pub findings: Vec<Finding>,
     /// Files analysed or answered from the cache (members included).
     pub files_scanned: u64,
+    /// Files whose content was binary and not scanned (names were).
+    pub files_skipped: u64,
     /// Files answered from the cache without reading.
     pub cache_hits: u64,
     /// Files whose content was read.
@@ -160,13 +166,15 @@ pub fn run(roots: &[PathBuf], opts: &EngineOptions, analyser: &dyn Analyser) -> 
         .map(|(p, digest, level)| Mutex::new(Cache::open(p, digest, level)));
     let findings = Mutex::new(Vec::new());
     let files = AtomicU64::new(0);
+    let skipped = AtomicU64::new(0);
     let hits = AtomicU64::new(0);
     let read = AtomicU64::new(0);
     let (tx, rx) = crossbeam_channel::bounded::<WalkItem>(4096);
     std::thread::scope(|s| {
         for _ in 0..threads {
             let rx = rx.clone();
-            let (cache, findings, files, hits, read) = (&cache, &findings, &files, &hits, &read);
+            let (cache, findings, files, hits, read, skipped) =
+                (&cache, &findings, &files, &hits, &read, &skipped);
             s.spawn(move || {
                 let mut slot = opts.worker.clone().map(WorkerSlot::new);
                 let mut local = Vec::new();
@@ -190,6 +198,7 @@ pub fn run(roots: &[PathBuf], opts: &EngineOptions, analyser: &dyn Analyser) -> 
                         read.fetch_add(1, Ordering::Relaxed);
                     }
                     files.fetch_add(result.files, Ordering::Relaxed);
+                    skipped.fetch_add(result.skipped, Ordering::Relaxed);
                     local.extend(result.findings);
                 }
                 if let Ok(mut f) = findings.lock() {
@@ -216,6 +225,7 @@ pub fn run(roots: &[PathBuf], opts: &EngineOptions, analyser: &dyn Analyser) -> 
     EngineOutcome {
         findings,
         files_scanned: files.into_inner(),
+        files_skipped: skipped.into_inner(),
         cache_hits: hits.into_inner(),
         files_read: read.into_inner(),
     }

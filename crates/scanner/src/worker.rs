@@ -528,6 +528,12 @@ fn confine(r: &Rlimits) {
     }
 }
 
+/// Entry point of the worker process: the agent runs it for its hidden
+/// `mijian-agent __scan-worker` subcommand. Returns the exit status.
+pub fn main() -> i32 {
+    crate::engine::worker_main()
+}
+
 /// Run the worker loop on stdin/stdout with the analyser `make` builds from
 /// the [`Init`]. Returns the process exit status.
 pub fn serve<F>(make: F) -> i32

@@ -22,7 +22,11 @@ impl Analyser for Fake {
             f.message = Some(format!("pid {}", std::process::id()));
             findings.push(f);
         }
-        FileResult { findings, files: 1 }
+        FileResult {
+            findings,
+            files: 1,
+            skipped: 0,
+        }
     }
     fn analyse_reader(&self, path: &Path, r: &mut dyn Read, ctx: &mut Ctx) -> FileResult {
         let mut v = Vec::new();
@@ -56,6 +60,7 @@ fn worker_entry() {
     let r = FileResult {
         findings: vec![f],
         files: 3,
+        skipped: 1,
     };
     let back: FileResult = serde_json::from_slice(&serde_json::to_vec(&r).unwrap()).unwrap();
     assert_eq!(back, r);

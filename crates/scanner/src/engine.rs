@@ -1,0 +1,127 @@
+//! Glue between the public [`Scanner`](crate::Scanner) and the engine: the
+//! per-file analysis (`file.rs`) behind the engine's [`Analyser`] seam, the
+//! `ScanOptions` → [`EngineOptions`] mapping, and the worker entry point that
+//! rebuilds the same analyser from the policy in a worker process.
+
+use crate::extract::Ctx;
+use crate::file::{self, Compiled};
+use crate::pipeline::{self, Analyser, EngineOptions, FileResult};
+use crate::walk::{WalkOptions, build_excludes};
+use crate::worker::{Init, Rlimits, WireLimits, WorkerConfig};
+use crate::{ScanError, ScanOptions, ScanOutcome};
+use mijian_policy::{Classification, Policy};
+use mijian_report::Finding;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The per-file analysis of `file.rs` as the engine sees it.
+pub struct CoreAnalyser {
+    pub compiled: Arc<Compiled>,
+}
+
+impl Analyser for CoreAnalyser {
+    fn analyse(&self, path: &Path, data: &[u8], ctx: &mut Ctx) -> FileResult {
+        let a = file::analyse(path, data, ctx, &self.compiled);
+        FileResult {
+            findings: a.findings,
+            files: a.files,
+            skipped: u64::from(a.skipped),
+        }
+    }
+
+    fn analyse_reader(&self, path: &Path, r: &mut dyn Read, ctx: &mut Ctx) -> FileResult {
+        let a = file::analyse_reader(path, r, ctx, &self.compiled);
+        FileResult {
+            findings: a.findings,
+            files: a.files,
+            skipped: u64::from(a.skipped),
+        }
+    }
+
+    fn is_plain_text(&self, head: &[u8]) -> bool {
+        crate::sniff::is_plain_text(head)
+    }
+
+    fn unreadable(&self, path: &Path, reason: &str, message: String) -> Finding {
+        file::unreadable(path, reason, message)
+    }
+}
+
+/// Everything the engine needs, built once by `Scanner::new`.
+pub struct Engine {
+    pub opts: EngineOptions,
+    pub analyser: CoreAnalyser,
+}
+
+impl Engine {
+    pub fn new(
+        policy: &Policy,
+        opts: &ScanOptions,
+        compiled: Arc<Compiled>,
+    ) -> Result<Engine, ScanError> {
+        let exclude = build_excludes(&opts.exclude).map_err(ScanError::Setup)?;
+        let level = opts.host_level.as_str().to_string();
+        let worker = opts.worker_exe.as_ref().map(|exe| WorkerConfig {
+            exe: exe.clone(),
+            args: opts.worker_args.clone(),
+            env: Vec::new(),
+            init: Init {
+                rules_dir: policy.source.clone(),
+                policy_digest: policy.digest.clone(),
+                host_level: level.clone(),
+                limits: WireLimits::from(&opts.limits),
+                rlimits: Rlimits::default(),
+            },
+        });
+        Ok(Engine {
+            opts: EngineOptions {
+                walk: WalkOptions {
+                    one_file_system: opts.one_file_system,
+                    exclude,
+                },
+                threads: opts.threads,
+                limits: opts.limits.clone(),
+                cache: opts
+                    .cache_path
+                    .as_ref()
+                    .map(|p| (p.clone(), policy.digest.clone(), level)),
+                worker,
+            },
+            analyser: CoreAnalyser { compiled },
+        })
+    }
+
+    /// Scan files and directories.
+    pub fn scan(&self, paths: &[PathBuf]) -> ScanOutcome {
+        let out = pipeline::run(paths, &self.opts, &self.analyser);
+        ScanOutcome {
+            findings: out.findings,
+            files_scanned: out.files_scanned,
+            files_skipped: out.files_skipped,
+        }
+    }
+}
+
+/// The worker process: rebuild the policy the parent uses (same rules
+/// directory, same digest) and serve requests on stdin/stdout.
+pub fn worker_main() -> i32 {
+    crate::worker::serve(|init: &Init| {
+        let policy = match &init.rules_dir {
+            Some(dir) => Policy::load(dir),
+            None => Policy::builtin(),
+        }
+        .map_err(|e| format!("scan worker cannot load the rules: {e}"))?;
+        if policy.digest != init.policy_digest {
+            return Err(format!(
+                "the rules changed since the scan started (digest {} != {}); rerun the scan",
+                policy.digest, init.policy_digest
+            ));
+        }
+        let level: Classification = init.host_level.parse()?;
+        let compiled = Compiled::new(&policy, level).map_err(|e| e.to_string())?;
+        Ok(Box::new(CoreAnalyser {
+            compiled: Arc::new(compiled),
+        }) as Box<dyn Analyser>)
+    })
+}
