@@ -391,10 +391,12 @@ pub struct UsbDevice {
     pub sources: BTreeSet<String>,
 }
 
+/// (vendor_id, product_id, upper-case serial).
+type DeviceKey = (Option<String>, Option<String>, Option<String>);
+
 /// Keep storage devices only, one per (vendor, product, serial).
 pub fn dedupe(ins: Vec<UsbInsertion>) -> Vec<UsbDevice> {
-    let mut map: BTreeMap<(Option<String>, Option<String>, Option<String>), UsbDevice> =
-        BTreeMap::new();
+    let mut map: BTreeMap<DeviceKey, UsbDevice> = BTreeMap::new();
     // rsyslog writes kernel lines to kern.log and syslog, and the journal
     // has them too: one event, several sources.
     let mut events = BTreeSet::new();
