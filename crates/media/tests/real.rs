@@ -422,3 +422,60 @@ fn a_filesystem_that_fails_to_mount_is_not_reported() {
     assert!(w.wait(Some(Duration::from_millis(300))).unwrap().is_empty());
     assert!(mounted_now(&opts(&media), &MediaRegister::default()).is_empty());
 }
+
+#[test]
+fn fusefat_medium_is_seen_under_a_media_root() {
+    if skip_without_loop("fusefat_medium_is_seen_under_a_media_root") {
+        return;
+    }
+    if !Path::new("/dev/fuse").exists() || !have("fusefat") || !have("mkfs.vfat") {
+        eprintln!(
+            "fusefat_medium_is_seen_under_a_media_root: skipped: needs /dev/fuse, fusefat and mkfs.vfat"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    let mp = media.join("fat");
+    std::fs::create_dir_all(&mp).unwrap();
+    let img = make_image(
+        tmp.path(),
+        "f.img",
+        16,
+        "mkfs.vfat",
+        &["-i", "1A2B3C4D", "-n", "FUSEFAT"],
+    );
+    run(
+        "fusefat",
+        &["-o", "rw+", img.to_str().unwrap(), mp.to_str().unwrap()],
+    );
+    let guard = FuseMount {
+        mount_point: mp.clone(),
+    };
+    std::fs::write(mp.join("report.txt"), "机密★5年\n玄鸟柒号 试验大纲\n").unwrap();
+    let reg = MediaRegister {
+        media: vec![entry("BM-FAT", Some("1A2B-3C4D"), Some("FUSEFAT"))],
+    };
+    let found = mounted_now(&opts(&media), &reg);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let m = &found[0];
+    assert_eq!(m.mount_point, mp);
+    assert_eq!(m.removable, RemovableReason::MediaRoot);
+    assert_eq!(m.fs_type, "fuse.fusefat");
+    assert_eq!(m.device, "fusefat");
+    // A FUSE mount shows no block device: the filesystem identity cannot be
+    // read, so even a registered image is not recognised (the safe side).
+    assert_eq!(m.identity.fs_uuid, None);
+    assert_eq!(m.identity.label, None);
+    assert_eq!(m.matched.status, MatchStatus::Unregistered);
+    assert_eq!(m.finding.severity, Severity::High);
+    assert_eq!(
+        std::fs::read_to_string(m.mount_point.join("report.txt")).unwrap(),
+        "机密★5年\n玄鸟柒号 试验大纲\n"
+    );
+    drop(guard);
+    // The same image, read directly, is the registered medium's filesystem.
+    let p = mijian_media::superblock::probe_path(&img).unwrap().unwrap();
+    assert_eq!(p.uuid.as_deref(), Some("1A2B-3C4D"));
+    assert_eq!(p.label.as_deref(), Some("FUSEFAT"));
+}
