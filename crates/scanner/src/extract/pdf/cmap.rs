@@ -172,47 +172,47 @@ impl ToUnicode {
                         }
                     }
                 }
-                b"beginbfchar" => loop {
-                    let (Some(Tok::Str(src)), Some(Tok::Str(dst))) = (lx.next_tok(), lx.next_tok())
-                    else {
-                        break;
-                    };
-                    count(ctx, 1)?;
-                    tu.singles.insert(code_value(&src), utf16be(&dst));
-                },
-                b"beginbfrange" => loop {
-                    let (Some(Tok::Str(lo)), Some(Tok::Str(hi))) = (lx.next_tok(), lx.next_tok())
-                    else {
-                        break;
-                    };
-                    let (lo, hi) = (code_value(&lo), code_value(&hi));
-                    if hi < lo {
-                        // Skip the destination of a bogus range.
-                        let _ = lx.next_tok();
-                        continue;
+                b"beginbfchar" => {
+                    while let (Some(Tok::Str(src)), Some(Tok::Str(dst))) =
+                        (lx.next_tok(), lx.next_tok())
+                    {
+                        count(ctx, 1)?;
+                        tu.singles.insert(code_value(&src), utf16be(&dst));
                     }
-                    match lx.next_tok() {
-                        Some(Tok::Str(dst)) => {
-                            count(ctx, 1)?;
-                            let units: Vec<u16> = dst
-                                .chunks(2)
-                                .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
-                                .collect();
-                            tu.ranges.push((lo, hi, units));
+                }
+                b"beginbfrange" => {
+                    while let (Some(Tok::Str(lo)), Some(Tok::Str(hi))) =
+                        (lx.next_tok(), lx.next_tok())
+                    {
+                        let (lo, hi) = (code_value(&lo), code_value(&hi));
+                        if hi < lo {
+                            // Skip the destination of a bogus range.
+                            let _ = lx.next_tok();
+                            continue;
                         }
-                        Some(Tok::ArrOpen) => {
-                            let mut code = lo;
-                            while let Some(Tok::Str(dst)) = lx.next_tok() {
+                        match lx.next_tok() {
+                            Some(Tok::Str(dst)) => {
                                 count(ctx, 1)?;
-                                if code <= hi {
-                                    tu.singles.insert(code, utf16be(&dst));
-                                }
-                                code = code.saturating_add(1);
+                                let units: Vec<u16> = dst
+                                    .chunks(2)
+                                    .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+                                    .collect();
+                                tu.ranges.push((lo, hi, units));
                             }
+                            Some(Tok::ArrOpen) => {
+                                let mut code = lo;
+                                while let Some(Tok::Str(dst)) = lx.next_tok() {
+                                    count(ctx, 1)?;
+                                    if code <= hi {
+                                        tu.singles.insert(code, utf16be(&dst));
+                                    }
+                                    code = code.saturating_add(1);
+                                }
+                            }
+                            _ => break,
                         }
-                        _ => break,
                     }
-                },
+                }
                 b"endcmap" => break,
                 _ => {}
             }

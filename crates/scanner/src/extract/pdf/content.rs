@@ -272,11 +272,11 @@ impl<'p, 'a> Interp<'p, 'a> {
                                 // CJK text has none, so its gaps are ignored.
                                 other
                                     if !font.is_composite()
-                                        && other.as_f64().is_some_and(|g| g < -200.0) =>
+                                        && other.as_f64().is_some_and(|g| g < -200.0)
+                                        && !scratch.is_empty()
+                                        && !scratch.ends_with(' ') =>
                                 {
-                                    if !scratch.is_empty() && !scratch.ends_with(' ') {
-                                        scratch.push(' ');
-                                    }
+                                    scratch.push(' ');
                                 }
                                 _ => {}
                             }

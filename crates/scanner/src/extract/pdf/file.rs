@@ -66,10 +66,10 @@ impl<'a> Pdf<'a> {
         pdf.scan_objects(ctx, &mut trailers)?;
         for pos in memmem::find_iter(data, b"trailer") {
             let mut lx = Lexer::new(data, pos + 7);
-            if let Ok(Obj::Dict(d)) = lx.parse_obj(true) {
-                if d.get(b"Root").is_some() || d.get(b"Size").is_some() {
-                    trailers.push((pos, d));
-                }
+            if let Ok(Obj::Dict(d)) = lx.parse_obj(true)
+                && (d.get(b"Root").is_some() || d.get(b"Size").is_some())
+            {
+                trailers.push((pos, d));
             }
         }
         pdf.unpack_object_streams(ctx)?;
@@ -153,10 +153,10 @@ impl<'a> Pdf<'a> {
             } else {
                 pos = pos.max(after_obj);
             }
-            if let Obj::Dict(d) = &obj {
-                if d.is(b"Type", b"XRef") {
-                    trailers.push((hit, d.clone()));
-                }
+            if let Obj::Dict(d) = &obj
+                && d.is(b"Type", b"XRef")
+            {
+                trailers.push((hit, d.clone()));
             }
             self.insert(num, hit, obj, stream);
         }
@@ -568,12 +568,12 @@ fn lzw(input: &[u8], early: bool, ctx: &mut Ctx) -> Result<Vec<u8>, ExtractError
             } else {
                 break;
             };
-            if let Some(p) = prev {
-                if table.len() < 4096 {
-                    let mut n = table[p].clone();
-                    n.push(entry[0]);
-                    table.push(n);
-                }
+            if let Some(p) = prev
+                && table.len() < 4096
+            {
+                let mut n = table[p].clone();
+                n.push(entry[0]);
+                table.push(n);
             }
             out.extend_from_slice(&entry);
             if out.len() > budget {

@@ -112,10 +112,10 @@ impl Font {
                         match pdf.resolve(d) {
                             Obj::Int(c) => code = *c,
                             Obj::Name(n) => {
-                                if let Ok(i) = usize::try_from(code) {
-                                    if let Some(slot) = t.get_mut(i) {
-                                        *slot = glyph_to_char(n);
-                                    }
+                                if let Ok(i) = usize::try_from(code)
+                                    && let Some(slot) = t.get_mut(i)
+                                {
+                                    *slot = glyph_to_char(n);
                                 }
                                 code += 1;
                             }
@@ -140,10 +140,10 @@ impl Font {
             Kind::Simple(table) => {
                 for &b in s {
                     stats.shown += 1;
-                    if let Some(tu) = &self.to_unicode {
-                        if tu.lookup(u32::from(b), out) {
-                            continue;
-                        }
+                    if let Some(tu) = &self.to_unicode
+                        && tu.lookup(u32::from(b), out)
+                    {
+                        continue;
                     }
                     match table[usize::from(b)] {
                         Some(c) => out.push(c),
@@ -189,10 +189,10 @@ impl Font {
                     rest = tail;
                     stats.shown += 1;
                     let v = code_value(code);
-                    if let Some(tu) = &self.to_unicode {
-                        if tu.lookup(v, out) {
-                            continue;
-                        }
+                    if let Some(tu) = &self.to_unicode
+                        && tu.lookup(v, out)
+                    {
+                        continue;
                     }
                     if !fallback(codec, cids.as_ref(), code, v, out) {
                         stats.unmapped += 1;
@@ -276,15 +276,15 @@ pub(crate) fn glyph_to_char(name: &[u8]) -> Option<char> {
         return Some(GLYPHS[i].1);
     }
     let hex = |h: &str| u32::from_str_radix(h, 16).ok().and_then(char::from_u32);
-    if let Some(h) = base.strip_prefix("uni") {
-        if h.len() >= 4 {
-            return h.get(..4).and_then(hex);
-        }
+    if let Some(h) = base.strip_prefix("uni")
+        && h.len() >= 4
+    {
+        return h.get(..4).and_then(hex);
     }
-    if let Some(h) = base.strip_prefix('u') {
-        if (4..=6).contains(&h.len()) {
-            return hex(h);
-        }
+    if let Some(h) = base.strip_prefix('u')
+        && (4..=6).contains(&h.len())
+    {
+        return hex(h);
     }
     None
 }

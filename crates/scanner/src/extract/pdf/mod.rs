@@ -170,10 +170,10 @@ fn collect_pages<'p>(
     if depth > MAX_TREE_DEPTH {
         return Ok(());
     }
-    if let Obj::Ref(n, _) = node {
-        if !seen.insert(*n) {
-            return Ok(()); // a loop in the page tree
-        }
+    if let Obj::Ref(n, _) = node
+        && !seen.insert(*n)
+    {
+        return Ok(()); // a loop in the page tree
     }
     let Some(d) = pdf.dict(node) else {
         *missing |= !pdf.exists(node);

@@ -161,15 +161,15 @@ impl<'a> Lexer<'a> {
                     if !is_regular(c) {
                         break;
                     }
-                    if c == b'#' {
-                        if let (Some(h), Some(l)) = (
+                    if c == b'#'
+                        && let (Some(h), Some(l)) = (
                             data.get(self.pos + 1).copied().and_then(hex_val),
                             data.get(self.pos + 2).copied().and_then(hex_val),
-                        ) {
-                            name.push(h << 4 | l);
-                            self.pos += 3;
-                            continue;
-                        }
+                        )
+                    {
+                        name.push(h << 4 | l);
+                        self.pos += 3;
+                        continue;
                     }
                     name.push(c);
                     self.pos += 1;
@@ -328,12 +328,11 @@ impl<'a> Lexer<'a> {
             Tok::Int(i) => {
                 if refs && (0..=i64::from(u32::MAX)).contains(&i) {
                     let save = self.pos;
-                    if let Some(Tok::Int(g)) = self.next_tok() {
-                        if (0..=65535).contains(&g) {
-                            if let Some(Tok::Kw(b"R")) = self.next_tok() {
-                                return Ok(Obj::Ref(i as u32, g as u16));
-                            }
-                        }
+                    if let Some(Tok::Int(g)) = self.next_tok()
+                        && (0..=65535).contains(&g)
+                        && let Some(Tok::Kw(b"R")) = self.next_tok()
+                    {
+                        return Ok(Obj::Ref(i as u32, g as u16));
                     }
                     self.pos = save;
                 }
