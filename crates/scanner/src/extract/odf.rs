@@ -10,7 +10,7 @@
 //! presentations the first slide. A manifest with `manifest:encryption-data`
 //! means the members are ciphertext: `Encrypted`.
 
-use super::ooxml::common::{Package, TextBuf, attr, text_of, xml_error, xml_reader};
+use super::ooxml::common::{Package, TextBuf, attr, next, text_of, xml_reader};
 use super::{Child, Ctx, Document, ExtractError, ExtractResult, FailedChild};
 use quick_xml::events::Event;
 use std::collections::HashSet;
@@ -139,8 +139,7 @@ fn content_text(
         }
     };
     loop {
-        ctx.tick(1)?;
-        let ev = r.read_event().map_err(|e| xml_error(part, e))?;
+        let ev = next(&mut r, part, ctx)?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_start = matches!(ev, Event::Start(_));
@@ -257,8 +256,7 @@ fn master_pages(
     let mut region_depth = 0usize;
     let mut paras = 0usize;
     loop {
-        ctx.tick(1)?;
-        let ev = r.read_event().map_err(|e| xml_error("styles.xml", e))?;
+        let ev = next(&mut r, "styles.xml", ctx)?;
         match ev {
             Event::Start(ref e) => {
                 let qn = e.name();
@@ -354,8 +352,7 @@ fn meta_properties(xml: &[u8], ctx: &mut Ctx) -> Result<Vec<(String, String)>, E
     let mut cur: Option<String> = None;
     let mut val = String::new();
     loop {
-        ctx.tick(1)?;
-        match r.read_event().map_err(|e| xml_error("meta.xml", e))? {
+        match next(&mut r, "meta.xml", ctx)? {
             Event::Start(e) => {
                 cur = match e.name().as_ref() {
                     b"meta:user-defined" => attr(&e, b"name"),

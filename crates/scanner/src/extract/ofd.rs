@@ -10,7 +10,7 @@
 //! title/subject/keywords go to the properties. Paths resolve relative to
 //! the referencing file and may not climb out of the package. Head: page 1.
 
-use super::ooxml::common::{Package, TextBuf, attr, resolve, text_of, xml_error, xml_reader};
+use super::ooxml::common::{Package, TextBuf, attr, next, resolve, text_of, xml_reader};
 use super::{Ctx, Document, ExtractError, ExtractResult};
 use quick_xml::events::Event;
 use std::collections::HashMap;
@@ -94,8 +94,7 @@ fn entry(xml: &[u8], part: &str, ctx: &mut Ctx) -> Result<(Vec<String>, Properti
     let mut cur: Option<String> = None;
     let mut val = String::new();
     loop {
-        ctx.tick(1)?;
-        match r.read_event().map_err(|e| xml_error(part, e))? {
+        match next(&mut r, part, ctx)? {
             Event::Start(e) => {
                 cur = match e.local_name().as_ref() {
                     b"DocRoot" => Some("\0root".into()),
@@ -144,8 +143,7 @@ fn document(
         })
     };
     loop {
-        ctx.tick(1)?;
-        match r.read_event().map_err(|e| xml_error(part, e))? {
+        match next(&mut r, part, ctx)? {
             Event::Start(e) | Event::Empty(e) => match e.local_name().as_ref() {
                 b"Pages" => in_pages = true,
                 b"Page" if in_pages => {
@@ -207,8 +205,7 @@ fn page_glyphs(xml: &[u8], part: &str, ctx: &mut Ctx) -> Result<PageGlyphs, Extr
     let mut last = (0.0f64, 0.0f64);
     let mut text = String::new();
     loop {
-        ctx.tick(1)?;
-        match r.read_event().map_err(|e| xml_error(part, e))? {
+        match next(&mut r, part, ctx)? {
             Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"Template" => {
                 if let Some(id) = attr(&e, b"TemplateID") {
                     out.templates.push(id);

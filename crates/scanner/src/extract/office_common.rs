@@ -188,6 +188,24 @@ pub(crate) fn xml_reader(data: &[u8]) -> Reader<&[u8]> {
     r
 }
 
+/// The next XML event of `part`; each element (start or empty tag) is
+/// charged to the element budget, text and end tags are not (their number
+/// is bounded by the elements and the part's size).
+pub(crate) fn next<'b>(
+    r: &mut Reader<&'b [u8]>,
+    part: &str,
+    ctx: &mut Ctx,
+) -> Result<quick_xml::events::Event<'b>, ExtractError> {
+    let ev = r.read_event().map_err(|e| xml_error(part, e))?;
+    if matches!(
+        ev,
+        quick_xml::events::Event::Start(_) | quick_xml::events::Event::Empty(_)
+    ) {
+        ctx.tick(1)?;
+    }
+    Ok(ev)
+}
+
 /// Map a quick-xml error of `part` to an extraction error.
 pub(crate) fn xml_error(part: &str, e: quick_xml::Error) -> ExtractError {
     ExtractError::Corrupt(format!("{part}: {e}"))
@@ -229,8 +247,7 @@ pub(crate) fn parse_rels(
     let mut r = xml_reader(data);
     let mut out = Vec::new();
     loop {
-        ctx.tick(1)?;
-        match r.read_event().map_err(|e| xml_error("relationships", e))? {
+        match next(&mut r, "relationships", ctx)? {
             Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"Relationship" => {
                 if attr(&e, b"TargetMode").is_some_and(|m| m.eq_ignore_ascii_case("External")) {
                     continue;

@@ -10,5 +10,7 @@ pub fn extract(data: &[u8], _ctx: &mut Ctx) -> ExtractResult {
     if let Some(e) = super::ooxml::encrypted_ooxml_in_cfb(data) {
         return Err(e);
     }
-    Err(ExtractError::Unsupported("ole extraction not built yet".into()))
+    Err(ExtractError::Unsupported(
+        "ole extraction not built yet".into(),
+    ))
 }

@@ -13,7 +13,7 @@
 pub(crate) mod common;
 
 use super::{Child, Ctx, Document, ExtractError, ExtractResult, FailedChild};
-use common::{Package, TextBuf, attr, parse_rels, rels_name, text_of, xml_error, xml_reader};
+use common::{Package, TextBuf, attr, next, parse_rels, rels_name, text_of, xml_error, xml_reader};
 use quick_xml::events::Event;
 
 /// Characters of body text kept in the head when no page break is found.
@@ -84,7 +84,7 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
         }
         Kind::Sheet => {
             doc.format = if macro_enabled { "xlsm" } else { "xlsx" };
-            sheets(&mut pkg, &main, &main_xml, ctx, &mut tb)?;
+            doc.head = sheets(&mut pkg, &main, &main_xml, ctx, &mut tb)?;
         }
         Kind::Slides => {
             doc.format = if macro_enabled { "pptm" } else { "pptx" };
@@ -202,8 +202,7 @@ fn word_part(
         }
     };
     loop {
-        ctx.tick(1)?;
-        let ev = r.read_event().map_err(|e| xml_error(part, e))?;
+        let ev = next(&mut r, part, ctx)?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_start = matches!(ev, Event::Start(_));
@@ -384,11 +383,7 @@ fn shared_strings(xml: &[u8], ctx: &mut Ctx) -> Result<Vec<String>, ExtractError
     let mut in_rph = 0usize;
     let mut total = 0usize;
     loop {
-        ctx.tick(1)?;
-        match r
-            .read_event()
-            .map_err(|e| xml_error("xl/sharedStrings.xml", e))?
-        {
+        match next(&mut r, "xl/sharedStrings.xml", ctx)? {
             Event::Start(e) => match e.local_name().as_ref() {
                 b"si" => cur = Some(String::new()),
                 b"t" => in_t = true,
@@ -419,14 +414,53 @@ fn shared_strings(xml: &[u8], ctx: &mut Ctx) -> Result<Vec<String>, ExtractError
     Ok(out)
 }
 
-/// One worksheet: each non-empty cell's value on its own line.
+/// Printed header/footer text of a sheet without its `&` codes
+/// (`&C`, `&P`, `&"宋体,加粗"`, `&12`, `&K00FF00`; `&&` is a literal `&`).
+fn header_footer_text(s: &str) -> String {
+    let mut out = String::new();
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '&' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('&') => out.push('&'),
+            Some('"') => {
+                for c in it.by_ref() {
+                    if c == '"' {
+                        break;
+                    }
+                }
+            }
+            Some('K') => {
+                for _ in 0..6 {
+                    it.next();
+                }
+            }
+            Some(d) if d.is_ascii_digit() => {
+                while it.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    it.next();
+                }
+            }
+            Some('L' | 'C' | 'R') => out.push('\n'),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// One worksheet: each non-empty cell's value on its own line. Returns the
+/// printed header (first-page header if the sheet has one, else the odd one).
 fn sheet(
     xml: &[u8],
     part: &str,
     shared: &[String],
     ctx: &mut Ctx,
     tb: &mut TextBuf,
-) -> Result<(), ExtractError> {
+) -> Result<String, ExtractError> {
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut hf: Option<String> = None;
     let mut r = xml_reader(xml);
     let mut cell_type: Option<String> = None;
     let mut in_cell = false;
@@ -436,8 +470,7 @@ fn sheet(
     let mut in_rph = 0usize;
     let mut value = String::new();
     loop {
-        ctx.tick(1)?;
-        match r.read_event().map_err(|e| xml_error(part, e))? {
+        match next(&mut r, part, ctx)? {
             Event::Start(e) => match e.local_name().as_ref() {
                 b"c" => {
                     in_cell = true;
@@ -448,9 +481,22 @@ fn sheet(
                 b"is" if in_cell => in_is = true,
                 b"t" if in_is => in_t = true,
                 b"rPh" => in_rph += 1,
+                n @ (b"oddHeader" | b"evenHeader" | b"firstHeader" | b"oddFooter"
+                | b"evenFooter" | b"firstFooter") => {
+                    hf = Some(String::from_utf8_lossy(n).into_owned());
+                    value.clear();
+                }
                 _ => {}
             },
             Event::End(e) => match e.local_name().as_ref() {
+                n @ (b"oddHeader" | b"evenHeader" | b"firstHeader" | b"oddFooter"
+                | b"evenFooter" | b"firstFooter")
+                    if hf.as_deref().map(str::as_bytes) == Some(n) =>
+                {
+                    let name = hf.take().unwrap_or_default();
+                    headers.push((name, header_footer_text(&value)));
+                    value.clear();
+                }
                 b"c" => {
                     in_cell = false;
                     let v = match cell_type.as_deref() {
@@ -474,7 +520,9 @@ fn sheet(
                 b"rPh" => in_rph = in_rph.saturating_sub(1),
                 _ => {}
             },
-            Event::Text(t) if (in_v || (in_t && in_rph == 0)) && value.len() < 1 << 20 => {
+            Event::Text(t)
+                if (in_v || (in_t && in_rph == 0) || hf.is_some()) && value.len() < 1 << 20 =>
+            {
                 value.push_str(&text_of(&t))
             }
             Event::Eof => break,
@@ -484,17 +532,40 @@ fn sheet(
             break;
         }
     }
-    Ok(())
+    let mut head = String::new();
+    for (name, text) in &headers {
+        if name.ends_with("Footer") {
+            tb.push_str(text);
+            tb.newline();
+        }
+    }
+    let first = headers
+        .iter()
+        .find(|(n, t)| n == "firstHeader" && !t.trim().is_empty())
+        .or_else(|| headers.iter().find(|(n, _)| n == "oddHeader"));
+    for (name, text) in &headers {
+        if name.ends_with("Header") {
+            if first.is_some_and(|(n, _)| n == name) {
+                head = text.clone();
+            }
+            tb.push_str(text);
+            tb.newline();
+        }
+    }
+    Ok(head)
 }
 
 /// A .xlsx: sheets in workbook order, then sheet names and cell comments.
+/// Returns the head when the first sheet has a printed header (header,
+/// then the sheet's cells); `None` means the text starts with the head.
 fn sheets(
     pkg: &mut Package<'_>,
     main: &str,
     main_xml: &[u8],
     ctx: &mut Ctx,
     tb: &mut TextBuf,
-) -> Result<(), ExtractError> {
+) -> Result<Option<String>, ExtractError> {
+    let mut head: Option<String> = None;
     let rels = match pkg.read(&rels_name(main), ctx)? {
         Some(r) => parse_rels(&r, main, ctx)?,
         None => Vec::new(),
@@ -516,8 +587,7 @@ fn sheets(
     let mut order = Vec::new();
     let mut r = xml_reader(main_xml);
     loop {
-        ctx.tick(1)?;
-        match r.read_event().map_err(|e| xml_error(main, e))? {
+        match next(&mut r, main, ctx)? {
             Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"sheet" => {
                 order.push((attr(&e, b"name").unwrap_or_default(), rel_id(&e)));
             }
@@ -537,8 +607,20 @@ fn sheets(
         let Some(xml) = pkg.read(&target, ctx)? else {
             continue;
         };
-        sheet(&xml, &target, &shared, ctx, tb)?;
+        let before = tb.len();
+        let header = sheet(&xml, &target, &shared, ctx, tb)?;
         drop(xml);
+        if head.is_none() {
+            // The first sheet decides the head either way.
+            let mut h = header.clone();
+            if !h.trim().is_empty() {
+                h.push('\n');
+                h.extend(tb.text[before..].chars().take(HEAD_CHARS));
+                head = Some(h);
+            } else {
+                head = Some(String::new());
+            }
+        }
         if let Some(srels) = pkg.read(&rels_name(&target), ctx)? {
             for (_, ty, t) in parse_rels(&srels, &target, ctx)? {
                 if ty.ends_with("/comments") {
@@ -556,7 +638,7 @@ fn sheets(
             drawing_text(&xml, &c, b"t", ctx, tb)?;
         }
     }
-    Ok(())
+    Ok(head.filter(|h| !h.is_empty()))
 }
 
 // ----------------------------------------------------------------- slides --
@@ -575,8 +657,7 @@ fn drawing_text(
     let mut depth = 0usize;
     let mut skip_at: Option<usize> = None;
     loop {
-        ctx.tick(1)?;
-        let ev = r.read_event().map_err(|e| xml_error(part, e))?;
+        let ev = next(&mut r, part, ctx)?;
         match ev {
             Event::Start(ref e) => {
                 depth += 1;
@@ -637,8 +718,7 @@ fn slides(
     let mut ids = Vec::new();
     let mut r = xml_reader(main_xml);
     loop {
-        ctx.tick(1)?;
-        match r.read_event().map_err(|e| xml_error(main, e))? {
+        match next(&mut r, main, ctx)? {
             Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"sldId" => {
                 // `id` is the numeric slide id, `r:id` the relationship.
                 if let Some(rid) = rel_id(&e) {
@@ -707,8 +787,7 @@ fn properties(pkg: &mut Package<'_>, ctx: &mut Ctx) -> Result<Vec<(String, Strin
         let mut cur: Option<&'static str> = None;
         let mut val = String::new();
         loop {
-            ctx.tick(1)?;
-            match r.read_event().map_err(|e| xml_error(&core, e))? {
+            match next(&mut r, &core, ctx)? {
                 Event::Start(e) => {
                     cur = match e.local_name().as_ref() {
                         b"title" => Some("title"),
@@ -740,8 +819,7 @@ fn properties(pkg: &mut Package<'_>, ctx: &mut Ctx) -> Result<Vec<(String, Strin
         let mut name: Option<String> = None;
         let mut val = String::new();
         loop {
-            ctx.tick(1)?;
-            match r.read_event().map_err(|e| xml_error(&custom, e))? {
+            match next(&mut r, &custom, ctx)? {
                 Event::Start(e) if e.local_name().as_ref() == b"property" => {
                     name = attr(&e, b"name");
                     val.clear();
@@ -887,6 +965,40 @@ mod tests {
         assert!(d.text.contains("\nXN-07A型\n"), "{}", d.text);
         assert!(d.text.contains("明细"), "sheet names kept");
         assert!(d.properties.contains(&("title".into(), "汇总表".into())));
+    }
+
+    #[test]
+    fn docx_textbox_once_tabs_fields_footnotes() {
+        let d = run("docx/structures.docx").unwrap();
+        assert_eq!(
+            d.text.matches("文本框里的示例工程").count(),
+            1,
+            "{}",
+            d.text
+        );
+        assert!(d.text.contains("\n甲\t乙\n"), "{:?}", d.text);
+        assert!(d.text.contains("\n第 1 页\n"), "{:?}", d.text);
+        assert!(!d.text.contains("MERGEFORMAT"), "field code leaked");
+        assert!(d.text.contains("内容控件&文字"));
+        assert!(d.text.contains("脚注：型号XN-07A型"), "{}", d.text);
+    }
+
+    #[test]
+    fn xlsx_printed_header_is_the_head() {
+        let d = run("xlsx/printed_header.xlsx").unwrap();
+        let head = d.head.clone().unwrap();
+        assert_eq!(first_lines(&head, 3), ["机密★5年", "名单", "示例工程"]);
+        assert!(d.text.contains("第  页"), "footer: {:?}", d.text);
+        // no printed header: the text itself is the head
+        assert_eq!(run("xlsx/unmarked.xlsx").unwrap().head, None);
+    }
+
+    #[test]
+    fn xlsx_printed_header_codes() {
+        assert_eq!(
+            header_footer_text("&L&\"宋体,加粗\"&12机密★&K00FF005年&R第&P页 && 共&N页"),
+            "\n机密★5年\n第页 & 共页"
+        );
     }
 
     #[test]

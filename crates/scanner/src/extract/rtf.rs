@@ -271,10 +271,12 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
     let n = data.len();
     let mut ended = false;
     while i < n {
-        ctx.tick(1)?;
         let c = data[i];
         match c {
             b'{' => {
+                // Groups and control words are the "elements" of RTF; plain
+                // text bytes are bounded by the file size.
+                ctx.tick(1)?;
                 st.flush();
                 if stack.len() >= MAX_DEPTH {
                     return Err(ExtractError::Limit(format!(
@@ -316,6 +318,7 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
                 }
             }
             b'\\' => {
+                ctx.tick(1)?;
                 i += 1;
                 if i >= n {
                     break;
