@@ -1,0 +1,218 @@
+//! One inspection: a trigger in, an (unsealed) [`Report`] out.
+//!
+//! This is where the agent's parts meet: host checks (`mijian-hostcheck`),
+//! removable media present now (`mijian-media`), and the content scan
+//! (`mijian-scanner`) of the configured paths and of every medium. It never
+//! signs, queues or sends — `state` seals, the daemon delivers — so `check`,
+//! `scan` and `run` all build reports the same way.
+
+use crate::config::AgentConfig;
+use mijian_hostcheck::Root;
+use mijian_media::{MediaOptions, MountedMedium};
+use mijian_policy::Policy;
+use mijian_report::{Finding, HostInfo, PolicyRef, Report, Trigger};
+use mijian_scanner::{ScanOptions, Scanner};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// Everything an inspection needs, built once (the daemon keeps it between
+/// triggers and rebuilds it on SIGHUP).
+pub struct Inspector {
+    pub cfg: AgentConfig,
+    pub policy: Policy,
+    pub root: Root,
+    scanner: Scanner,
+}
+
+impl Inspector {
+    /// Build an inspector. `cache_dir` holds the scan cache (the state dir).
+    pub fn new(
+        cfg: AgentConfig,
+        policy: Policy,
+        root: Root,
+        cache_dir: Option<&Path>,
+    ) -> anyhow::Result<Inspector> {
+        let opts = ScanOptions {
+            host_level: cfg.host.classification,
+            exclude: cfg.content.exclude.clone(),
+            cache_path: cache_dir.map(|d| d.join("scan-cache")),
+            ..ScanOptions::default()
+        };
+        let scanner = Scanner::new(&policy, opts)
+            .map_err(|e| anyhow::anyhow!("cannot prepare the content scanner: {e}"))?;
+        Ok(Inspector {
+            cfg,
+            policy,
+            root,
+            scanner,
+        })
+    }
+
+    /// A report skeleton: host and policy filled, no checks or findings.
+    pub fn blank(&self, trigger: Trigger) -> Report {
+        let mut r = Report::new("", 0, None, trigger);
+        r.host = HostInfo {
+            hostname: hostname(&self.root),
+            os: os_name(&self.root),
+            classification: self.cfg.host.classification.to_string(),
+            agent_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            root: (!self.root.is_live()).then(|| self.root.path().display().to_string()),
+        };
+        r.policy = PolicyRef {
+            digest: self.policy.digest.clone(),
+            source: Some(
+                self.policy
+                    .source
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "built-in".into()),
+            ),
+        };
+        r
+    }
+
+    /// A full inspection: host checks, media present now, and (unless
+    /// `content` is false) a content scan of the configured paths and media.
+    pub fn inspect(&self, trigger: Trigger, content: bool) -> Report {
+        let mut report = self.blank(trigger);
+        let thresholds = self
+            .policy
+            .baseline
+            .thresholds(self.cfg.host.classification);
+        let host = mijian_hostcheck::check_host(&self.root, &thresholds);
+        report.checks = host.checks;
+        report.notes.extend(host.notes);
+
+        let media = if self.root.is_live() {
+            mijian_media::mounted_now(&self.media_options(), &self.policy.media)
+        } else {
+            report
+                .notes
+                .push("removable media: live mounts not inspected under --root".into());
+            Vec::new()
+        };
+        for m in &media {
+            report.findings.push(m.finding.clone());
+        }
+
+        if content {
+            let paths = self.content_paths();
+            let outcome = self.scanner.scan(&paths);
+            let mut seen: HashSet<String> = HashSet::new();
+            for mut f in outcome.findings {
+                if let Some(m) = medium_of(&media, &f) {
+                    m.tag(&mut f);
+                }
+                seen.insert(finding_key(&f));
+                report.findings.push(f);
+            }
+            // Media mounted elsewhere than under the content paths, or not
+            // reached because the walk stays on one filesystem.
+            for m in &media {
+                let outcome = self.scanner.scan(std::slice::from_ref(&m.mount_point));
+                for mut f in outcome.findings {
+                    if seen.insert(finding_key(&f)) {
+                        m.tag(&mut f);
+                        report.findings.push(f);
+                    }
+                }
+            }
+        }
+        report
+    }
+
+    /// A content scan of the given paths only (the `scan` command and the
+    /// daemon's `file_change` trigger).
+    pub fn scan_files(&self, trigger: Trigger, paths: &[PathBuf]) -> Report {
+        let mut report = self.blank(trigger);
+        report.findings = self.scanner.scan(paths).findings;
+        report
+    }
+
+    /// A removable medium was mounted (or is present at start): its finding
+    /// plus a scan of what it carries, tied to it.
+    pub fn media_report(&self, medium: &MountedMedium) -> Report {
+        let mut report = self.blank(Trigger::Media);
+        report.findings.push(medium.finding.clone());
+        let outcome = self.scanner.scan(std::slice::from_ref(&medium.mount_point));
+        for mut f in outcome.findings {
+            medium.tag(&mut f);
+            report.findings.push(f);
+        }
+        report
+    }
+
+    pub fn media_options(&self) -> MediaOptions {
+        MediaOptions::with_roots(self.cfg.media.roots.clone())
+    }
+
+    /// `content.paths`, or every interactive user's home plus the media
+    /// roots, as real paths under the root.
+    pub fn content_paths(&self) -> Vec<PathBuf> {
+        let under_root = |p: &Path| -> PathBuf {
+            if self.root.is_live() {
+                p.to_path_buf()
+            } else {
+                self.root
+                    .path()
+                    .join(p.strip_prefix("/").unwrap_or(p))
+            }
+        };
+        match &self.cfg.content.paths {
+            Some(paths) => paths.iter().map(|p| under_root(p)).collect(),
+            None => {
+                let mut v = mijian_hostcheck::interactive_homes(&self.root);
+                for r in &self.cfg.media.roots {
+                    let p = under_root(r);
+                    if p.is_dir() {
+                        v.push(p);
+                    }
+                }
+                v
+            }
+        }
+    }
+}
+
+fn finding_key(f: &Finding) -> String {
+    format!("{}\0{}", f.kind, f.path.as_deref().unwrap_or(""))
+}
+
+fn medium_of<'a>(media: &'a [MountedMedium], f: &Finding) -> Option<&'a MountedMedium> {
+    let path = f.path.as_deref()?;
+    media
+        .iter()
+        .filter(|m| Path::new(path).starts_with(&m.mount_point))
+        .max_by_key(|m| m.mount_point.as_os_str().len())
+}
+
+/// The host name: the kernel's on a live host, `etc/hostname` under a root.
+pub fn hostname(root: &Root) -> String {
+    let from_file = |p: &Path| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    if root.is_live() {
+        from_file(Path::new("/proc/sys/kernel/hostname"))
+            .or_else(|| from_file(Path::new("/etc/hostname")))
+            .unwrap_or_else(|| "unknown".into())
+    } else {
+        from_file(&root.path().join("etc/hostname")).unwrap_or_else(|| "unknown".into())
+    }
+}
+
+/// `PRETTY_NAME` from os-release under the root.
+pub fn os_name(root: &Root) -> String {
+    for rel in ["etc/os-release", "usr/lib/os-release"] {
+        if let Ok(text) = std::fs::read_to_string(root.path().join(rel)) {
+            for line in text.lines() {
+                if let Some(v) = line.strip_prefix("PRETTY_NAME=") {
+                    return v.trim().trim_matches('"').to_string();
+                }
+            }
+        }
+    }
+    std::env::consts::OS.to_string()
+}

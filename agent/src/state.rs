@@ -1,0 +1,319 @@
+//! The agent's state directory: its signing key and the report chain.
+//!
+//! Design note (on-disk format, crash safety):
+//! - `agent-key.jwk` — the private JWK, mode 0600, created on first use.
+//! - `chain.json` — `{ "seq": N, "last": "<sha256 of report N's payload>",
+//!   "report_id": "..." }`: the last report that was *sealed*.
+//! - `collector.json` — the collector URL saved by `enroll`.
+//! - `lock` — an flock held while sealing, so two processes (the daemon and
+//!   a `check --sign` by hand) never hand out the same `seq`.
+//!
+//! Sealing writes `chain.json` (temp file, fsync, rename, fsync dir) *before*
+//! the sealed report is handed out. A crash after the rename loses at most
+//! that one report, which the collector shows as a gap; the next report still
+//! links to it by `prev`, so the chain never forks. The opposite order could
+//! hand out two different reports with the same `seq` — a fork the collector
+//! must treat as tampering. Key creation uses the same write-then-rename, so
+//! a crash never leaves a half-written key.
+
+use anyhow::{Context, Result, bail};
+use mijian_report::{AgentKey, Jws, Report, sha256_hex};
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::config::AgentConfig;
+
+const KEY_FILE: &str = "agent-key.jwk";
+const CHAIN_FILE: &str = "chain.json";
+const COLLECTOR_FILE: &str = "collector.json";
+const LOCK_FILE: &str = "lock";
+
+/// The default state directory: `paths.state_dir`, else `/var/lib/mijian` as
+/// root, else `$XDG_STATE_HOME/mijian` (`~/.local/state/mijian`).
+pub fn default_state_dir(cfg: &AgentConfig) -> PathBuf {
+    if let Some(d) = &cfg.paths.state_dir {
+        return d.clone();
+    }
+    if is_root() {
+        return PathBuf::from("/var/lib/mijian");
+    }
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x).join("mijian");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(h).join(".local/state/mijian");
+    }
+    PathBuf::from(".mijian-state")
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The chain position after the last sealed report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chain {
+    pub seq: u64,
+    pub last: Option<String>,
+    #[serde(default)]
+    pub report_id: Option<String>,
+}
+
+/// A sealed report: numbered, linked, signed.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    pub report: Report,
+    /// The payload bytes that were signed (and that the next `prev` hashes).
+    pub payload: Vec<u8>,
+    /// The JWS JSON bytes (what is sent, queued or written to a file).
+    pub jws: Vec<u8>,
+}
+
+/// An open state directory.
+pub struct AgentState {
+    dir: PathBuf,
+    key: AgentKey,
+}
+
+impl AgentState {
+    /// Open (creating if needed) the state directory and the agent key.
+    pub fn open(dir: &Path) -> Result<AgentState> {
+        create_private_dir(dir)?;
+        let key_path = dir.join(KEY_FILE);
+        let key = match fs::read(&key_path) {
+            Ok(bytes) => AgentKey::from_private_jwk(&bytes).with_context(|| {
+                format!(
+                    "agent key {} is unreadable; move it away to create a new key (the collector must then enroll the new key)",
+                    key_path.display()
+                )
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let _lock = lock(dir)?;
+                // Another process may have created it while we waited.
+                match fs::read(&key_path) {
+                    Ok(bytes) => AgentKey::from_private_jwk(&bytes)
+                        .with_context(|| format!("agent key {} is unreadable", key_path.display()))?,
+                    Err(_) => {
+                        let key = AgentKey::generate();
+                        write_atomic(&key_path, &key.to_private_jwk(), 0o600)?;
+                        key
+                    }
+                }
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "cannot read agent key {} (run as root, or set paths.state_dir)",
+                        key_path.display()
+                    )
+                });
+            }
+        };
+        Ok(AgentState {
+            dir: dir.to_path_buf(),
+            key,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn key(&self) -> &AgentKey {
+        &self.key
+    }
+
+    /// The chain position as persisted.
+    pub fn chain(&self) -> Result<Chain> {
+        read_chain(&self.dir)
+    }
+
+    /// Fill `agent_id`, `seq` and `prev` with the *next* position without
+    /// advancing the chain (for an unsigned `check`).
+    pub fn preview(&self, report: &mut Report) -> Result<()> {
+        let chain = self.chain()?;
+        report.agent_id = self.key.kid();
+        report.seq = chain.seq + 1;
+        report.prev = chain.last;
+        Ok(())
+    }
+
+    /// Number, link and sign a report, persisting the chain first (see the
+    /// module note). Serialised against other processes by the state lock.
+    pub fn seal(&self, mut report: Report) -> Result<Sealed> {
+        let _lock = lock(&self.dir)?;
+        let chain = self.chain()?;
+        report.agent_id = self.key.kid();
+        report.seq = chain.seq + 1;
+        report.prev = chain.last;
+        let payload = report.to_payload();
+        let jws = Jws::sign(&payload, &self.key).to_json();
+        let next = Chain {
+            seq: report.seq,
+            last: Some(sha256_hex(&payload)),
+            report_id: Some(report.report_id.clone()),
+        };
+        let bytes = serde_json::to_vec_pretty(&next).context("serialise chain state")?;
+        write_atomic(&self.dir.join(CHAIN_FILE), &bytes, 0o600)?;
+        Ok(Sealed {
+            report,
+            payload,
+            jws,
+        })
+    }
+
+    /// The collector URL saved by `enroll`.
+    pub fn collector_url(&self) -> Result<Option<String>> {
+        match fs::read(self.dir.join(COLLECTOR_FILE)) {
+            Ok(b) => {
+                let v: serde_json::Value = serde_json::from_slice(&b)
+                    .with_context(|| format!("{} is corrupt", COLLECTOR_FILE))?;
+                Ok(v.get("url").and_then(|u| u.as_str()).map(str::to_string))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).context("read collector.json"),
+        }
+    }
+
+    /// Save the collector URL (after a successful enrollment).
+    pub fn set_collector_url(&self, url: &str) -> Result<()> {
+        let v = serde_json::json!({ "url": url });
+        write_atomic(
+            &self.dir.join(COLLECTOR_FILE),
+            &serde_json::to_vec_pretty(&v)?,
+            0o600,
+        )
+    }
+}
+
+fn read_chain(dir: &Path) -> Result<Chain> {
+    let path = dir.join(CHAIN_FILE);
+    match fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b).with_context(|| {
+            format!(
+                "chain state {} is corrupt (it is written atomically, so this is outside damage; restore it from a backup or contact the collector's administrator)",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Chain::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| {
+            format!(
+                "cannot create state directory {} (run as root, or set paths.state_dir in the config)",
+                dir.display()
+            )
+        })
+}
+
+/// An exclusive advisory lock on the state directory, released on drop.
+struct Lock(File);
+
+fn lock(dir: &Path) -> Result<Lock> {
+    use std::os::fd::AsRawFd;
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(LOCK_FILE))
+        .with_context(|| format!("cannot open lock file in {}", dir.display()))?;
+    // SAFETY: flock on a valid open descriptor.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+    if rc != 0 {
+        bail!(
+            "cannot lock {}: {}",
+            dir.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(Lock(f))
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: unlocking our own descriptor.
+        unsafe {
+            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
+        }
+    }
+}
+
+/// Write a file atomically: temp file in the same directory, fsync, rename,
+/// fsync the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    drop(f);
+    fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync {}", dir.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mijian_report::Trigger;
+
+    #[test]
+    fn chain_continues_across_reopen() {
+        let d = tempfile::tempdir().unwrap();
+        let s = AgentState::open(d.path()).unwrap();
+        let a = s.seal(Report::new("", 0, None, Trigger::Manual)).unwrap();
+        assert_eq!(a.report.seq, 1);
+        assert!(a.report.prev.is_none());
+        drop(s);
+        let s = AgentState::open(d.path()).unwrap();
+        let b = s.seal(Report::new("", 0, None, Trigger::Manual)).unwrap();
+        assert_eq!(b.report.seq, 2);
+        assert_eq!(b.report.prev.as_deref(), Some(sha256_hex(&a.payload).as_str()));
+        assert_eq!(b.report.agent_id, s.key().kid());
+    }
+
+    #[test]
+    fn key_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        AgentState::open(d.path()).unwrap();
+        let mode = fs::metadata(d.path().join(KEY_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn preview_does_not_advance() {
+        let d = tempfile::tempdir().unwrap();
+        let s = AgentState::open(d.path()).unwrap();
+        let mut r = Report::new("", 0, None, Trigger::Manual);
+        s.preview(&mut r).unwrap();
+        assert_eq!(r.seq, 1);
+        assert_eq!(s.chain().unwrap().seq, 0);
+    }
+}
