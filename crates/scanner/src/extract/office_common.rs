@@ -211,14 +211,61 @@ pub(crate) fn xml_error(part: &str, e: quick_xml::Error) -> ExtractError {
     ExtractError::Corrupt(format!("{part}: {e}"))
 }
 
-/// Unescaped text of a text event; undefined entities are kept verbatim
-/// rather than failing the document.
+/// Unescaped text of a text event. Predefined and numeric character
+/// references are decoded; any other reference (a DTD entity, which XML
+/// parts of office files never need) stays verbatim: nothing is expanded.
 pub(crate) fn text_of<'b>(t: &'b BytesText<'_>) -> Cow<'b, str> {
-    let raw = String::from_utf8_lossy(t.as_ref());
-    match quick_xml::escape::unescape(&raw) {
-        Ok(Cow::Owned(s)) => Cow::Owned(s),
-        Ok(Cow::Borrowed(_)) | Err(_) => raw,
+    match String::from_utf8_lossy(t.as_ref()) {
+        Cow::Borrowed(s) => unescape(s),
+        Cow::Owned(s) => Cow::Owned(unescape(&s).into_owned()),
     }
+}
+
+/// XML reference decoding that never fails (see [`text_of`]).
+pub(crate) fn unescape(s: &str) -> Cow<'_, str> {
+    if !s.contains('&') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let decoded = rest[1..]
+            .char_indices()
+            .take(12)
+            .find(|&(_, c)| c == ';')
+            .and_then(|(end, _)| {
+                let name = &rest[1..1 + end];
+                let c = match name {
+                    "amp" => Some('&'),
+                    "lt" => Some('<'),
+                    "gt" => Some('>'),
+                    "quot" => Some('"'),
+                    "apos" => Some('\''),
+                    n if n.starts_with("#x") || n.starts_with("#X") => {
+                        u32::from_str_radix(&n[2..], 16)
+                            .ok()
+                            .and_then(char::from_u32)
+                    }
+                    n if n.starts_with('#') => n[1..].parse::<u32>().ok().and_then(char::from_u32),
+                    _ => None,
+                };
+                c.map(|c| (c, end + 2))
+            });
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 /// The unescaped value of the attribute whose local name is `local`
@@ -227,10 +274,7 @@ pub(crate) fn attr(e: &BytesStart<'_>, local: &[u8]) -> Option<String> {
     for a in e.attributes().with_checks(false).flatten() {
         if a.key.local_name().as_ref() == local {
             let raw = String::from_utf8_lossy(&a.value);
-            return Some(match quick_xml::escape::unescape(&raw) {
-                Ok(s) => s.into_owned(),
-                Err(_) => raw.into_owned(),
-            });
+            return Some(unescape(&raw).into_owned());
         }
     }
     None
@@ -299,6 +343,28 @@ mod tests {
         assert_eq!(
             rels_name("word/document.xml"),
             "word/_rels/document.xml.rels"
+        );
+    }
+
+    /// Internal DTD entities are never expanded (no billion laughs):
+    /// an undefined reference stays verbatim, predefined and numeric ones decode.
+    #[test]
+    fn entities_are_not_expanded() {
+        let xml = br#"<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]><r>&b;&amp;&#26426;</r>"#;
+        let mut r = xml_reader(xml);
+        let mut ctx = Ctx::new(crate::extract::Limits::default());
+        let mut out = String::new();
+        loop {
+            match next(&mut r, "t", &mut ctx).unwrap() {
+                quick_xml::events::Event::Text(t) => out.push_str(&text_of(&t)),
+                quick_xml::events::Event::Eof => break,
+                _ => {}
+            }
+        }
+        assert_eq!(out, "&b;&机");
+        assert_eq!(
+            unescape("a&lt;b&#x41;&#65;&bogus;&;&#xFFFFFFFF;&"),
+            "a<bAA&bogus;&;&#xFFFFFFFF;&"
         );
     }
 
