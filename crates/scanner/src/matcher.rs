@@ -142,8 +142,9 @@ impl Matcher {
                     .build()
                     .map_err(|e| ScanError::Setup(format!("keyword `{}`: invalid regex: {e}", r.id)))?;
                 match regex_anchors(re) {
-                    Some((first_chars, max_len)) => {
-                        anchors.extend(first_chars);
+                    Some((chars, max_len)) => {
+                        anchors.extend(chars);
+                        back = back.max(max_len);
                         fwd = fwd.max(max_len);
                     }
                     None => prefilter_ok = false,
@@ -210,6 +211,16 @@ impl Matcher {
         self.prefilter.is_some()
     }
 
+    /// Prefilter statistics over `raw`: (literals, candidates, regions,
+    /// bytes inside regions). For benchmarks and diagnostics.
+    pub fn prefilter_stats(&self, raw: &str) -> Option<(usize, usize, usize, usize)> {
+        let pf = self.prefilter.as_ref()?;
+        let cands = pf.ac.find_iter(raw).count();
+        let r = regions(pf, raw);
+        let bytes = r.iter().map(|(a, b)| b - a).sum();
+        Some((pf.ac.patterns_len(), cands, r.len(), bytes))
+    }
+
     fn empty_hits(&self) -> Hits {
         Hits {
             per_rule: vec![RuleHit::default(); self.rules.len()],
@@ -263,8 +274,11 @@ impl Matcher {
                 pending.push((start, rule, buf[..byte].chars().count() as u64));
             }
         }
-        // Offsets: characters the normalised text holds before each region.
+        // Offsets: characters the normalised text holds before each rule's
+        // first region (counted only up to the last of those).
         pending.sort_unstable();
+        let mut done = vec![false; self.rules.len()];
+        pending.retain(|&(_, rule, _)| !std::mem::replace(&mut done[rule], true));
         let (mut at, mut chars) = (0usize, 0u64);
         for (start, rule, within) in pending {
             if start > at {
@@ -344,10 +358,13 @@ impl Matcher {
     }
 }
 
-/// First characters and maximum byte length of a regex's matches, if both
-/// are known (a finite set of non-empty literal prefixes, bounded length).
+/// Anchor characters of a regex's matches and the maximum byte length of a
+/// match, if both are known: every match starts with one of a finite set of
+/// literals (or ends with one), and its length is bounded. The cheaper of
+/// the prefix and suffix sets is used; the region around an anchor spans the
+/// maximum length both ways, so its position inside the literal is free.
 fn regex_anchors(re: &str) -> Option<(Vec<char>, usize)> {
-    use regex_syntax::hir::literal::Extractor;
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let hir = regex_syntax::ParserBuilder::new()
         .case_insensitive(true)
         .build()
@@ -357,31 +374,59 @@ fn regex_anchors(re: &str) -> Option<(Vec<char>, usize)> {
     if max_len > 4096 {
         return None;
     }
-    let seq = Extractor::new().extract(&hir);
-    let lits = seq.literals()?;
-    if lits.is_empty() || lits.len() > 64 {
-        return None;
-    }
-    let mut out = Vec::new();
-    for l in lits {
-        let bytes = l.as_bytes();
-        let valid = match std::str::from_utf8(bytes) {
-            Ok(s) => s,
-            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).ok()?,
+    let mut best: Option<(u64, Vec<char>)> = None;
+    for (kind, is_prefix) in [(ExtractKind::Prefix, true), (ExtractKind::Suffix, false)] {
+        let mut ex = Extractor::new();
+        ex.kind(kind);
+        let seq = ex.extract(&hir);
+        let Some(lits) = seq.literals() else {
+            continue;
         };
-        let first = valid.chars().next()?;
-        // The match starts with this character as it appears in normalised
-        // text; its fold is what the normalised text would hold.
-        match normalise::fold_of(first) {
-            Fold::One(c) => out.push(c),
-            // A literal that normalised text never holds (whitespace) cannot start a match.
-            Fold::Remove => {}
-            Fold::Many | Fold::Context => return None,
+        if lits.is_empty() || lits.len() > 64 {
+            continue;
+        }
+        let mut anchors = Vec::new();
+        let mut cost = 0u64;
+        let mut ok = true;
+        for l in lits {
+            let bytes = l.as_bytes();
+            // Literals may cut a character; keep the whole characters.
+            let valid = match std::str::from_utf8(bytes) {
+                Ok(s) => s,
+                Err(e) if is_prefix => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+                Err(_) => {
+                    let mut i = 0;
+                    while i < bytes.len() && std::str::from_utf8(&bytes[i..]).is_err() {
+                        i += 1;
+                    }
+                    std::str::from_utf8(&bytes[i..]).unwrap_or("")
+                }
+            };
+            // The cheapest character of the literal, as normalised text holds it.
+            let pick = valid
+                .chars()
+                .filter_map(|c| match normalise::fold_of(c) {
+                    Fold::One(f) => normalise::preimages(f)
+                        .map(|p| (p.iter().map(|&x| char_cost(x)).sum::<u64>(), f)),
+                    _ => None,
+                })
+                .min();
+            match pick {
+                Some((c, f)) => {
+                    cost += c;
+                    anchors.push(f);
+                }
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok && best.as_ref().is_none_or(|(c, _)| cost < *c) {
+            best = Some((cost, anchors));
         }
     }
-    if out.is_empty() {
-        return None;
-    }
+    let (_, mut out) = best?;
     out.sort_unstable();
     out.dedup();
     Some((out, max_len))
@@ -545,6 +590,11 @@ mod tests {
         // Upper case in the rule still matches the lower-cased text.
         let m = Matcher::new(&kw(&[("re", &[], Some(r"型号\s*[A-Z]{2}-\d{3}"))])).unwrap();
         assert_eq!(counts_of(&m, "型号 AB-123"), vec![1]);
+        // The built-in example regex is anchored on its rare suffix 型.
+        let builtin = mijian_policy::Policy::builtin().unwrap();
+        let m2 = Matcher::new(&builtin.keywords).unwrap();
+        let (lits, cands, _, _) = m2.prefilter_stats("the fox and the xenon box xx").unwrap();
+        assert!(lits < 20 && cands == 0, "{lits} literals, {cands} candidates");
         // Unbounded regexes fall back to normalising everything.
         let m = Matcher::new(&kw(&[("re", &[], Some(r"\d+型"))])).unwrap();
         assert!(!m.has_prefilter());
