@@ -11,7 +11,7 @@
 //! the referencing file and may not climb out of the package. Head: page 1.
 
 use super::ooxml::common::{Package, TextBuf, attr, next, resolve, text_of, xml_reader};
-use super::{Ctx, Document, ExtractError, ExtractResult};
+use super::{Child, Ctx, Document, ExtractError, ExtractResult, FailedChild};
 use quick_xml::events::Event;
 use std::collections::HashMap;
 
@@ -35,12 +35,17 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
     }
     let mut tb = TextBuf::new(ctx.limits.max_text_chars);
     let mut head: Option<String> = None;
+    let mut children = Vec::new();
+    let mut failed = Vec::new();
     for root in roots {
         let root = resolve("", &root)
             .ok_or_else(|| ExtractError::Corrupt(format!("DocRoot {root} outside the package")))?;
         let doc_xml = pkg.read_required(&root, ctx)?;
-        let (pages, templates) = document(&doc_xml, &root, ctx)?;
+        let (pages, templates, attachments) = document(&doc_xml, &root, ctx)?;
         drop(doc_xml);
+        if let Some(list) = attachments {
+            attach(&mut pkg, &list, ctx, &mut children, &mut failed)?;
+        }
         let mut tpl_cache: HashMap<String, Vec<Glyph>> = HashMap::new();
         for page_loc in pages {
             let xml = pkg.read_required(&page_loc, ctx)?;
@@ -76,14 +81,69 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
             break;
         }
     }
-    Ok(Document {
+    // Built field by field (not a full literal) so fields added to
+    // Document later keep their defaults here.
+    let mut doc = Document {
         format: "ofd",
-        head,
-        truncated: tb.truncated,
-        text: tb.text,
-        properties,
         ..Document::default()
-    })
+    };
+    doc.head = head;
+    doc.truncated = tb.truncated;
+    doc.text = tb.text;
+    doc.properties = properties;
+    doc.children = children;
+    doc.failed_children = failed;
+    Ok(doc)
+}
+
+/// `Attachments.xml`: files carried inside the OFD (`Attachment/FileLoc`),
+/// handed out as children named after the attachment.
+fn attach(
+    pkg: &mut Package<'_>,
+    list: &str,
+    ctx: &mut Ctx,
+    children: &mut Vec<Child>,
+    failed: &mut Vec<FailedChild>,
+) -> Result<(), ExtractError> {
+    let Some(xml) = pkg.read(list, ctx)? else {
+        return Ok(());
+    };
+    let mut r = xml_reader(&xml);
+    let mut name: Option<String> = None;
+    let mut in_loc = false;
+    let mut locs: Vec<(String, String)> = Vec::new();
+    loop {
+        match next(&mut r, list, ctx)? {
+            Event::Start(e) if e.local_name().as_ref() == b"Attachment" => {
+                name = attr(&e, b"Name").or_else(|| attr(&e, b"ID"));
+            }
+            Event::Start(e) if e.local_name().as_ref() == b"FileLoc" => in_loc = true,
+            Event::End(e) if e.local_name().as_ref() == b"FileLoc" => in_loc = false,
+            Event::Text(t) if in_loc => {
+                let l = text_of(&t).trim().to_owned();
+                if let Some(p) = resolve(list, &l) {
+                    let n = name.clone().unwrap_or_else(|| l.clone());
+                    locs.push((n, p));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    drop(xml);
+    for (n, p) in locs {
+        let n = n.replace(['/', '\\'], "_");
+        match pkg.read(&p, ctx) {
+            Ok(Some(data)) => children.push(Child { name: n, data }),
+            Ok(None) => failed.push(FailedChild {
+                name: n,
+                error: ExtractError::Corrupt(format!("attachment {p} missing")),
+            }),
+            Err(ExtractError::Timeout) => return Err(ExtractError::Timeout),
+            Err(error) => failed.push(FailedChild { name: n, error }),
+        }
+    }
+    Ok(())
 }
 
 /// OFD.xml: the DocRoot of every DocBody, and DocInfo's properties.
@@ -127,14 +187,16 @@ fn entry(xml: &[u8], part: &str, ctx: &mut Ctx) -> Result<(Vec<String>, Properti
 }
 
 /// Document.xml: page content locations in order and template pages by ID,
-/// all resolved to package paths.
+/// and the attachment list, all resolved to package paths.
 fn document(
     xml: &[u8],
     part: &str,
     ctx: &mut Ctx,
-) -> Result<(Vec<String>, Templates), ExtractError> {
+) -> Result<(Vec<String>, Templates, Option<String>), ExtractError> {
     let mut pages = Vec::new();
     let mut templates = HashMap::new();
+    let mut attachments = None;
+    let mut in_attachments = false;
     let mut r = xml_reader(xml);
     let mut in_pages = false;
     let loc = |l: String| {
@@ -144,6 +206,7 @@ fn document(
     };
     loop {
         match next(&mut r, part, ctx)? {
+            Event::Start(e) if e.local_name().as_ref() == b"Attachments" => in_attachments = true,
             Event::Start(e) | Event::Empty(e) => match e.local_name().as_ref() {
                 b"Pages" => in_pages = true,
                 b"Page" if in_pages => {
@@ -164,11 +227,18 @@ fn document(
                 _ => {}
             },
             Event::End(e) if e.local_name().as_ref() == b"Pages" => in_pages = false,
+            Event::End(e) if e.local_name().as_ref() == b"Attachments" => in_attachments = false,
+            Event::Text(t) if in_attachments => {
+                let l = text_of(&t).trim().to_owned();
+                if !l.is_empty() {
+                    attachments = Some(loc(l)?);
+                }
+            }
             Event::Eof => break,
             _ => {}
         }
     }
-    Ok((pages, templates))
+    Ok((pages, templates, attachments))
 }
 
 #[derive(Clone, Debug)]
@@ -362,6 +432,9 @@ mod tests {
             first_lines(&d.text, 2),
             ["技术交流纪要", "会议讨论了示例工程。"]
         );
+        assert_eq!(d.children.len(), 1);
+        assert_eq!(d.children[0].name, "附件1.docx");
+        assert!(d.children[0].data.starts_with(b"PK\x03\x04"));
     }
 
     #[test]

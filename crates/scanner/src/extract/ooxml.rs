@@ -840,8 +840,8 @@ fn properties(pkg: &mut Package<'_>, ctx: &mut Ctx) -> Result<Vec<(String, Strin
     Ok(props)
 }
 
-/// Embedded packages and OLE objects (`*/embeddings/*`), scanned as files of
-/// their own. Media and other binary parts are never inflated.
+/// Embedded packages and OLE objects (`*/embeddings/*`) and imported
+/// `altChunk` parts, scanned as files of their own. Media and other binary parts are never inflated.
 fn embeddings(
     pkg: &mut Package<'_>,
     ctx: &mut Ctx,
@@ -855,7 +855,10 @@ fn embeddings(
             !l.ends_with('/')
                 && (l.starts_with("word/embeddings/")
                     || l.starts_with("xl/embeddings/")
-                    || l.starts_with("ppt/embeddings/"))
+                    || l.starts_with("ppt/embeddings/")
+                    // w:altChunk imports (HTML, RTF, text, another docx)
+                    || (l.starts_with("word/")
+                        && l.rsplit('/').next().is_some_and(|f| f.starts_with("afchunk"))))
         })
         .cloned()
         .collect();
