@@ -125,3 +125,6 @@ pub fn worker_main() -> i32 {
         }) as Box<dyn Analyser>)
     })
 }
+
+#[cfg(test)]
+mod tests;
