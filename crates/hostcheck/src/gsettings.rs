@@ -26,8 +26,9 @@ struct SystemDb {
 #[derive(Debug, Clone)]
 pub struct Sources {
     profile: Option<HostFile>,
-    /// Whether the profile has a `user-db:` line (the default profile does).
-    user_db: bool,
+    /// The profile's `user-db:NAME` (the default profile is `user-db:user`);
+    /// `None` when the profile lists no user database.
+    user_db: Option<String>,
     system: Vec<SystemDb>,
     schemas: Option<HostFile>,
     /// A host-wide file that is needed but broken: every lookup is an error.
@@ -42,7 +43,7 @@ impl Sources {
     pub fn load(root: &Root) -> Sources {
         let mut s = Sources {
             profile: None,
-            user_db: true,
+            user_db: Some("user".into()),
             system: Vec::new(),
             schemas: None,
             broken: None,
@@ -62,7 +63,7 @@ impl Sources {
             }
         };
         if let Some(p) = &profile {
-            s.user_db = false;
+            s.user_db = None;
             for (i, raw) in p.text().lines().enumerate() {
                 let line = raw.trim();
                 if line.is_empty() || line.starts_with('#') {
@@ -73,8 +74,10 @@ impl Sources {
                 } else if let Some(path) = line.strip_prefix("file-db:") {
                     path.to_string()
                 } else {
-                    if line.starts_with("user-db:") {
-                        s.user_db = true;
+                    if let Some(name) = line.strip_prefix("user-db:")
+                        && s.user_db.is_none()
+                    {
+                        s.user_db = Some(name.trim().to_string());
                     }
                     continue;
                 };
@@ -112,6 +115,7 @@ impl Sources {
     /// Evidence: which profile and databases were consulted.
     pub fn describe(&self) -> Value {
         json!({
+            "user_db": self.user_db.as_ref().map(|n| format!("~/.config/dconf/{n}")),
             "profile": self.profile.as_ref().map(|p| p.shown()).unwrap_or_else(|| "none (dconf default: user-db:user only)".into()),
             "system_dbs": self.system.iter().map(|d| json!({"entry": d.entry, "line": d.line,
                 "file": d.file.as_ref().map(|f| f.shown())})).collect::<Vec<_>>(),
@@ -127,8 +131,20 @@ pub struct UserDb {
 }
 
 impl UserDb {
-    pub fn load(root: &Root, home: &str) -> UserDb {
-        match root.read(&format!("{home}/.config/dconf/user")) {
+    pub fn load(root: &Root, home: &str, src: &Sources) -> UserDb {
+        let Some(name) = &src.user_db else {
+            return UserDb {
+                file: None,
+                broken: None,
+            };
+        };
+        if name.contains('/') {
+            return UserDb {
+                file: None,
+                broken: Some(format!("dconf profile: bad user-db name `{name}`")),
+            };
+        }
+        match root.read(&format!("{home}/.config/dconf/{name}")) {
             Ok(Some(f)) => {
                 let broken = Gvdb::parse(&f.bytes)
                     .err()
@@ -248,9 +264,7 @@ pub fn lookup(
             json!({"file": schemas.shown(), "schema": schema_id, "note": format!("locked in {lock_file}, no value set: schema default")}),
         );
     }
-    if src.user_db
-        && let Some(f) = &user.file
-    {
+    if let Some(f) = &user.file {
         let g = Gvdb::parse(&f.bytes).map_err(|e| e.to_string())?;
         if let Some(v) = g
             .root()

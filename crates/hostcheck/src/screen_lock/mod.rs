@@ -262,7 +262,7 @@ pub fn checks(root: &Root, users: &[&Account], t: &Thresholds) -> Vec<Check> {
             }
             continue;
         }
-        let udb = crate::gsettings::UserDb::load(root, &u.home);
+        let udb = crate::gsettings::UserDb::load(root, &u.home, &ctx.gsettings);
         let mut en = Vec::new();
         let mut idle = Vec::new();
         for (d, _) in &inst.desktops {
