@@ -50,11 +50,20 @@ fn main() {
     drop(n);
     let policy = Policy::builtin().unwrap();
     let m = Matcher::new(&policy.keywords).unwrap();
-    println!("  prefilter (literals, candidates, regions, bytes): {:?}", m.prefilter_stats(&text));
+    println!(
+        "  prefilter (literals, candidates, regions, bytes): {:?}",
+        m.prefilter_stats(&text)
+    );
     let t = Instant::now();
     let h = m.scan(&text);
-    rate(&format!("matcher, built-in rules (prefilter {})", m.has_prefilter()), t);
-    println!("  hits {:?}", h.per_rule.iter().map(|r| r.count).collect::<Vec<_>>());
+    rate(
+        &format!("matcher, built-in rules (prefilter {})", m.has_prefilter()),
+        t,
+    );
+    println!(
+        "  hits {:?}",
+        h.per_rule.iter().map(|r| r.count).collect::<Vec<_>>()
+    );
     let terms = Keywords {
         rules: vec![KeywordRule {
             id: "t".into(),
@@ -67,10 +76,19 @@ fn main() {
     };
     let m = Matcher::new(&terms).unwrap();
     let t = Instant::now();
-    println!("  prefilter (literals, candidates, regions, bytes): {:?}", m.prefilter_stats(&text));
+    println!(
+        "  prefilter (literals, candidates, regions, bytes): {:?}",
+        m.prefilter_stats(&text)
+    );
     rate("  prefilter stats pass", t);
     let t = Instant::now();
     let h = m.scan(&text);
-    rate(&format!("matcher, 3 literal terms (prefilter {})", m.has_prefilter()), t);
-    println!("  hits {:?}", h.per_rule.iter().map(|r| r.count).collect::<Vec<_>>());
+    rate(
+        &format!("matcher, 3 literal terms (prefilter {})", m.has_prefilter()),
+        t,
+    );
+    println!(
+        "  hits {:?}",
+        h.per_rule.iter().map(|r| r.count).collect::<Vec<_>>()
+    );
 }

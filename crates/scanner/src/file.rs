@@ -70,7 +70,10 @@ pub fn unreadable(path: &Path, reason: &str, message: String) -> Finding {
 
 /// Hits in a file's name (its last component; for members, the member's).
 fn name_hits(path: &Path, c: &Compiled) -> Hits {
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     c.matcher.scan(&name)
 }
 
@@ -104,7 +107,8 @@ fn one(path: &Path, data: &[u8], ctx: &mut Ctx, c: &Compiled, a: &mut Analysis) 
             match res {
                 Ok(doc) => document(path, data, doc, ctx, c, a, &names, fmt),
                 Err(e) => {
-                    a.findings.push(verdict::unscannable(path, Some(data), fmt.name(), &e));
+                    a.findings
+                        .push(verdict::unscannable(path, Some(data), fmt.name(), &e));
                     judge(path, data, fmt.name(), None, &Hits::default(), &names, c, a);
                     fmt.name()
                 }
@@ -131,7 +135,10 @@ fn run_extractor(fmt: Format, data: &[u8], ctx: &mut Ctx) -> Result<Document, Ex
     // unscannable (stack overflows are the worker process's business).
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(data, ctx))) {
         Ok(r) => r,
-        Err(_) => Err(ExtractError::Corrupt(format!("the {} parser failed on this file", fmt.name()))),
+        Err(_) => Err(ExtractError::Corrupt(format!(
+            "the {} parser failed on this file",
+            fmt.name()
+        ))),
     }
 }
 
@@ -146,7 +153,11 @@ fn document(
     names: &Hits,
     fmt: Format,
 ) -> &'static str {
-    let format = if doc.format.is_empty() { fmt.name() } else { doc.format };
+    let format = if doc.format.is_empty() {
+        fmt.name()
+    } else {
+        doc.format
+    };
     let mut content = c.matcher.scan(&doc.text);
     for (_, v) in &doc.properties {
         let mut h = c.matcher.scan(v);
@@ -173,7 +184,8 @@ fn document(
     }
     for f in &doc.failed_children {
         let p = child_path(path, &f.name);
-        a.findings.push(verdict::unscannable(&p, None, "unknown", &f.error));
+        a.findings
+            .push(verdict::unscannable(&p, None, "unknown", &f.error));
     }
     for child in &doc.children {
         let p = child_path(path, &child.name);
@@ -188,7 +200,8 @@ fn document(
             continue;
         }
         if let Err(e) = ctx.check_time() {
-            a.findings.push(verdict::unscannable(&p, Some(&child.data), "unknown", &e));
+            a.findings
+                .push(verdict::unscannable(&p, Some(&child.data), "unknown", &e));
             continue;
         }
         ctx.depth += 1;
@@ -238,7 +251,10 @@ pub fn analyse_reader(path: &Path, r: &mut dyn Read, ctx: &mut Ctx, c: &Compiled
     }
     if sniff(&first) != Format::Text {
         let cap = ctx.limits.max_file_bytes;
-        if let Err(e) = (&mut *r).take(cap.saturating_sub(first.len() as u64) + 1).read_to_end(&mut first) {
+        if let Err(e) = (&mut *r)
+            .take(cap.saturating_sub(first.len() as u64) + 1)
+            .read_to_end(&mut first)
+        {
             return failed_read(path, e);
         }
         if first.len() as u64 > cap {
@@ -262,7 +278,11 @@ pub fn analyse_reader(path: &Path, r: &mut dyn Read, ctx: &mut Ctx, c: &Compiled
 }
 
 fn failed_read(path: &Path, e: std::io::Error) -> Analysis {
-    let reason = if e.kind() == std::io::ErrorKind::PermissionDenied { "permission" } else { "io" };
+    let reason = if e.kind() == std::io::ErrorKind::PermissionDenied {
+        "permission"
+    } else {
+        "io"
+    };
     Analysis {
         findings: vec![unreadable(path, reason, format!("could not read: {e}"))],
         format: "unknown",
@@ -271,7 +291,13 @@ fn failed_read(path: &Path, e: std::io::Error) -> Analysis {
     }
 }
 
-fn stream_text(path: &Path, first: Vec<u8>, r: &mut dyn Read, ctx: &mut Ctx, c: &Compiled) -> Analysis {
+fn stream_text(
+    path: &Path,
+    first: Vec<u8>,
+    r: &mut dyn Read,
+    ctx: &mut Ctx,
+    c: &Compiled,
+) -> Analysis {
     let mut a = Analysis {
         format: "text",
         files: 1,
@@ -299,7 +325,11 @@ fn stream_text(path: &Path, first: Vec<u8>, r: &mut dyn Read, ctx: &mut Ctx, c: 
         piece.clear();
         piece.push_str(&carry);
         let split = piece.len();
-        piece.reserve(decoder.max_utf8_buffer_length(chunk.len()).unwrap_or(chunk.len() * 3));
+        piece.reserve(
+            decoder
+                .max_utf8_buffer_length(chunk.len())
+                .unwrap_or(chunk.len() * 3),
+        );
         let _ = decoder.decode_to_string(&chunk, &mut piece, last);
         if is_first {
             marking = c.markings.head(&piece);

@@ -14,16 +14,16 @@ use encoding_rs::Encoding;
 
 /// Decode HTML bytes using the declared charset.
 pub fn decode(data: &[u8]) -> String {
-    if Encoding::for_bom(data).is_none() {
-        if let Some(enc) = declared_charset(&data[..data.len().min(4096)]) {
-            // HTML: a declared UTF-16 in a byte-oriented document means UTF-8.
-            let enc = if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
-                encoding_rs::UTF_8
-            } else {
-                enc
-            };
-            return enc.decode_without_bom_handling(data).0.into_owned();
-        }
+    if Encoding::for_bom(data).is_none()
+        && let Some(enc) = declared_charset(&data[..data.len().min(4096)])
+    {
+        // HTML: a declared UTF-16 in a byte-oriented document means UTF-8.
+        let enc = if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
+            encoding_rs::UTF_8
+        } else {
+            enc
+        };
+        return enc.decode_without_bom_handling(data).0.into_owned();
     }
     crate::text::decode(data).text.into_owned()
 }
@@ -45,7 +45,9 @@ fn declared_charset(head: &[u8]) -> Option<&'static Encoding> {
             }
             let end = rest
                 .iter()
-                .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.')))
+                .position(|b| {
+                    !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'))
+                })
                 .unwrap_or(rest.len());
             if let Some(enc) = Encoding::for_label(&rest[..end]) {
                 return Some(enc);
@@ -57,34 +59,163 @@ fn declared_charset(head: &[u8]) -> Option<&'static Encoding> {
 }
 
 const BLOCK: &[&str] = &[
-    "p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol",
-    "section", "article", "header", "footer", "blockquote", "pre", "hr", "dt", "dd", "body", "head",
-    "nav", "aside", "form", "option", "caption", "figure", "figcaption", "main", "address", "center",
-    "dl", "fieldset", "legend", "tbody", "thead", "tfoot",
+    "p",
+    "div",
+    "br",
+    "li",
+    "tr",
+    "td",
+    "th",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "ul",
+    "ol",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "blockquote",
+    "pre",
+    "hr",
+    "dt",
+    "dd",
+    "body",
+    "head",
+    "nav",
+    "aside",
+    "form",
+    "option",
+    "caption",
+    "figure",
+    "figcaption",
+    "main",
+    "address",
+    "center",
+    "dl",
+    "fieldset",
+    "legend",
+    "tbody",
+    "thead",
+    "tfoot",
 ];
 
 /// Named entities: the HTML4 core plus the punctuation and symbols common in
 /// Chinese office pages (stars included: `&starf;` is ★).
 const ENTITIES: &[(&str, &str)] = &[
-    ("amp", "&"), ("lt", "<"), ("gt", ">"), ("quot", "\""), ("apos", "'"), ("nbsp", "\u{a0}"),
-    ("ensp", "\u{2002}"), ("emsp", "\u{2003}"), ("thinsp", "\u{2009}"), ("zwnj", "\u{200c}"),
-    ("zwj", "\u{200d}"), ("lrm", "\u{200e}"), ("rlm", "\u{200f}"), ("shy", "\u{ad}"),
-    ("copy", "©"), ("reg", "®"), ("trade", "™"), ("middot", "·"), ("bull", "•"), ("hellip", "…"),
-    ("mdash", "—"), ("ndash", "–"), ("lsquo", "‘"), ("rsquo", "’"), ("ldquo", "“"), ("rdquo", "”"),
-    ("laquo", "«"), ("raquo", "»"), ("times", "×"), ("divide", "÷"), ("deg", "°"), ("plusmn", "±"),
-    ("sup1", "¹"), ("sup2", "²"), ("sup3", "³"), ("frac12", "½"), ("frac14", "¼"), ("frac34", "¾"),
-    ("yen", "¥"), ("cent", "¢"), ("pound", "£"), ("euro", "€"), ("sect", "§"), ("para", "¶"),
-    ("star", "☆"), ("starf", "★"), ("bigstar", "★"), ("ast", "*"), ("lowast", "∗"), ("midast", "*"),
-    ("larr", "←"), ("rarr", "→"), ("uarr", "↑"), ("darr", "↓"), ("harr", "↔"), ("le", "≤"),
-    ("ge", "≥"), ("ne", "≠"), ("minus", "−"), ("sim", "∼"), ("hyphen", "‐"), ("dash", "‐"),
-    ("colon", ":"), ("comma", ","), ("period", "."), ("lpar", "("), ("rpar", ")"), ("sol", "/"),
-    ("num", "#"), ("percnt", "%"), ("excl", "!"), ("quest", "?"), ("iexcl", "¡"), ("iquest", "¿"),
-    ("micro", "µ"), ("not", "¬"), ("macr", "¯"), ("acute", "´"), ("uml", "¨"), ("cedil", "¸"),
-    ("ordf", "ª"), ("ordm", "º"), ("circ", "ˆ"), ("tilde", "˜"), ("dagger", "†"), ("Dagger", "‡"),
-    ("permil", "‰"), ("prime", "′"), ("Prime", "″"), ("oline", "‾"), ("frasl", "⁄"), ("loz", "◊"),
-    ("square", "□"), ("squf", "▪"), ("cir", "○"), ("check", "✓"), ("cross", "✗"), ("sext", "✶"),
-    ("eacute", "é"), ("Eacute", "É"), ("egrave", "è"), ("agrave", "à"), ("aacute", "á"),
-    ("uuml", "ü"), ("ouml", "ö"), ("auml", "ä"), ("szlig", "ß"), ("ccedil", "ç"), ("ntilde", "ñ"),
+    ("amp", "&"),
+    ("lt", "<"),
+    ("gt", ">"),
+    ("quot", "\""),
+    ("apos", "'"),
+    ("nbsp", "\u{a0}"),
+    ("ensp", "\u{2002}"),
+    ("emsp", "\u{2003}"),
+    ("thinsp", "\u{2009}"),
+    ("zwnj", "\u{200c}"),
+    ("zwj", "\u{200d}"),
+    ("lrm", "\u{200e}"),
+    ("rlm", "\u{200f}"),
+    ("shy", "\u{ad}"),
+    ("copy", "©"),
+    ("reg", "®"),
+    ("trade", "™"),
+    ("middot", "·"),
+    ("bull", "•"),
+    ("hellip", "…"),
+    ("mdash", "—"),
+    ("ndash", "–"),
+    ("lsquo", "‘"),
+    ("rsquo", "’"),
+    ("ldquo", "“"),
+    ("rdquo", "”"),
+    ("laquo", "«"),
+    ("raquo", "»"),
+    ("times", "×"),
+    ("divide", "÷"),
+    ("deg", "°"),
+    ("plusmn", "±"),
+    ("sup1", "¹"),
+    ("sup2", "²"),
+    ("sup3", "³"),
+    ("frac12", "½"),
+    ("frac14", "¼"),
+    ("frac34", "¾"),
+    ("yen", "¥"),
+    ("cent", "¢"),
+    ("pound", "£"),
+    ("euro", "€"),
+    ("sect", "§"),
+    ("para", "¶"),
+    ("star", "☆"),
+    ("starf", "★"),
+    ("bigstar", "★"),
+    ("ast", "*"),
+    ("lowast", "∗"),
+    ("midast", "*"),
+    ("larr", "←"),
+    ("rarr", "→"),
+    ("uarr", "↑"),
+    ("darr", "↓"),
+    ("harr", "↔"),
+    ("le", "≤"),
+    ("ge", "≥"),
+    ("ne", "≠"),
+    ("minus", "−"),
+    ("sim", "∼"),
+    ("hyphen", "‐"),
+    ("dash", "‐"),
+    ("colon", ":"),
+    ("comma", ","),
+    ("period", "."),
+    ("lpar", "("),
+    ("rpar", ")"),
+    ("sol", "/"),
+    ("num", "#"),
+    ("percnt", "%"),
+    ("excl", "!"),
+    ("quest", "?"),
+    ("iexcl", "¡"),
+    ("iquest", "¿"),
+    ("micro", "µ"),
+    ("not", "¬"),
+    ("macr", "¯"),
+    ("acute", "´"),
+    ("uml", "¨"),
+    ("cedil", "¸"),
+    ("ordf", "ª"),
+    ("ordm", "º"),
+    ("circ", "ˆ"),
+    ("tilde", "˜"),
+    ("dagger", "†"),
+    ("Dagger", "‡"),
+    ("permil", "‰"),
+    ("prime", "′"),
+    ("Prime", "″"),
+    ("oline", "‾"),
+    ("frasl", "⁄"),
+    ("loz", "◊"),
+    ("square", "□"),
+    ("squf", "▪"),
+    ("cir", "○"),
+    ("check", "✓"),
+    ("cross", "✗"),
+    ("sext", "✶"),
+    ("eacute", "é"),
+    ("Eacute", "É"),
+    ("egrave", "è"),
+    ("agrave", "à"),
+    ("aacute", "á"),
+    ("uuml", "ü"),
+    ("ouml", "ö"),
+    ("auml", "ä"),
+    ("szlig", "ß"),
+    ("ccedil", "ç"),
+    ("ntilde", "ñ"),
 ];
 
 fn entity(name: &str) -> Option<&'static str> {
@@ -119,7 +250,10 @@ fn decode_entity(s: &str) -> Option<(String, usize)> {
 }
 
 /// Visible text and title of an HTML document.
-pub fn visible_text(html: &str, ctx: &mut Ctx) -> Result<(String, Option<String>), crate::extract::ExtractError> {
+pub fn visible_text(
+    html: &str,
+    ctx: &mut Ctx,
+) -> Result<(String, Option<String>), crate::extract::ExtractError> {
     let mut out = String::with_capacity(html.len() / 2);
     let mut title: Option<String> = None;
     let b = html.as_bytes();
@@ -214,10 +348,10 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
     let html = decode(data);
     let (text, title) = visible_text(&html, ctx)?;
     let mut properties = Vec::new();
-    if let Some(t) = title {
-        if !t.trim().is_empty() {
-            properties.push(("title".to_string(), t));
-        }
+    if let Some(t) = title
+        && !t.trim().is_empty()
+    {
+        properties.push(("title".to_string(), t));
     }
     Ok(Document {
         format: "html",
@@ -261,7 +395,17 @@ mod tests {
 
     #[test]
     fn hostile_markup_does_not_hang_or_panic() {
-        for h in ["<", "<<<<", "<a href='>", "&#99999999;", "&#x;", "<script>", "<!--", "<title>", "&"] {
+        for h in [
+            "<",
+            "<<<<",
+            "<a href='>",
+            "&#99999999;",
+            "&#x;",
+            "<script>",
+            "<!--",
+            "<title>",
+            "&",
+        ] {
             let _ = text(h);
         }
     }

@@ -100,7 +100,9 @@ impl Detector {
             head = &head[..cut];
         }
         let mut seen = 0;
-        for raw in head.split(['\n', '\r', '\u{2028}', '\u{2029}', '\u{0b}', '\u{0c}', '\u{85}']) {
+        for raw in head.split([
+            '\n', '\r', '\u{2028}', '\u{2029}', '\u{0b}', '\u{0c}', '\u{85}',
+        ]) {
             let mut raw = raw;
             if raw.len() > MAX_LINE_BYTES {
                 let mut cut = MAX_LINE_BYTES;
@@ -205,7 +207,10 @@ mod tests {
 
     #[test]
     fn marking_must_be_within_the_first_non_empty_lines() {
-        assert_eq!(head("\n\n标题\n\n第二行\n机密★5年"), some("机密", Some("5年")));
+        assert_eq!(
+            head("\n\n标题\n\n第二行\n机密★5年"),
+            some("机密", Some("5年"))
+        );
         assert_eq!(head("一\n二\n三\n机密★5年"), None);
     }
 
@@ -223,10 +228,21 @@ mod tests {
     fn metadata_property_counts() {
         let d = det();
         let f = d
-            .metadata(&[("Title".into(), "x".into()), ("密级".into(), "机密★5年".into())])
+            .metadata(&[
+                ("Title".into(), "x".into()),
+                ("密级".into(), "机密★5年".into()),
+            ])
             .unwrap();
-        assert_eq!((f.level, f.period.as_deref(), f.source), (Classification::Confidential, Some("5年"), "metadata"));
-        assert_eq!(d.metadata(&[("密級".into(), " 絕密 ".into())]).unwrap().level, Classification::TopSecret);
+        assert_eq!(
+            (f.level, f.period.as_deref(), f.source),
+            (Classification::Confidential, Some("5年"), "metadata")
+        );
+        assert_eq!(
+            d.metadata(&[("密級".into(), " 絕密 ".into())])
+                .unwrap()
+                .level,
+            Classification::TopSecret
+        );
         assert!(d.metadata(&[("密级".into(), "公开".into())]).is_none());
         assert!(d.metadata(&[("subject".into(), "机密".into())]).is_none());
     }
@@ -240,7 +256,10 @@ mod tests {
         });
         let d = Detector::new(&m).unwrap();
         let f = d.head("密级：机密　保密期限：10年").unwrap();
-        assert_eq!((f.level, f.period.as_deref()), (Classification::Confidential, Some("10年")));
+        assert_eq!(
+            (f.level, f.period.as_deref()),
+            (Classification::Confidential, Some("10年"))
+        );
         assert!(d.head("秘密★1年").is_some());
         m.replace_builtin = true;
         let d = Detector::new(&m).unwrap();

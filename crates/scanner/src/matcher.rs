@@ -50,7 +50,8 @@ impl Hits {
     /// Add `other`'s counts; keep the smaller first offset.
     pub fn merge(&mut self, other: &Hits) {
         if self.per_rule.len() < other.per_rule.len() {
-            self.per_rule.resize(other.per_rule.len(), RuleHit::default());
+            self.per_rule
+                .resize(other.per_rule.len(), RuleHit::default());
         }
         for (a, b) in self.per_rule.iter_mut().zip(&other.per_rule) {
             a.count += b.count;
@@ -140,7 +141,9 @@ impl Matcher {
                     .case_insensitive(true)
                     .size_limit(1 << 22)
                     .build()
-                    .map_err(|e| ScanError::Setup(format!("keyword `{}`: invalid regex: {e}", r.id)))?;
+                    .map_err(|e| {
+                        ScanError::Setup(format!("keyword `{}`: invalid regex: {e}", r.id))
+                    })?;
                 match regex_anchors(re) {
                     Some((chars, max_len)) => {
                         anchors.extend(chars);
@@ -180,10 +183,7 @@ impl Matcher {
     /// that any match ending after `raw` still has its start in the carry
     /// (bounded to 64 KiB of padding).
     pub fn carry_start(&self, raw: &str) -> usize {
-        let need = self
-            .prefilter
-            .as_ref()
-            .map_or(4096, |p| p.back + p.fwd + 2);
+        let need = self.prefilter.as_ref().map_or(4096, |p| p.back + p.fwd + 2);
         let mut i = raw.len();
         let mut n = 0;
         let floor = raw.len().saturating_sub(64 * 1024);
@@ -554,7 +554,10 @@ mod tests {
 
     #[test]
     fn prefilter_and_full_normalisation_agree() {
-        let rules = kw(&[("a", &["玄鸟柒号", "示例工程"], None), ("b", &["ab-12"], None)]);
+        let rules = kw(&[
+            ("a", &["玄鸟柒号", "示例工程"], None),
+            ("b", &["ab-12"], None),
+        ]);
         let m = Matcher::new(&rules).unwrap();
         assert!(m.has_prefilter());
         let mut text = String::new();
@@ -579,7 +582,13 @@ mod tests {
     fn first_offset_is_a_character_offset_into_normalised_text() {
         let m = Matcher::new(&kw(&[("a", &["柒号"], None)])).unwrap();
         let h = m.scan("一 二\n三四五 柒号 柒号");
-        assert_eq!(h.per_rule[0], RuleHit { count: 2, first: Some(5) });
+        assert_eq!(
+            h.per_rule[0],
+            RuleHit {
+                count: 2,
+                first: Some(5)
+            }
+        );
     }
 
     #[test]
@@ -594,7 +603,10 @@ mod tests {
         let builtin = mijian_policy::Policy::builtin().unwrap();
         let m2 = Matcher::new(&builtin.keywords).unwrap();
         let (lits, cands, _, _) = m2.prefilter_stats("the fox and the xenon box xx").unwrap();
-        assert!(lits < 20 && cands == 0, "{lits} literals, {cands} candidates");
+        assert!(
+            lits < 20 && cands == 0,
+            "{lits} literals, {cands} candidates"
+        );
         // Unbounded regexes fall back to normalising everything.
         let m = Matcher::new(&kw(&[("re", &[], Some(r"\d+型"))])).unwrap();
         assert!(!m.has_prefilter());
@@ -603,7 +615,11 @@ mod tests {
 
     #[test]
     fn overlapping_terms_count_per_rule() {
-        let m = Matcher::new(&kw(&[("long", &["玄鸟柒号"], None), ("short", &["玄鸟"], None)])).unwrap();
+        let m = Matcher::new(&kw(&[
+            ("long", &["玄鸟柒号"], None),
+            ("short", &["玄鸟"], None),
+        ]))
+        .unwrap();
         assert_eq!(counts_of(&m, "玄鸟柒号"), vec![1, 1]);
     }
 }

@@ -349,24 +349,24 @@ pub fn preimages(target: char) -> Option<Vec<char>> {
     let tv = target as u32;
     for (cp, &e) in t.bmp.iter().enumerate() {
         let cp = cp as u32;
-        if e == tv {
-            if let Some(c) = char::from_u32(cp) {
-                v.push(c);
-            }
+        if e == tv
+            && let Some(c) = char::from_u32(cp)
+        {
+            v.push(c);
         }
     }
     for (&cp, &e) in &t.astral {
-        if e == tv {
-            if let Some(c) = char::from_u32(cp) {
-                v.push(c);
-            }
+        if e == tv
+            && let Some(c) = char::from_u32(cp)
+        {
+            v.push(c);
         }
     }
     for (&cp, s) in &t.complex {
-        if s.contains(target) {
-            if let Some(c) = char::from_u32(cp) {
-                v.push(c);
-            }
+        if s.contains(target)
+            && let Some(c) = char::from_u32(cp)
+        {
+            v.push(c);
         }
     }
     v.sort_unstable();

@@ -72,7 +72,10 @@ const BINARY_MAGIC: &[&[u8]] = &[
 /// Detect the format of `data` (only its first kilobytes are looked at, and
 /// for zips the central directory).
 pub fn sniff(data: &[u8]) -> Format {
-    if data.starts_with(b"PK\x03\x04") || data.starts_with(b"PK\x05\x06") || data.starts_with(b"PK\x07\x08") {
+    if data.starts_with(b"PK\x03\x04")
+        || data.starts_with(b"PK\x05\x06")
+        || data.starts_with(b"PK\x07\x08")
+    {
         return sniff_zip(data);
     }
     if data.starts_with(OLE_MAGIC) {
@@ -126,20 +129,43 @@ fn strip_bom_and_space(mut s: &[u8]) -> &[u8] {
 }
 
 fn is_html(start: &[u8]) -> bool {
-    let lower: Vec<u8> = start.iter().take(1024).map(u8::to_ascii_lowercase).collect();
+    let lower: Vec<u8> = start
+        .iter()
+        .take(1024)
+        .map(u8::to_ascii_lowercase)
+        .collect();
     if lower.starts_with(b"<!doctype html") || lower.starts_with(b"<html") {
         return true;
     }
     let probe = |needle: &[u8]| memchr::memmem::find(&lower, needle).is_some();
     (lower.starts_with(b"<") || lower.starts_with(b"<?xml"))
-        && (probe(b"<html") || probe(b"<meta charset") || probe(b"<meta http-equiv") || probe(b"<body"))
+        && (probe(b"<html")
+            || probe(b"<meta charset")
+            || probe(b"<meta http-equiv")
+            || probe(b"<body"))
 }
 
 /// Header names that open RFC 822 / 5322 messages.
 const MAIL_HEADERS: &[&str] = &[
-    "received", "return-path", "from", "to", "subject", "date", "mime-version", "message-id",
-    "delivered-to", "reply-to", "sender", "cc", "content-type", "dkim-signature",
-    "authentication-results", "x-mailer", "user-agent", "thread-topic", "envelope-to",
+    "received",
+    "return-path",
+    "from",
+    "to",
+    "subject",
+    "date",
+    "mime-version",
+    "message-id",
+    "delivered-to",
+    "reply-to",
+    "sender",
+    "cc",
+    "content-type",
+    "dkim-signature",
+    "authentication-results",
+    "x-mailer",
+    "user-agent",
+    "thread-topic",
+    "envelope-to",
 ];
 
 fn is_eml(start: &[u8]) -> bool {
@@ -158,7 +184,10 @@ fn is_eml(start: &[u8]) -> bool {
     let Some(name) = header_name(first) else {
         return false;
     };
-    if !(MAIL_HEADERS.contains(&name.as_str()) || name.starts_with("x-") || name.starts_with("arc-")) {
+    if !(MAIL_HEADERS.contains(&name.as_str())
+        || name.starts_with("x-")
+        || name.starts_with("arc-"))
+    {
         return false;
     }
     std::iter::once(first)
@@ -195,14 +224,12 @@ fn sniff_zip(data: &[u8]) -> Format {
     if ofd {
         return Format::Ofd;
     }
-    if odf_mimetype {
-        if let Ok(f) = zip.by_name("mimetype") {
-            let mut buf = Vec::new();
-            if f.take(200).read_to_end(&mut buf).is_ok()
-                && buf.starts_with(b"application/vnd.oasis.opendocument")
-            {
-                return Format::Odf;
-            }
+    if odf_mimetype && let Ok(f) = zip.by_name("mimetype") {
+        let mut buf = Vec::new();
+        if f.take(200).read_to_end(&mut buf).is_ok()
+            && buf.starts_with(b"application/vnd.oasis.opendocument")
+        {
+            return Format::Odf;
         }
     }
     Format::Zip
@@ -216,7 +243,8 @@ mod tests {
     fn zip_with(names: &[(&str, &[u8])]) -> Vec<u8> {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
         for (n, d) in names {
-            w.start_file(*n, zip::write::SimpleFileOptions::default()).unwrap();
+            w.start_file(*n, zip::write::SimpleFileOptions::default())
+                .unwrap();
             w.write_all(d).unwrap();
         }
         w.finish().unwrap().into_inner()
@@ -224,9 +252,18 @@ mod tests {
 
     #[test]
     fn zip_containers_by_entries() {
-        assert_eq!(sniff(&zip_with(&[("[Content_Types].xml", b"<x/>"), ("word/document.xml", b"")])), Format::Ooxml);
         assert_eq!(
-            sniff(&zip_with(&[("mimetype", b"application/vnd.oasis.opendocument.text"), ("content.xml", b"")])),
+            sniff(&zip_with(&[
+                ("[Content_Types].xml", b"<x/>"),
+                ("word/document.xml", b"")
+            ])),
+            Format::Ooxml
+        );
+        assert_eq!(
+            sniff(&zip_with(&[
+                ("mimetype", b"application/vnd.oasis.opendocument.text"),
+                ("content.xml", b"")
+            ])),
             Format::Odf
         );
         assert_eq!(sniff(&zip_with(&[("OFD.xml", b"<x/>")])), Format::Ofd);
@@ -236,20 +273,32 @@ mod tests {
 
     #[test]
     fn magic_numbers_and_text_formats() {
-        assert_eq!(sniff(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0\0"), Format::Ole);
+        assert_eq!(
+            sniff(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0\0"),
+            Format::Ole
+        );
         assert_eq!(sniff(b"%PDF-1.7\n"), Format::Pdf);
         assert_eq!(sniff(b"\n\n   junk\n%PDF-1.4\n"), Format::Pdf);
         assert_eq!(sniff(b"{\\rtf1\\ansi "), Format::Rtf);
-        assert_eq!(sniff(b"From: a@b.cn\r\nSubject: x\r\n\r\nbody"), Format::Eml);
+        assert_eq!(
+            sniff(b"From: a@b.cn\r\nSubject: x\r\n\r\nbody"),
+            Format::Eml
+        );
         assert_eq!(sniff(b"Received: from x\nFrom: a\n\nbody"), Format::Eml);
         assert_eq!(sniff(b"<!DOCTYPE html><html><body>x"), Format::Html);
-        assert_eq!(sniff(b"\xEF\xBB\xBF  <HTML><meta charset=gbk>"), Format::Html);
+        assert_eq!(
+            sniff(b"\xEF\xBB\xBF  <HTML><meta charset=gbk>"),
+            Format::Html
+        );
         assert_eq!(sniff("# 标题\n正文".as_bytes()), Format::Text);
         assert_eq!(sniff(b"name: x\nvalue: 1\n"), Format::Text);
         assert_eq!(sniff(b"a,b,c\n1,2,3\n"), Format::Text);
         assert_eq!(sniff(b"\x7fELF\x02\x01\x01\0\0\0"), Format::Binary);
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Format::Binary);
-        assert_eq!(sniff(&[0u8, 1, 2, 3, 0, 0, 7, 8, 0, 0, 200, 3, 0, 4]), Format::Binary);
+        assert_eq!(
+            sniff(&[0u8, 1, 2, 3, 0, 0, 7, 8, 0, 0, 200, 3, 0, 4]),
+            Format::Binary
+        );
         assert!(is_plain_text(b"hello"));
         assert!(!is_plain_text(b"%PDF-1.4"));
     }

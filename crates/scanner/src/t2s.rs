@@ -30,10 +30,10 @@ fn table() -> &'static HashMap<char, char> {
                 continue;
             };
             let mut tc = first.chars();
-            if let (Some(t), None) = (tc.next(), tc.next()) {
-                if t != f {
-                    m.insert(f, t);
-                }
+            if let (Some(t), None) = (tc.next(), tc.next())
+                && t != f
+            {
+                m.insert(f, t);
             }
         }
         m

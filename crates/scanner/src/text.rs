@@ -7,7 +7,7 @@
 //! Valid UTF-8 — nearly every file — is borrowed as is, without a copy.
 
 use crate::extract::{Ctx, Document, ExtractResult};
-use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, UTF_8};
+use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
 use std::borrow::Cow;
 
 /// Text decoded from bytes.
@@ -68,13 +68,13 @@ fn utf16_without_bom(s: &[u8]) -> Option<&'static Encoding> {
 pub fn decode(data: &[u8]) -> Decoded<'_> {
     if let Some((enc, bom)) = Encoding::for_bom(data) {
         let body = &data[bom..];
-        if enc == UTF_8 {
-            if let Some(t) = utf8_prefix(body) {
-                return Decoded {
-                    text: Cow::Borrowed(t),
-                    encoding: "UTF-8",
-                };
-            }
+        if enc == UTF_8
+            && let Some(t) = utf8_prefix(body)
+        {
+            return Decoded {
+                text: Cow::Borrowed(t),
+                encoding: "UTF-8",
+            };
         }
         let (text, _) = enc.decode_without_bom_handling(body);
         return Decoded {
@@ -83,14 +83,14 @@ pub fn decode(data: &[u8]) -> Decoded<'_> {
         };
     }
     let sample = &data[..data.len().min(SAMPLE)];
-    if memchr::memchr(0, sample).is_some() {
-        if let Some(enc) = utf16_without_bom(sample) {
-            let (text, _) = enc.decode_without_bom_handling(data);
-            return Decoded {
-                text,
-                encoding: enc.name(),
-            };
-        }
+    if memchr::memchr(0, sample).is_some()
+        && let Some(enc) = utf16_without_bom(sample)
+    {
+        let (text, _) = enc.decode_without_bom_handling(data);
+        return Decoded {
+            text,
+            encoding: enc.name(),
+        };
     }
     if let Some(t) = utf8_prefix(data) {
         return Decoded {
@@ -186,7 +186,9 @@ mod tests {
         }
         assert!(!looks_binary(&le));
         assert_eq!(decode(&le).text, s);
-        assert!(looks_binary(&[0u8, 1, 2, 3, 4, 5, 200, 0, 0, 9, 0, 0, 0, 0, 1, 1]));
+        assert!(looks_binary(&[
+            0u8, 1, 2, 3, 4, 5, 200, 0, 0, 9, 0, 0, 0, 0, 1, 1
+        ]));
         assert!(!looks_binary("普通文本\n".as_bytes()));
     }
 

@@ -26,7 +26,13 @@ pub struct Evidence<'a> {
     pub name: &'a Hits,
 }
 
-fn base(kind: FindingKind, severity: Severity, path: &Path, data: Option<&[u8]>, format: &str) -> Finding {
+fn base(
+    kind: FindingKind,
+    severity: Severity,
+    path: &Path,
+    data: Option<&[u8]>,
+    format: &str,
+) -> Finding {
     let mut f = Finding::new(kind, severity);
     let p = encode_path(path);
     f.path = Some(p.path);
@@ -72,21 +78,36 @@ pub fn judge(ev: &Evidence<'_>, rules: &[RuleInfo], host: Classification) -> Opt
     let mut f = match (&ev.marking, worst) {
         (Some(m), _) => {
             let sev = marked_severity(m.level, host);
-            let mut f = base(FindingKind::MarkedClassified, sev, ev.path, Some(ev.data), ev.format);
+            let mut f = base(
+                FindingKind::MarkedClassified,
+                sev,
+                ev.path,
+                Some(ev.data),
+                ev.format,
+            );
             f.marking = Some(Marking {
                 level: m.level.as_str().to_string(),
                 period: m.period.clone(),
                 source: Some(m.source.to_string()),
             });
             f.message = Some(if sev == Severity::Info {
-                format!("marked {} document, at or below this host's level ({host})", m.level)
+                format!(
+                    "marked {} document, at or below this host's level ({host})",
+                    m.level
+                )
             } else {
                 format!("marked {} document on a {host} host", m.level)
             });
             f
         }
         (None, Some(sev)) => {
-            let mut f = base(FindingKind::UnmarkedClassified, sev, ev.path, Some(ev.data), ev.format);
+            let mut f = base(
+                FindingKind::UnmarkedClassified,
+                sev,
+                ev.path,
+                Some(ev.data),
+                ev.format,
+            );
             f.message = Some(format!(
                 "{} keyword rule(s) matched and no classification marking at the head",
                 matches.len()
@@ -142,16 +163,28 @@ mod tests {
 
     fn rules() -> Vec<RuleInfo> {
         vec![
-            RuleInfo { id: "a".into(), severity: Severity::Medium },
-            RuleInfo { id: "b".into(), severity: Severity::High },
+            RuleInfo {
+                id: "a".into(),
+                severity: Severity::Medium,
+            },
+            RuleInfo {
+                id: "b".into(),
+                severity: Severity::High,
+            },
         ]
     }
 
     fn hits(a: u64, b: u64) -> Hits {
         Hits {
             per_rule: vec![
-                RuleHit { count: a, first: (a > 0).then_some(3) },
-                RuleHit { count: b, first: (b > 0).then_some(7) },
+                RuleHit {
+                    count: a,
+                    first: (a > 0).then_some(3),
+                },
+                RuleHit {
+                    count: b,
+                    first: (b > 0).then_some(7),
+                },
             ],
         }
     }
@@ -199,7 +232,14 @@ mod tests {
             name: &name,
         };
         let f = judge(&ev, &rules(), Classification::Unclassified).unwrap();
-        assert_eq!(f.matches, vec![RuleMatch { rule: "a".into(), count: 1, first_offset: None }]);
+        assert_eq!(
+            f.matches,
+            vec![RuleMatch {
+                rule: "a".into(),
+                count: 1,
+                first_offset: None
+            }]
+        );
         assert_eq!(f.detail.as_ref().unwrap()["matched_in"], "name");
     }
 

@@ -24,9 +24,17 @@ fn observe(path: &Path, compiled: &Compiled) -> Value {
     let a = analyse(path, &data, &mut ctx, compiled);
     let top = path.to_string_lossy().to_string();
     let mut format = a.format.to_string();
-    let (mut marking, mut matches, mut unscannable) = (Value::Null, Vec::<String>::new(), Value::Null);
-    for f in a.findings.iter().filter(|f| f.path.as_deref() == Some(top.as_str())) {
-        assert!(f.sha256.is_some() || f.kind == FindingKind::Unscannable, "{f:?}");
+    let (mut marking, mut matches, mut unscannable) =
+        (Value::Null, Vec::<String>::new(), Value::Null);
+    for f in a
+        .findings
+        .iter()
+        .filter(|f| f.path.as_deref() == Some(top.as_str()))
+    {
+        assert!(
+            f.sha256.is_some() || f.kind == FindingKind::Unscannable,
+            "{f:?}"
+        );
         if let Some(fm) = &f.format {
             format = fm.clone();
         }
@@ -52,20 +60,33 @@ fn check_dir(dir: &str) {
     let base = fixtures().join(dir);
     let mut failures = Vec::new();
     let mut n = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&base).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&base)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
-    for exp_path in entries.iter().filter(|p| p.to_string_lossy().ends_with(".expected.json")) {
-        let case = exp_path.file_name().unwrap().to_string_lossy().trim_end_matches(".expected.json").to_string();
+    for exp_path in entries
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".expected.json"))
+    {
+        let case = exp_path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_end_matches(".expected.json")
+            .to_string();
         let data_path = entries
             .iter()
             .find(|p| {
                 let name = p.file_name().unwrap().to_string_lossy().to_string();
-                !name.ends_with(".expected.json") && name.rsplit_once('.').map(|(stem, _)| stem) == Some(case.as_str())
+                !name.ends_with(".expected.json")
+                    && name.rsplit_once('.').map(|(stem, _)| stem) == Some(case.as_str())
             })
             .unwrap_or_else(|| panic!("no data file for {}", exp_path.display()));
         n += 1;
         let got = observe(data_path, &compiled);
-        let mut expected: Value = serde_json::from_slice(&std::fs::read(exp_path).unwrap()).unwrap();
+        let mut expected: Value =
+            serde_json::from_slice(&std::fs::read(exp_path).unwrap()).unwrap();
         let keys = ["format", "marking", "matches", "unscannable"];
         let differs = keys.iter().any(|k| expected.get(*k) != got.get(*k));
         if differs {
@@ -77,14 +98,22 @@ fn check_dir(dir: &str) {
                 s.push('\n');
                 std::fs::write(exp_path, s).unwrap();
             } else {
-                failures.push(format!("{}:\n  expected {}\n  got      {}", data_path.display(),
+                failures.push(format!(
+                    "{}:\n  expected {}\n  got      {}",
+                    data_path.display(),
                     serde_json::to_string(&keys.map(|k| expected.get(k).cloned())).unwrap(),
-                    serde_json::to_string(&keys.map(|k| got.get(k).cloned())).unwrap()));
+                    serde_json::to_string(&keys.map(|k| got.get(k).cloned())).unwrap()
+                ));
             }
         }
     }
     assert!(n > 0, "no fixtures in {}", base.display());
-    assert!(failures.is_empty(), "{} of {n} fixtures differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {n} fixtures differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -134,7 +163,10 @@ fn marked_severity_depends_on_host_level() {
     let data = std::fs::read(&p).unwrap();
     let sev = |host| {
         let c = Compiled::new(&policy, host).unwrap();
-        analyse(&p, &data, &mut Ctx::new(Limits::default()), &c).findings[0].severity.as_str().to_string()
+        analyse(&p, &data, &mut Ctx::new(Limits::default()), &c).findings[0]
+            .severity
+            .as_str()
+            .to_string()
     };
     assert_eq!(sev(Classification::Unclassified), "high");
     assert_eq!(sev(Classification::Secret), "high");
@@ -143,5 +175,10 @@ fn marked_severity_depends_on_host_level() {
     let p = fixtures().join("markings/gb9704_top_secret.txt");
     let data = std::fs::read(&p).unwrap();
     let c = Compiled::new(&policy, Classification::Confidential).unwrap();
-    assert_eq!(analyse(&p, &data, &mut Ctx::new(Limits::default()), &c).findings[0].severity.as_str(), "critical");
+    assert_eq!(
+        analyse(&p, &data, &mut Ctx::new(Limits::default()), &c).findings[0]
+            .severity
+            .as_str(),
+        "critical"
+    );
 }

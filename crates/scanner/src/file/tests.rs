@@ -43,9 +43,20 @@ fn streamed_text_matches_across_chunks() {
     let mut ctx = Ctx::new(Limits::default());
     let a = analyse_reader(Path::new("/big.txt"), &mut &data[..], &mut ctx, &c);
     assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
-    assert_eq!(summary(&a.findings[0]), vec![("example-codename".to_string(), 2)]);
-    assert_eq!(a.findings[0].sha256.as_deref(), Some(mijian_report::sha256_hex(&data).as_str()));
+    assert_eq!(
+        summary(&a.findings[0]),
+        vec![("example-codename".to_string(), 2)]
+    );
+    assert_eq!(
+        a.findings[0].sha256.as_deref(),
+        Some(mijian_report::sha256_hex(&data).as_str())
+    );
     // The whole-buffer path agrees.
-    let b = analyse(Path::new("/big.txt"), &data, &mut Ctx::new(Limits::default()), &c);
+    let b = analyse(
+        Path::new("/big.txt"),
+        &data,
+        &mut Ctx::new(Limits::default()),
+        &c,
+    );
     assert_eq!(summary(&b.findings[0]), summary(&a.findings[0]));
 }
