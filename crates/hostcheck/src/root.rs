@@ -188,6 +188,14 @@ impl Root {
                 reason: "is a directory, expected a file".into(),
             });
         }
+        if !meta.is_file() {
+            // A device node or FIFO (a hostile image linking a config file to
+            // `/dev/zero`) would never end or would block.
+            return Err(ReadError::Io {
+                path: host.to_string(),
+                reason: "not a regular file".into(),
+            });
+        }
         if meta.len() > MAX_FILE {
             return Err(ReadError::TooLarge {
                 path: host.to_string(),

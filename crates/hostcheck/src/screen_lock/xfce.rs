@@ -73,9 +73,10 @@ fn parse(text: &str, file: &str, user: &str) -> Result<BTreeMap<String, Prop>, S
                 stack.push(name);
                 let path = format!("/{}", stack.join("/"));
                 if let Some(v) = attrs.get("value") {
-                    let line = text[..(reader.buffer_position() as usize).min(text.len())]
-                        .lines()
-                        .count();
+                    let line = text
+                        .get(..(reader.buffer_position() as usize).min(text.len()))
+                        .map(|t| t.lines().count())
+                        .unwrap_or(0);
                     out.insert(
                         path.clone(),
                         Prop {
