@@ -74,8 +74,35 @@ struct GState {
 #[derive(Default)]
 pub(crate) struct PageText {
     pub(crate) text: String,
-    /// Device-space origin, font size and vertical flag of the last string.
+    /// Device-space origin and font size of the last string.
     last: Option<(f64, f64, f64)>,
+    /// Per line: its height on the page (larger is higher, measured across
+    /// the writing direction) and its byte offset in `text`.
+    lines: Vec<(f64, usize)>,
+}
+
+impl PageText {
+    /// The lines top to bottom (stable for equal heights): the head of a
+    /// page whose producer drew the header or marking after the body.
+    pub(crate) fn top_down(&self) -> String {
+        let mut order: Vec<usize> = (0..self.lines.len()).collect();
+        order.sort_by(|&i, &j| self.lines[j].0.total_cmp(&self.lines[i].0));
+        let mut out = String::with_capacity(self.text.len());
+        for i in order {
+            let start = self.lines[i].1;
+            let end = self.lines.get(i + 1).map_or(self.text.len(), |l| l.1);
+            let line = self
+                .text
+                .get(start..end)
+                .unwrap_or("")
+                .trim_end_matches('\n');
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(line);
+        }
+        out
+    }
 }
 
 /// Interpreter state shared by all pages of a document.
@@ -307,23 +334,36 @@ impl<'p, 'a> Interp<'p, 'a> {
         let (x, y) = (e, f);
         let vertical = font.vertical;
         let size = gs.size.abs() * if vertical { a.hypot(b) } else { c.hypot(d) };
-        if let Some((lx, ly, lsize)) = out.last {
-            let (dx, dy) = (x - lx, y - ly);
-            let len = a.hypot(b);
-            let (ux, uy) = if len > 0.0 {
-                (a / len, b / len)
-            } else {
-                (1.0, 0.0)
-            };
-            let shift = if vertical {
-                (dx * ux + dy * uy).abs()
-            } else {
-                (dx * uy - dy * ux).abs()
-            };
-            let threshold = 0.5 * if size > 0.0 { size } else { lsize }.max(0.01);
-            if shift > threshold || !shift.is_finite() {
+        let len = a.hypot(b);
+        let (ux, uy) = if len > 0.0 {
+            (a / len, b / len)
+        } else {
+            (1.0, 0.0)
+        };
+        let new_line = match out.last {
+            None => true,
+            Some((lx, ly, lsize)) => {
+                let (dx, dy) = (x - lx, y - ly);
+                let shift = if vertical {
+                    (dx * ux + dy * uy).abs()
+                } else {
+                    (dx * uy - dy * ux).abs()
+                };
+                let reference = if size > 0.0 { size } else { lsize };
+                let threshold = 0.5 * reference.max(0.01);
+                shift > threshold || !shift.is_finite()
+            }
+        };
+        if new_line {
+            if out.last.is_some() {
                 out.text.push('\n');
             }
+            // Height across the writing direction: y for upright text.
+            let height = y * ux - x * uy;
+            out.lines.push((
+                if height.is_finite() { height } else { 0.0 },
+                out.text.len(),
+            ));
         }
         out.last = Some((x, y, size));
         let n = text.chars().count();

@@ -102,6 +102,7 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
 
     let mut interp = Interp::new(&pdf, ctx.limits.max_text_chars);
     let mut texts: Vec<String> = Vec::with_capacity(pages.len());
+    let mut head = None;
     for page in &pages {
         ctx.tick(1)?;
         let resources = inherited(&pdf, page, b"Resources").and_then(|r| pdf.dict(r));
@@ -127,6 +128,9 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
         }
         let mut out = PageText::default();
         interp.page(&content, resources, &mut out, ctx)?;
+        if head.is_none() {
+            head = Some(out.top_down());
+        }
         texts.push(out.text);
         if interp.truncated {
             break;
@@ -144,7 +148,6 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
             "text is drawn only in fonts without a Unicode mapping".into(),
         ));
     }
-    let head = texts.first().cloned();
     Ok(Document {
         format: "pdf",
         head,

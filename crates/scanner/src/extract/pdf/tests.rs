@@ -163,6 +163,21 @@ fn operators_and_simple_fonts() {
     assert_eq!(doc.text, "Hello World\nnext line\nthirdsame\n机密");
 }
 
+/// The head is the first page top to bottom even when the producer drew
+/// the marking last; `text` keeps the drawing order.
+#[test]
+fn head_is_top_down() {
+    let content = b"BT /F1 12 Tf 72 600 Td (body one) Tj 0 -20 Td (body two) Tj ET \
+        BT /F1 12 Tf 72 800 Td <0102> Tj ET";
+    let font =
+        b"<< /Type /Font /Subtype /Type1 /Encoding << /Differences [1 /uni673A /u5BC6] >> >>";
+    let pdf = minimal_pdf(content, font);
+    let mut ctx = Ctx::new(Limits::default());
+    let doc = extract_inner(&pdf, &mut ctx).unwrap();
+    assert_eq!(doc.text, "body one\nbody two\n机密");
+    assert_eq!(doc.head.as_deref(), Some("机密\nbody one\nbody two"));
+}
+
 fn minimal_pdf(content: &[u8], font: &[u8]) -> Vec<u8> {
     let mut v = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n\
         2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 /Resources << /Font << /F1 5 0 R >> >> >> endobj\n\
@@ -234,4 +249,49 @@ fn hostile_mutations_never_panic() {
             assert!(t.elapsed() < Duration::from_secs(5), "{path:?}");
         }
     }
+}
+
+/// Timing: `MIJIAN_PDF_BENCH=/tmp/bench100.pdf cargo test --release -p
+/// mijian-scanner --lib extract::pdf::tests::bench -- --nocapture`
+/// (make the file with `fixtures/formats/gen_pdf.py --bench`); without the
+/// variable it times the committed `ucs2_marked.pdf`. Writes the text to
+/// `<file>.txt` for a diff against `pdftotext`.
+#[test]
+fn bench() {
+    let path = std::env::var_os("MIJIAN_PDF_BENCH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir().join("ucs2_marked.pdf"));
+    let data = std::fs::read(&path).unwrap();
+    let runs = 100;
+    let cpu = thread_cpu();
+    let t = Instant::now();
+    let mut chars = 0;
+    let mut text = String::new();
+    for _ in 0..runs {
+        let mut ctx = Ctx::new(Limits::default());
+        let doc = extract(&data, &mut ctx).unwrap();
+        chars = doc.text.chars().count();
+        text = doc.text;
+    }
+    let per = t.elapsed().as_secs_f64() * 1000.0 / f64::from(runs);
+    let per_cpu = (thread_cpu() - cpu) * 1000.0 / f64::from(runs);
+    println!(
+        "{}: {} bytes, {chars} chars, {per:.3} ms/file wall, {per_cpu:.3} ms/file CPU",
+        path.display(),
+        data.len()
+    );
+    if std::env::var_os("MIJIAN_PDF_BENCH").is_some() {
+        std::fs::write(path.with_extension("txt"), text).unwrap();
+    }
+}
+
+/// CPU time of this thread in seconds (the machine may be shared).
+fn thread_cpu() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
 }
