@@ -64,6 +64,8 @@ struct Quality {
     minclass: Setting,
     /// Files that were read, in order, for the evidence.
     read: Vec<String>,
+    /// Module arguments the module ignores (unknown names).
+    ignored: Vec<String>,
 }
 
 impl Quality {
@@ -230,6 +232,7 @@ fn pwquality(root: &Root, pam: &PamLine) -> Result<Quality, Broken> {
         credits: [default(0), default(0), default(0), default(0)],
         minclass: default(0),
         read: Vec::new(),
+        ignored: Vec::new(),
     };
     let dir = "/etc/security/pwquality.conf.d";
     let names = root.list_dir(dir).map_err(|e| read_broken(&e))?;
@@ -261,6 +264,13 @@ fn module_args(q: &mut Quality, pam: &PamLine, strict: bool) -> Result<(), Broke
         if PAM_OWN.contains(&name) {
             continue;
         }
+        // An argument neither the module nor libpwquality knows is logged
+        // and skipped by pam_pwquality (and ignored by pam_cracklib): it
+        // changes nothing, so it is shown, not judged.
+        if !(PWQ_INT.contains(&name) || PWQ_OTHER.contains(&name)) {
+            q.ignored.push(a.clone());
+            continue;
+        }
         if !(strict || name == "minlen" || name == "minclass" || CREDITS.contains(&name)) {
             continue;
         }
@@ -289,6 +299,7 @@ fn cracklib(pam: &PamLine) -> Result<Quality, Broken> {
         credits: [default(1), default(1), default(1), default(1)],
         minclass: default(0),
         read: Vec::new(),
+        ignored: Vec::new(),
     };
     module_args(&mut q, pam, false)?;
     Ok(q)
@@ -421,6 +432,7 @@ pub fn quality_checks(root: &Root, t: &Thresholds) -> Vec<Check> {
                     q.effective_min(),
                     json!({"stack_file": e.file, "module": q.pam, "decided_by": minlen_from,
                         "settings": q.settings_json(), "config_files_read": q.read,
+                        "ignored_arguments": q.ignored,
                         "rule": format!("{}: minlen minus positive credits, never below 6", q.module)}),
                 )
             }
@@ -619,6 +631,7 @@ mod tests {
             credits: credits.map(s),
             minclass: s(minclass),
             read: vec![],
+            ignored: vec![],
         }
     }
 
@@ -672,6 +685,20 @@ mod tests {
                 Some(json!(3))
             )
         );
+    }
+
+    #[test]
+    fn unknown_module_argument_is_shown_but_a_bad_value_is_an_error() {
+        let (_d, r) = host(&[(
+            "etc/pam.d/common-password",
+            "password requisite pam_pwquality.so retry=3 reject_username minlen=12\n",
+        )]);
+        assert_eq!(statuses(&r)[0].1, CheckStatus::Pass);
+        let (_d, r) = host(&[(
+            "etc/pam.d/common-password",
+            "password requisite pam_pwquality.so minlen=twelve\n",
+        )]);
+        assert_eq!(statuses(&r)[0].1, CheckStatus::Error);
     }
 
     #[test]
