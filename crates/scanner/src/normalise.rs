@@ -100,23 +100,22 @@ fn compute(c: char) -> (u32, Option<Box<str>>) {
 fn table() -> &'static Table {
     static T: OnceLock<Table> = OnceLock::new();
     T.get_or_init(|| {
-        let mut bmp = vec![0u32; 0x10000].into_boxed_slice();
+        let mut bmp: Box<[u32]> = (0u32..0x10000).collect();
         let mut astral = HashMap::new();
         let mut complex = HashMap::new();
-        for cp in 0u32..0x11_0000 {
+        // Planes beyond these hold nothing that folds (no compatibility
+        // forms, no traditional characters, no ignorables).
+        let ranges = [0u32..0x3_23B0, 0xE_0000..0xE_1000];
+        for cp in ranges.into_iter().flatten() {
             let Some(c) = char::from_u32(cp) else {
-                if cp < 0x10000 {
-                    bmp[cp as usize] = cp;
-                }
                 continue;
             };
-            // Most astral characters fold to themselves; skip the exact
-            // computation for the obvious ones.
-            if cp >= 0x10000
-                && !is_removable(c)
-                && is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes
+            // Most characters fold to themselves; skip the exact computation
+            // for the obvious ones.
+            if !is_removable(c)
                 && canonical_combining_class(c) == 0
-                && !c.is_uppercase()
+                && is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes
+                && c.to_lowercase().eq(std::iter::once(c))
                 && crate::t2s::simplify(c) == c
             {
                 continue;
