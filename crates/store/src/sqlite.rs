@@ -1,0 +1,138 @@
+//! SQLite backend: one file in WAL mode, `synchronous=NORMAL` (a commit is
+//! durable against a process crash; against power loss the last commits may
+//! roll back, never corrupt), one writer connection behind a mutex (SQLite
+//! has one writer anyway) and a small pool of reader connections, which WAL
+//! lets read while the writer writes.
+
+use crate::sql::{Backend, Conn, Dialect, V};
+use crate::{Result, StoreError};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+static MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+
+pub(crate) struct Sqlite {
+    path: PathBuf,
+    writer: Mutex<SqliteConn>,
+    readers: Mutex<Vec<SqliteConn>>,
+}
+
+pub(crate) struct SqliteConn(rusqlite::Connection);
+
+fn connect(path: &Path) -> Result<SqliteConn> {
+    let c = rusqlite::Connection::open(path)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    c.pragma_update(None, "synchronous", "NORMAL")?;
+    c.pragma_update(None, "foreign_keys", "ON")?;
+    c.set_prepared_statement_cache_capacity(64);
+    Ok(SqliteConn(c))
+}
+
+impl Sqlite {
+    pub(crate) fn open(path: &Path) -> Result<Sqlite> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let writer = connect(path)?;
+        Ok(Sqlite {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl Backend for Sqlite {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn with_conn<R>(&self, write: bool, f: impl FnOnce(&mut dyn Conn) -> Result<R>) -> Result<R> {
+        if write {
+            // A panic while holding the lock leaves the connection usable
+            // (rusqlite rolls back on the next BEGIN failure path), so a
+            // poisoned mutex is recovered rather than propagated.
+            let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            return f(&mut *w);
+        }
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => connect(&self.path)?,
+        };
+        let out = f(&mut conn);
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < 8 {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn migrations(&self) -> &'static [(i64, &'static str)] {
+        MIGRATIONS
+    }
+}
+
+impl rusqlite::ToSql for V {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            V::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            V::I(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            V::T(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            V::B(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        })
+    }
+}
+
+impl Conn for SqliteConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn exec(&mut self, sql: &str, params: &[V]) -> Result<u64> {
+        let mut st = self.0.prepare_cached(sql)?;
+        Ok(st.execute(rusqlite::params_from_iter(params.iter()))? as u64)
+    }
+
+    fn rows(&mut self, sql: &str, params: &[V]) -> Result<Vec<Vec<V>>> {
+        let mut st = self.0.prepare_cached(sql)?;
+        let n = st.column_count();
+        let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut row = Vec::with_capacity(n);
+            for i in 0..n {
+                row.push(match r.get_ref(i)? {
+                    ValueRef::Null => V::Null,
+                    ValueRef::Integer(i) => V::I(i),
+                    ValueRef::Real(f) => V::I(f as i64),
+                    ValueRef::Text(t) => V::T(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => V::B(b.to_vec()),
+                });
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        Ok(self.0.execute_batch(sql)?)
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        self.batch("BEGIN IMMEDIATE")
+    }
+
+    fn is_unique_violation(&self, err: &StoreError) -> bool {
+        matches!(err, StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+    }
+}
