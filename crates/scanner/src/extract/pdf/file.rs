@@ -12,6 +12,7 @@ use std::io::Read;
 
 use memchr::memmem;
 
+use super::crypt::Crypt;
 use super::syntax::{Dict, Lexer, Obj, Tok, is_delim, is_ws};
 use crate::extract::{Ctx, ExtractError};
 
@@ -20,6 +21,9 @@ use crate::extract::{Ctx, ExtractError};
 pub(crate) struct Span {
     pub(crate) start: usize,
     pub(crate) end: usize,
+    /// Object number and generation (the decryption key depends on them).
+    num: u32,
+    generation: u16,
 }
 
 #[derive(Debug)]
@@ -27,6 +31,7 @@ struct Entry {
     /// File offset of the definition (object-stream members: the offset of
     /// their container), used to let later definitions win.
     pos: usize,
+    generation: u16,
     obj: Obj,
     stream: Option<Span>,
 }
@@ -39,6 +44,8 @@ pub(crate) struct Pdf<'a> {
     pub(crate) complete: bool,
     /// A stream runs to the end of the file without `endstream`.
     pub(crate) cut_stream: bool,
+    /// Set for encrypted files that open with the empty user password.
+    crypt: Option<Crypt>,
 }
 
 static NULL: Obj = Obj::Null;
@@ -61,6 +68,7 @@ impl<'a> Pdf<'a> {
             trailer: Dict::default(),
             complete,
             cut_stream: false,
+            crypt: None,
         };
         let mut trailers: Vec<(usize, Dict)> = Vec::new();
         pdf.scan_objects(ctx, &mut trailers)?;
@@ -72,7 +80,6 @@ impl<'a> Pdf<'a> {
                 trailers.push((pos, d));
             }
         }
-        pdf.unpack_object_streams(ctx)?;
         // Merge trailers oldest first, so the last update's keys win.
         trailers.sort_by_key(|(p, _)| *p);
         for (_, d) in trailers {
@@ -83,6 +90,10 @@ impl<'a> Pdf<'a> {
                 }
             }
         }
+        if let Some(enc) = pdf.trailer.get(b"Encrypt").cloned() {
+            pdf.open_encrypted(&enc)?;
+        }
+        pdf.unpack_object_streams(ctx)?;
         Ok(pdf)
     }
 
@@ -105,7 +116,7 @@ impl<'a> Pdf<'a> {
             {
                 continue;
             }
-            let Some(num) = obj_header(data, hit) else {
+            let Some((num, generation)) = obj_header(data, hit) else {
                 continue;
             };
             ctx.tick(1)?;
@@ -137,7 +148,12 @@ impl<'a> Pdf<'a> {
                     });
                 match end {
                     Some(end) => {
-                        stream = Some(Span { start, end });
+                        stream = Some(Span {
+                            start,
+                            end,
+                            num,
+                            generation,
+                        });
                         pos = end.max(pos);
                     }
                     None => {
@@ -146,6 +162,8 @@ impl<'a> Pdf<'a> {
                         stream = Some(Span {
                             start: start.min(data.len()),
                             end: data.len(),
+                            num,
+                            generation,
                         });
                         pos = data.len();
                     }
@@ -158,18 +176,52 @@ impl<'a> Pdf<'a> {
             {
                 trailers.push((hit, d.clone()));
             }
-            self.insert(num, hit, obj, stream);
+            self.insert(num, generation, hit, obj, stream);
         }
         Ok(())
     }
 
-    fn insert(&mut self, num: u32, pos: usize, obj: Obj, stream: Option<Span>) {
+    fn insert(&mut self, num: u32, generation: u16, pos: usize, obj: Obj, stream: Option<Span>) {
         match self.objs.get(&num) {
             Some(old) if old.pos > pos => {}
             _ => {
-                self.objs.insert(num, Entry { pos, obj, stream });
+                self.objs.insert(
+                    num,
+                    Entry {
+                        pos,
+                        generation,
+                        obj,
+                        stream,
+                    },
+                );
             }
         }
+    }
+
+    /// Set up decryption with the empty user password, or refuse the file.
+    fn open_encrypted(&mut self, enc: &Obj) -> Result<(), ExtractError> {
+        let refuse = || ExtractError::Encrypted("PDF is encrypted with a user password".into());
+        let enc_num = match enc {
+            Obj::Ref(n, _) => Some(*n),
+            _ => None,
+        };
+        let dict = self.dict(enc).cloned().ok_or_else(refuse)?;
+        let id0 = match self.resolve(self.trailer.get(b"ID").unwrap_or(&NULL)) {
+            Obj::Array(a) => match a.first().map(|o| self.resolve(o)) {
+                Some(Obj::Str(s)) => s.clone(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        let crypt = Crypt::open(&dict, &id0).ok_or_else(refuse)?;
+        for (num, e) in self.objs.iter_mut() {
+            let is_xref = e.obj.as_dict().is_some_and(|d| d.is(b"Type", b"XRef"));
+            if Some(*num) != enc_num && !is_xref {
+                crypt.strings(&mut e.obj, *num, e.generation);
+            }
+        }
+        self.crypt = Some(crypt);
+        Ok(())
     }
 
     fn unpack_object_streams(&mut self, ctx: &mut Ctx) -> Result<(), ExtractError> {
@@ -210,7 +262,7 @@ impl<'a> Pdf<'a> {
                 }
                 if let Ok(obj) = Lexer::new(&bytes, at).parse_obj(true) {
                     // A direct definition later in the file (an update) wins.
-                    self.insert(num, pos, obj, None);
+                    self.insert(num, 0, pos, obj, None);
                 }
             }
         }
@@ -280,6 +332,14 @@ impl<'a> Pdf<'a> {
         ctx: &mut Ctx,
     ) -> Result<Option<Vec<u8>>, ExtractError> {
         let raw = self.data.get(span.start..span.end).unwrap_or(&[]);
+        let decrypted;
+        let raw = match &self.crypt {
+            Some(c) if !dict.is(b"Type", b"XRef") => {
+                decrypted = c.stream(raw, span.num, span.generation);
+                decrypted.as_slice()
+            }
+            _ => raw,
+        };
         let filters: Vec<&[u8]> = match self.get(dict, b"Filter") {
             Obj::Name(n) => vec![n.as_slice()],
             Obj::Array(a) => a.iter().filter_map(|o| self.resolve(o).as_name()).collect(),
@@ -352,7 +412,7 @@ impl<'a> Pdf<'a> {
 
 /// Check that `hit` (the `obj` keyword) is preceded by `num gen ` and
 /// return the object number.
-fn obj_header(data: &[u8], hit: usize) -> Option<u32> {
+fn obj_header(data: &[u8], hit: usize) -> Option<(u32, u16)> {
     let mut i = hit;
     let ws = |i: &mut usize| {
         let s = *i;
@@ -371,7 +431,7 @@ fn obj_header(data: &[u8], hit: usize) -> Option<u32> {
     if !ws(&mut i) {
         return None;
     }
-    digits(&mut i)?;
+    let gen_range = digits(&mut i)?;
     if !ws(&mut i) {
         return None;
     }
@@ -380,7 +440,11 @@ fn obj_header(data: &[u8], hit: usize) -> Option<u32> {
         return None;
     }
     let num: u32 = std::str::from_utf8(&data[num_range]).ok()?.parse().ok()?;
-    Some(num)
+    let generation = std::str::from_utf8(&data[gen_range])
+        .ok()?
+        .parse()
+        .unwrap_or(0);
+    Some((num, generation))
 }
 
 fn followed_by_endstream(data: &[u8], mut e: usize) -> bool {

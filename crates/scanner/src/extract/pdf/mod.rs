@@ -10,13 +10,15 @@
 //! only ([`content`]); fonts map codes to Unicode ([`font`], [`cmap`]).
 //! Images are never decoded. Every stream goes through the `Ctx` budget.
 //!
-//! Encrypted files are reported `Encrypted` (no decryption, not even with an
-//! empty user password). A file cut short whose pages or contents are
+//! Encrypted files that open with the empty user password (owner
+//! restrictions only) are decrypted and scanned ([`crypt`]); the others are
+//! `Encrypted`. A file cut short whose pages or contents are
 //! missing is `Truncated`; text shown only in fonts with no Unicode mapping
 //! at all is `Unsupported` (it must not pass for a clean document).
 
 mod cmap;
 mod content;
+mod crypt;
 mod file;
 mod font;
 mod glyphs;
@@ -51,11 +53,6 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
         return Err(ExtractError::Corrupt("no %PDF- header".into()));
     }
     let pdf = Pdf::parse(data, ctx)?;
-    if pdf.trailer.get(b"Encrypt").is_some() {
-        return Err(ExtractError::Encrypted(
-            "PDF is encrypted (/Encrypt in the trailer)".into(),
-        ));
-    }
     let root = pdf
         .trailer
         .get(b"Root")

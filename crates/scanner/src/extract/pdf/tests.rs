@@ -119,7 +119,22 @@ fn cycles_in_page_tree_and_forms() {
 #[test]
 fn encrypted_is_unscannable() {
     check("encrypted");
-    check("encrypted_owner_only");
+}
+
+/// Owner-password-only files open with the empty user password.
+#[test]
+fn owner_only_encryption_is_decrypted() {
+    let plain = run("ucs2_marked").unwrap();
+    for case in [
+        "encrypted_owner_only",
+        "encrypted_owner_only_aes256",
+        "encrypted_owner_only_rc4",
+    ] {
+        check(case);
+        let doc = run(case).unwrap();
+        assert_eq!(doc.text, plain.text, "{case}");
+        assert_eq!(doc.properties, plain.properties, "{case}");
+    }
 }
 
 #[test]
