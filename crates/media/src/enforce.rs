@@ -5,9 +5,11 @@
 //! finding, so an inspector sees what the agent did to the user's medium.
 
 use crate::{MountedMedium, path_text};
+use mijian_policy::Classification;
 use mijian_report::{Finding, FindingKind, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -48,6 +50,25 @@ impl std::str::FromStr for Enforcement {
                 "unknown enforcement `{other}` (use none, read_only or unmount)"
             )),
         }
+    }
+}
+
+/// Enforcement per host classification level, for the agent's config, e.g.
+/// (TOML) `enforcement = { default = "none", by_level = { "机密" = "read_only", "绝密" = "unmount" } }`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnforcementPolicy {
+    /// For levels not listed. Off unless configured.
+    #[serde(default)]
+    pub default: Enforcement,
+    #[serde(default)]
+    pub by_level: BTreeMap<Classification, Enforcement>,
+}
+
+impl EnforcementPolicy {
+    /// What to do on a host of this classification.
+    pub fn for_level(&self, level: Classification) -> Enforcement {
+        self.by_level.get(&level).copied().unwrap_or(self.default)
     }
 }
 
@@ -141,4 +162,30 @@ pub fn enforce(m: &MountedMedium, mode: Enforcement) -> Option<Finding> {
         "identity": m.identity.summary(),
     }));
     Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_per_level() {
+        let p: EnforcementPolicy = serde_json::from_str(
+            r#"{"default": "none", "by_level": {"机密": "read_only", "绝密": "unmount"}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.for_level(Classification::Unclassified), Enforcement::None);
+        assert_eq!(
+            p.for_level(Classification::Confidential),
+            Enforcement::ReadOnly
+        );
+        assert_eq!(p.for_level(Classification::TopSecret), Enforcement::Unmount);
+        assert_eq!(
+            EnforcementPolicy::default().for_level(Classification::TopSecret),
+            Enforcement::None
+        );
+        assert!(serde_json::from_str::<EnforcementPolicy>(r#"{"defualt": "none"}"#).is_err());
+        assert_eq!("ro".parse::<Enforcement>(), Ok(Enforcement::ReadOnly));
+        assert!("kill".parse::<Enforcement>().is_err());
+    }
 }

@@ -33,7 +33,7 @@ pub mod sysfs;
 pub mod udev;
 pub mod watch;
 
-pub use enforce::{Enforcement, enforce};
+pub use enforce::{Enforcement, EnforcementPolicy, enforce};
 pub use history::usb_history;
 pub use identity::{Identity, SerialQuality};
 pub use mountinfo::MountEntry;
