@@ -33,7 +33,7 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
     }
     let content = pkg.read_required("content.xml", ctx)?;
     let mut body = TextBuf::new(ctx.limits.max_text_chars);
-    let first_break = content_text(&content, "content.xml", ctx, &mut body)?;
+    let (first_break, first_master) = content_text(&content, "content.xml", ctx, &mut body)?;
     drop(content);
 
     // Headers and footers of the master pages; the first header found heads
@@ -41,7 +41,13 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
     let mut header = TextBuf::new(ctx.limits.max_text_chars);
     let mut other = TextBuf::new(ctx.limits.max_text_chars);
     if let Some(styles) = pkg.read("styles.xml", ctx)? {
-        master_pages(&styles, ctx, &mut header, &mut other)?;
+        master_pages(
+            &styles,
+            first_master.as_deref(),
+            ctx,
+            &mut header,
+            &mut other,
+        )?;
     }
 
     let mut doc = Document {
@@ -116,14 +122,17 @@ fn format_of(mime: &str) -> &'static str {
 
 /// Walk a content.xml (or an embedded object's): text inside paragraphs
 /// and headings. Returns the byte offset in `tb` where the first page (odt)
-/// or first slide (odp) ends, if seen.
+/// or first slide (odp) ends, if seen, and the master page (page style)
+/// the first paragraph or table asks for.
 fn content_text(
     xml: &[u8],
     part: &str,
     ctx: &mut Ctx,
     tb: &mut TextBuf,
-) -> Result<Option<usize>, ExtractError> {
+) -> Result<(Option<usize>, Option<String>), ExtractError> {
     let start_len = tb.len();
+    let mut masters: std::collections::HashMap<String, String> = Default::default();
+    let mut first_master: Option<Option<String>> = None;
     let mut r = xml_reader(xml);
     let mut breaks_before: HashSet<String> = HashSet::new();
     let mut breaks_after: HashSet<String> = HashSet::new();
@@ -144,6 +153,12 @@ fn content_text(
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_start = matches!(ev, Event::Start(_));
                 let qn = e.name();
+                if first_master.is_none()
+                    && matches!(qn.as_ref(), b"text:p" | b"text:h" | b"table:table")
+                {
+                    first_master =
+                        Some(attr(e, b"style-name").and_then(|s| masters.get(&s).cloned()));
+                }
                 match qn.as_ref() {
                     b"office:automatic-styles" if is_start => in_auto_styles = true,
                     b"style:style" if in_auto_styles => {
@@ -153,6 +168,7 @@ fn content_text(
                             && !mp.is_empty()
                         {
                             breaks_before.insert(n.clone());
+                            masters.insert(n.clone(), mp);
                         }
                     }
                     b"style:paragraph-properties" | b"style:table-properties" if in_auto_styles => {
@@ -235,23 +251,26 @@ fn content_text(
         }
     }
     tb.newline();
-    Ok(first_break)
+    Ok((first_break, first_master.flatten()))
 }
 
-/// Header and footer text of the master pages in styles.xml. The first
-/// master page's first-page header (`style:header-first`, else its
-/// `style:header`) goes to `header`; all other regions to `other`.
+/// Header and footer text of the master pages in styles.xml. The header
+/// printed on page 1 goes to `header`: that of the master page the first
+/// paragraph asks for (else `Standard`, else the first one), its first-page
+/// variant (`style:header-first`, `loext:header-first`) when it has one. All
+/// other regions go to `other`.
 fn master_pages(
     xml: &[u8],
+    first_master: Option<&str>,
     ctx: &mut Ctx,
     header: &mut TextBuf,
     other: &mut TextBuf,
 ) -> Result<(), ExtractError> {
     // Collect each region's text separately, then choose.
-    let mut regions: Vec<(usize, String, String)> = Vec::new(); // (master index, region, text)
+    let mut regions: Vec<(String, String, String)> = Vec::new(); // (master page, region, text)
     let mut r = xml_reader(xml);
     let mut in_master = false;
-    let mut master_idx = 0usize;
+    let mut master = String::new();
     let mut region: Option<(String, TextBuf)> = None;
     let mut region_depth = 0usize;
     let mut paras = 0usize;
@@ -263,6 +282,9 @@ fn master_pages(
                 let local = e.local_name();
                 match qn.as_ref() {
                     b"office:master-styles" => in_master = true,
+                    b"style:master-page" if region.is_none() => {
+                        master = attr(e, b"name").unwrap_or_default();
+                    }
                     _ if region.is_some() => {
                         region_depth += 1;
                         if matches!(qn.as_ref(), b"text:p" | b"text:h") {
@@ -295,7 +317,7 @@ fn master_pages(
                 if let Some((_, tb)) = region.as_mut() {
                     if region_depth == 0 {
                         if let Some((name, tb)) = region.take() {
-                            regions.push((master_idx, name, tb.text));
+                            regions.push((master.clone(), name, tb.text));
                         }
                         paras = 0;
                         continue;
@@ -307,10 +329,8 @@ fn master_pages(
                     }
                     continue;
                 }
-                match qn.as_ref() {
-                    b"office:master-styles" => in_master = false,
-                    b"style:master-page" => master_idx += 1,
-                    _ => {}
+                if qn.as_ref() == b"office:master-styles" {
+                    in_master = false;
                 }
             }
             Event::Text(ref t) if paras > 0 => {
@@ -323,14 +343,19 @@ fn master_pages(
         }
     }
     let nonempty = |t: &str| t.chars().any(|c| !c.is_whitespace());
+    let has = |m: &str| regions.iter().any(|r| r.0 == m);
+    let page1 = match first_master {
+        Some(m) if has(m) => m.to_owned(),
+        _ if has("Standard") => "Standard".to_owned(),
+        _ => regions.first().map(|r| r.0.clone()).unwrap_or_default(),
+    };
     let first = regions
         .iter()
-        .position(|(_, n, t)| n == "header-first" && nonempty(t))
-        .filter(|&i| regions[i].0 == regions.iter().find(|r| nonempty(&r.2)).map_or(0, |r| r.0))
+        .position(|(m, n, t)| *m == page1 && n == "header-first" && nonempty(t))
         .or_else(|| {
             regions
                 .iter()
-                .position(|(_, n, t)| n == "header" && nonempty(t))
+                .position(|(m, n, t)| *m == page1 && n == "header" && nonempty(t))
         });
     for (i, (_, _, t)) in regions.iter().enumerate() {
         if Some(i) == first {
@@ -418,6 +443,19 @@ mod tests {
         assert!(d.text.contains("第二页正文"));
         assert!(d.text.contains("第1页"), "footer");
         assert!(d.text.contains("与示例工程协调"), "annotation: {}", d.text);
+    }
+
+    #[test]
+    fn odt_first_page_master() {
+        let d = run("odt/first_page_header.odt").unwrap();
+        let head = d.head.clone().unwrap();
+        assert_eq!(
+            first_lines(&head, 2),
+            ["绝密★长期", "关于示例工程的报告"],
+            "{head}"
+        );
+        assert!(!head.contains("内部资料"), "{head}");
+        assert!(d.text.contains("内部资料 注意保存"));
     }
 
     #[test]

@@ -930,6 +930,22 @@ mod tests {
     }
 
     #[test]
+    fn docx_distinct_first_page_header() {
+        let d = run("docx/first_page_header.docx").unwrap();
+        let head = d.head.clone().unwrap();
+        assert_eq!(
+            first_lines(&head, 2),
+            ["绝密★长期", "关于示例工程的报告"],
+            "{head}"
+        );
+        assert!(!head.contains("第二页"));
+        assert!(
+            d.text.contains("内部资料 注意保存"),
+            "running header kept in the text"
+        );
+    }
+
+    #[test]
     fn docx_custom_property() {
         let d = run("docx/custom_prop.docx").unwrap();
         assert!(

@@ -23,6 +23,8 @@ const HEAD_CHARS: usize = 4000;
 enum Dest {
     Body,
     Header,
+    /// `\headerf`: the first page's header when `\titlepg` is set.
+    HeaderFirst,
     Footer,
     /// Parsed for font charsets, no text.
     FontTable,
@@ -50,6 +52,9 @@ struct Group {
 struct State {
     out_body: String,
     out_header: String,
+    out_header_first: String,
+    header_first_done: bool,
+    title_pg: bool,
     out_footer: String,
     title: String,
     subject: String,
@@ -102,6 +107,13 @@ impl State {
                     &mut self.out_footer
                 } else {
                     &mut self.out_header
+                }
+            }
+            Dest::HeaderFirst => {
+                if self.header_first_done {
+                    &mut self.out_footer
+                } else {
+                    &mut self.out_header_first
                 }
             }
             Dest::Footer => &mut self.out_footer,
@@ -238,6 +250,9 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
     let mut st = State {
         out_body: String::new(),
         out_header: String::new(),
+        out_header_first: String::new(),
+        header_first_done: false,
+        title_pg: false,
         out_footer: String::new(),
         title: String::new(),
         subject: String::new(),
@@ -292,6 +307,12 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
                 st.flush();
                 if g.dest == Dest::Header && stack.last().is_some_and(|p| p.dest != Dest::Header) {
                     st.header_done = st.header_done || !st.out_header.trim().is_empty();
+                }
+                if g.dest == Dest::HeaderFirst
+                    && stack.last().is_some_and(|p| p.dest != Dest::HeaderFirst)
+                {
+                    st.header_first_done =
+                        st.header_first_done || !st.out_header_first.trim().is_empty();
                 }
                 if g.dest == Dest::PropValue
                     && stack.last().is_some_and(|p| p.dest != Dest::PropValue)
@@ -429,22 +450,31 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
         Some(at) => st.out_body[..at].to_owned(),
         None => st.out_body.chars().take(HEAD_CHARS).collect(),
     };
-    let mut head = st.out_header.clone();
+    // The header printed on page 1: the first-page header when the
+    // document has a distinct title page, else the default one.
+    let (page1, other) = if st.title_pg && !st.out_header_first.trim().is_empty() {
+        (st.out_header_first, st.out_header)
+    } else {
+        (st.out_header, st.out_header_first)
+    };
+    let mut head = page1.clone();
     if !head.is_empty() && !head.ends_with('\n') {
         head.push('\n');
     }
     head.push_str(&body_head);
     doc.head = Some(head);
-    let mut text = st.out_header;
+    let mut text = page1;
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
     text.push_str(&st.out_body);
-    if !st.out_footer.is_empty() {
-        if !text.ends_with('\n') {
-            text.push('\n');
+    for extra in [other, st.out_footer] {
+        if !extra.is_empty() {
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&extra);
         }
-        text.push_str(&st.out_footer);
     }
     doc.text = text;
     for (k, v) in [
@@ -524,7 +554,14 @@ fn control_word(
                 .unwrap_or(st.doc_enc);
         }
         b"plain" => g.enc = st.doc_enc,
-        b"header" | b"headerl" | b"headerr" | b"headerf" => {
+        b"titlepg" => st.title_pg = true,
+        b"headerf" => {
+            st.flush();
+            if g.dest != Dest::Skip {
+                g.dest = Dest::HeaderFirst;
+            }
+        }
+        b"header" | b"headerl" | b"headerr" => {
             st.flush();
             if g.dest != Dest::Skip {
                 g.dest = Dest::Header;
@@ -674,6 +711,18 @@ mod tests {
         assert!(d.text.contains("XN-07A型"));
         assert!(d.text.contains("第二页正文"));
         assert!(!head.contains("第二页正文"), "{head}");
+    }
+
+    #[test]
+    fn title_page_header() {
+        let d = run("rtf/first_page_header.rtf").unwrap();
+        let head = d.head.clone().unwrap();
+        assert_eq!(
+            first_lines(&head, 2),
+            ["绝密★长期", "关于示例工程的报告"],
+            "{head}"
+        );
+        assert!(d.text.contains("内部资料 注意保存"));
     }
 
     #[test]
