@@ -58,7 +58,7 @@ pub struct CollectorConfig {
     pub ca_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContentConfig {
     /// Scanned by `check` and watched by `run`. Default: every interactive
@@ -66,15 +66,6 @@ pub struct ContentConfig {
     pub paths: Option<Vec<PathBuf>>,
     /// Glob patterns of paths not to scan.
     pub exclude: Vec<String>,
-}
-
-impl Default for ContentConfig {
-    fn default() -> Self {
-        ContentConfig {
-            paths: None,
-            exclude: Vec::new(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -352,17 +352,17 @@ pub fn run(cfg: AgentConfig, config_path: Option<PathBuf>) -> Result<()> {
                 jobs.lock().rescan.extend(content_paths.iter().cloned());
                 jobs.cv.notify_all();
             }
-            Some(Event::WatchReady(fw, generation)) => {
-                if generation == watch_gen {
-                    let line = fw.describe(timing.rescan);
-                    log::info!("{line}");
-                    systemd::status(&line);
-                    *status.lock().unwrap_or_else(|p| p.into_inner()) = line;
-                    next_rescan =
-                        (!fw.rescan_roots.is_empty()).then(|| SystemTime::now() + timing.rescan);
-                    file_watch = Some(fw);
-                }
+            Some(Event::WatchReady(fw, generation)) if generation == watch_gen => {
+                let line = fw.describe(timing.rescan);
+                log::info!("{line}");
+                systemd::status(&line);
+                *status.lock().unwrap_or_else(|p| p.into_inner()) = line;
+                next_rescan =
+                    (!fw.rescan_roots.is_empty()).then(|| SystemTime::now() + timing.rescan);
+                file_watch = Some(fw);
             }
+            // A watch set up for the config before the last reload.
+            Some(Event::WatchReady(..)) => {}
         }
 
         // Deadlines.
@@ -759,11 +759,12 @@ impl Worker {
         match self.queue.push(&sealed.jws, class) {
             Ok(p) => {
                 log::info!(
-                    "queued report seq {} ({}, {} finding(s), class {}) as outbox entry {}",
+                    "queued report seq {} ({}, {} finding(s), class {}, {} payload bytes) as outbox entry {}",
                     sealed.report.seq,
                     trigger.as_str(),
                     nfind,
                     class.as_str(),
+                    sealed.payload.len(),
                     p.id
                 );
                 for (id, c) in p.evicted {

@@ -78,7 +78,7 @@ impl Client {
             .send_bytes(jws)
         {
             Ok(resp) => match resp.status() {
-                200 | 201 | 202 => Outcome::Delivered(resp.status()),
+                200..=202 => Outcome::Delivered(resp.status()),
                 s => Outcome::Retry {
                     reason: format!("unexpected status {s}"),
                     retry_after: None,

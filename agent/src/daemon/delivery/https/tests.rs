@@ -151,7 +151,8 @@ fn status_codes_map_to_outcomes() {
         eprintln!("skipped: openssl not available");
         return;
     };
-    let cases: [(u16, fn(&Outcome) -> bool); 5] = [
+    type Expect = fn(&Outcome) -> bool;
+    let cases: [(u16, Expect); 5] = [
         (200, |o| *o == Outcome::Delivered(200)),
         (
             409,
