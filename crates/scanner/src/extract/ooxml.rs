@@ -62,6 +62,8 @@ enum Kind {
     Word,
     Sheet,
     Slides,
+    /// Another OPC package (Visio, XPS, a custom one): generic XML text.
+    Other,
 }
 
 pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
@@ -71,8 +73,15 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
     }
     let mut pkg = Package::open(data, ctx)?;
     let main = main_part(&mut pkg, ctx)?;
-    let main_xml = pkg.read_required(&main, ctx)?;
-    let kind = root_kind(&main_xml, &main)?;
+    let main_xml = match &main {
+        Some(m) => pkg.read_required(m, ctx)?,
+        None => Vec::new(),
+    };
+    let kind = match &main {
+        Some(m) => root_kind(&main_xml, m)?,
+        None => Kind::Other,
+    };
+    let main = main.unwrap_or_default();
     let macro_enabled = main.to_ascii_lowercase().contains("macro")
         || content_type_has_macro(&mut pkg, ctx).unwrap_or(false);
     let mut doc = Document::default();
@@ -90,6 +99,10 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
             doc.format = if macro_enabled { "pptm" } else { "pptx" };
             doc.head = Some(slides(&mut pkg, &main, &main_xml, ctx, &mut tb)?);
         }
+        Kind::Other => {
+            doc.format = "ooxml";
+            generic(&mut pkg, ctx, &mut tb)?;
+        }
     }
     drop(main_xml);
     doc.properties = properties(&mut pkg, ctx)?;
@@ -99,12 +112,13 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
     Ok(doc)
 }
 
-/// The main document part: the `officeDocument` relationship of the package.
-fn main_part(pkg: &mut Package<'_>, ctx: &mut Ctx) -> Result<String, ExtractError> {
+/// The main document part: the `officeDocument` relationship of the
+/// package (`None`: an OPC package of another kind).
+fn main_part(pkg: &mut Package<'_>, ctx: &mut Ctx) -> Result<Option<String>, ExtractError> {
     if let Some(rels) = pkg.read("_rels/.rels", ctx)? {
         for (_, ty, target) in parse_rels(&rels, "", ctx)? {
             if ty.ends_with("/officeDocument") && pkg.has(&target) {
-                return Ok(target);
+                return Ok(Some(target));
             }
         }
     }
@@ -114,12 +128,57 @@ fn main_part(pkg: &mut Package<'_>, ctx: &mut Ctx) -> Result<String, ExtractErro
         "ppt/presentation.xml",
     ] {
         if pkg.has(p) {
-            return Ok(p.to_owned());
+            return Ok(Some(p.to_owned()));
         }
     }
-    Err(ExtractError::Corrupt(
-        "OOXML package without a main document part".into(),
-    ))
+    Ok(None)
+}
+
+/// Any other OPC package (Visio drawings, XPS, custom formats): the text
+/// nodes of every XML part and the `UnicodeString` of XPS glyphs, one
+/// element's text per line. Relationship and content-type parts are skipped.
+fn generic(pkg: &mut Package<'_>, ctx: &mut Ctx, tb: &mut TextBuf) -> Result<(), ExtractError> {
+    let parts: Vec<String> = pkg
+        .names()
+        .iter()
+        .filter(|n| {
+            let l = n.to_ascii_lowercase();
+            (l.ends_with(".xml") || l.ends_with(".fpage"))
+                && !l.ends_with(".rels")
+                && l != "[content_types].xml"
+                && !l.starts_with("docprops/")
+        })
+        .cloned()
+        .collect();
+    for part in parts {
+        let Some(xml) = pkg.read(&part, ctx)? else {
+            continue;
+        };
+        let mut r = xml_reader(&xml);
+        loop {
+            match next(&mut r, &part, ctx)? {
+                Event::Start(e) | Event::Empty(e) => {
+                    if let Some(u) = attr(&e, b"UnicodeString") {
+                        tb.push_str(&u);
+                        tb.newline();
+                    }
+                }
+                Event::Text(t) => {
+                    let t = text_of(&t);
+                    if !t.trim().is_empty() {
+                        tb.push_str(&t);
+                    }
+                }
+                Event::End(_) => tb.newline(),
+                Event::Eof => break,
+                _ => {}
+            }
+            if tb.truncated {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn root_kind(xml: &[u8], part: &str) -> Result<Kind, ExtractError> {
@@ -131,10 +190,7 @@ fn root_kind(xml: &[u8], part: &str) -> Result<Kind, ExtractError> {
                     b"document" => Ok(Kind::Word),
                     b"workbook" => Ok(Kind::Sheet),
                     b"presentation" => Ok(Kind::Slides),
-                    other => Err(ExtractError::Unsupported(format!(
-                        "OOXML main part <{}>",
-                        String::from_utf8_lossy(other)
-                    ))),
+                    _ => Ok(Kind::Other),
                 };
             }
             Event::Eof => return Err(ExtractError::Corrupt(format!("{part}: empty"))),
@@ -943,6 +999,28 @@ mod tests {
             d.text.contains("内部资料 注意保存"),
             "running header kept in the text"
         );
+    }
+
+    #[test]
+    fn other_opc_packages_give_their_xml_text() {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let o = zip::write::SimpleFileOptions::default();
+        w.start_file("[Content_Types].xml", o).unwrap();
+        w.write_all(b"<Types/>").unwrap();
+        w.start_file("visio/pages/page1.xml", o).unwrap();
+        w.write_all(
+            "<PageContents><Shape><Text>玄鸟<cp/>柒号</Text></Shape></PageContents>".as_bytes(),
+        )
+        .unwrap();
+        w.start_file("Documents/1/Pages/1.fpage", o).unwrap();
+        w.write_all(r#"<FixedPage><Glyphs UnicodeString="示例工程"/></FixedPage>"#.as_bytes())
+            .unwrap();
+        let data = w.finish().unwrap().into_inner();
+        let d = extract(&data, &mut Ctx::new(Limits::default())).unwrap();
+        assert_eq!(d.format, "ooxml");
+        assert!(d.text.contains("玄鸟柒号"), "{:?}", d.text);
+        assert!(d.text.contains("示例工程"), "{:?}", d.text);
     }
 
     #[test]
