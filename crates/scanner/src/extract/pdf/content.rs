@@ -394,6 +394,69 @@ impl<'p, 'a> Interp<'p, 'a> {
         else {
             return Ok(());
         };
+        self.run_form(entry, resources, gs, out, ctx, depth)
+    }
+
+    /// Show the text of an annotation's normal appearance (stamps, free
+    /// text, filled form fields), placed at its rectangle.
+    pub(crate) fn annotation(
+        &mut self,
+        annot: &'p Dict,
+        resources: Option<&'p Dict>,
+        out: &mut PageText,
+        ctx: &mut Ctx,
+    ) -> Result<(), ExtractError> {
+        let pdf = self.pdf;
+        if matches!(
+            pdf.get(annot, b"Subtype").as_name(),
+            Some(b"Link" | b"Popup")
+        ) {
+            return Ok(());
+        }
+        let Some(ap) = pdf.dict(annot.get(b"AP").unwrap_or(&Obj::Null)) else {
+            return Ok(());
+        };
+        let Some(mut normal) = ap.get(b"N") else {
+            return Ok(());
+        };
+        // A dictionary of appearance states: the current one is /AS.
+        if pdf.stream(normal).is_none()
+            && let Some(states) = pdf.resolve(normal).as_dict()
+        {
+            match annot
+                .get(b"AS")
+                .and_then(|s| pdf.resolve(s).as_name())
+                .and_then(|s| states.get(s))
+            {
+                Some(s) => normal = s,
+                None => return Ok(()),
+            }
+        }
+        let mut gs = GState {
+            ctm: M::ID,
+            font: None,
+            size: 0.0,
+            leading: 0.0,
+        };
+        if let Some(rect) = pdf.get(annot, b"Rect").as_array()
+            && rect.len() == 4
+            && let (Some(x), Some(y)) = (rect[0].as_f64(), rect[1].as_f64())
+        {
+            gs.ctm = M::translate(x, y);
+        }
+        self.run_form(normal, resources, &gs, out, ctx, 0)
+    }
+
+    fn run_form(
+        &mut self,
+        entry: &'p Obj,
+        resources: Option<&'p Dict>,
+        gs: &GState,
+        out: &mut PageText,
+        ctx: &mut Ctx,
+        depth: u32,
+    ) -> Result<(), ExtractError> {
+        let pdf = self.pdf;
         let Obj::Ref(num, _) = *entry else {
             return Ok(());
         };
@@ -406,7 +469,7 @@ impl<'p, 'a> Interp<'p, 'a> {
             }
             return Ok(());
         };
-        if !dict.is(b"Subtype", b"Form") {
+        if dict.is(b"Subtype", b"Image") {
             return Ok(()); // images are never decoded
         }
         let content = match self.forms.get(&num) {

@@ -125,6 +125,14 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
         }
         let mut out = PageText::default();
         interp.page(&content, resources, &mut out, ctx)?;
+        if let Obj::Array(annots) = pdf.get(page, b"Annots") {
+            for a in annots {
+                ctx.tick(1)?;
+                if let Some(a) = pdf.dict(a) {
+                    interp.annotation(a, resources, &mut out, ctx)?;
+                }
+            }
+        }
         if head.is_none() {
             head = Some(out.top_down());
         }

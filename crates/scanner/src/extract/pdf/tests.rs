@@ -106,6 +106,11 @@ fn object_streams_and_xref_stream() {
 }
 
 #[test]
+fn stamp_annotation_is_in_the_head() {
+    check("stamp_annotation");
+}
+
+#[test]
 fn regulations_text() {
     check("regulations");
 }
