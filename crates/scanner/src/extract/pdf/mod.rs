@@ -157,7 +157,7 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
         format: "pdf",
         head,
         text: texts.join("\n"),
-        properties: properties(&pdf, ctx),
+        properties: properties(&pdf, root, ctx),
         truncated: interp.truncated,
         ..Document::default()
     })
@@ -210,8 +210,90 @@ fn inherited<'p>(pdf: &'p Pdf<'_>, page: &'p Dict, key: &[u8]) -> Option<&'p Obj
     None
 }
 
+/// Most metadata properties kept, and the longest value.
+const MAX_PROPERTIES: usize = 256;
+const MAX_PROPERTY_CHARS: usize = 1 << 16;
+
+/// Document information dictionary entries that are text (custom entries
+/// such as `/密级` included), then XMP properties of the catalog's
+/// `/Metadata` stream (`dc:title`, `pdf:Keywords`, custom `pdfx:*`).
+fn properties(pdf: &Pdf<'_>, root: Option<&Dict>, ctx: &mut Ctx) -> Vec<(String, String)> {
+    let mut props = info_properties(pdf);
+    if let Some((d, span)) = root.and_then(|r| pdf.stream(r.get(b"Metadata").unwrap_or(&Obj::Null)))
+        && span.end.saturating_sub(span.start) < 4 << 20
+        && let Ok(Some(xml)) = pdf.decode(d, span, ctx)
+    {
+        for p in xmp_properties(&xml) {
+            if !props.contains(&p) && props.len() < MAX_PROPERTIES {
+                props.push(p);
+            }
+        }
+    }
+    props
+}
+
+/// XMP (ISO 16684-1) leaf values under the namespaces documents use for
+/// their description and custom properties.
+fn xmp_properties(xml: &[u8]) -> Vec<(String, String)> {
+    use quick_xml::events::Event;
+    let mut out = Vec::new();
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let key_of = |qname: &[u8]| -> Option<String> {
+        let (prefix, local) = match qname.iter().position(|&b| b == b':') {
+            Some(i) => (&qname[..i], &qname[i + 1..]),
+            None => (&b""[..], qname),
+        };
+        let local = String::from_utf8_lossy(local).into_owned();
+        match (prefix, local.as_str()) {
+            (b"dc", "title") => Some("Title".into()),
+            (b"dc", "description") => Some("Subject".into()),
+            (b"dc", "subject") | (b"pdf", "Keywords") => Some("Keywords".into()),
+            (b"pdfx", _) => Some(local),
+            _ => None,
+        }
+    };
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                if stack.len() > 64 {
+                    break;
+                }
+                // Properties written as attributes of rdf:Description.
+                for a in e.attributes().flatten() {
+                    if let Some(k) = key_of(a.key.as_ref())
+                        && let Ok(v) = a.unescape_value()
+                        && !v.trim().is_empty()
+                    {
+                        out.push((k, v.chars().take(MAX_PROPERTY_CHARS).collect()));
+                    }
+                }
+                stack.push(e.name().as_ref().to_vec());
+            }
+            Ok(Event::End(_)) => {
+                stack.pop();
+            }
+            Ok(Event::Text(t)) => {
+                let prop = stack.iter().rev().find(|n| !n.starts_with(b"rdf:"));
+                if let Some(k) = prop.and_then(|n| key_of(n))
+                    && let Ok(v) = t.unescape()
+                    && !v.trim().is_empty()
+                {
+                    out.push((k, v.trim().chars().take(MAX_PROPERTY_CHARS).collect()));
+                }
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+        if out.len() >= MAX_PROPERTIES {
+            break;
+        }
+    }
+    out
+}
+
 /// Document information dictionary entries that are text.
-fn properties(pdf: &Pdf<'_>, _ctx: &mut Ctx) -> Vec<(String, String)> {
+fn info_properties(pdf: &Pdf<'_>) -> Vec<(String, String)> {
     let mut props = Vec::new();
     if let Some(info) = pdf.trailer.get(b"Info").and_then(|i| pdf.dict(i)) {
         for (k, v) in &info.0 {
@@ -219,9 +301,11 @@ fn properties(pdf: &Pdf<'_>, _ctx: &mut Ctx) -> Vec<(String, String)> {
                 continue;
             }
             if let Obj::Str(s) = pdf.resolve(v) {
-                let value = text_string(s);
-                if !value.is_empty() {
-                    props.push((String::from_utf8_lossy(k).into_owned(), value));
+                let value: String = text_string(s).chars().take(MAX_PROPERTY_CHARS).collect();
+                if !value.is_empty() && props.len() < MAX_PROPERTIES {
+                    // Custom keys are names: UTF-8 as a rule, GBK from some
+                    // Chinese producers.
+                    props.push((text_string(k), value));
                 }
             }
         }

@@ -315,3 +315,35 @@ fn thread_cpu() -> f64 {
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
 }
+
+/// Custom Info entries and XMP properties (a `密级` property marks a file).
+#[test]
+fn info_and_xmp_properties() {
+    let xmp = "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\
+        <rdf:Description xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:pdfx=\"http://ns.adobe.com/pdfx/1.3/\" pdfx:项目=\"示例工程\">\
+        <dc:title><rdf:Alt><rdf:li xml:lang=\"x-default\">方案 &amp; 说明</rdf:li></rdf:Alt></dc:title>\
+        <pdfx:密级>秘密</pdfx:密级></rdf:Description></rdf:RDF></x:xmpmeta>";
+    let mut v = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R /Metadata 5 0 R >> endobj\n\
+        2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n\
+        3 0 obj << /Type /Page /Parent 2 0 R >> endobj\n\
+        4 0 obj << /Title (Plan) /#E5#AF#86#E7#BA#A7 <FEFF673A5BC6> /CreationDate (D:2020) >> endobj\n"
+        .to_vec();
+    v.extend_from_slice(
+        format!("5 0 obj << /Type /Metadata /Subtype /XML /Length {} >>\nstream\n{xmp}\nendstream endobj\n", xmp.len())
+            .as_bytes(),
+    );
+    v.extend_from_slice(b"trailer << /Root 1 0 R /Info 4 0 R >>\n%%EOF\n");
+    let mut ctx = Ctx::new(Limits::default());
+    let doc = extract_inner(&v, &mut ctx).unwrap();
+    let p = |k: &str, v: &str| (k.to_string(), v.to_string());
+    assert_eq!(
+        doc.properties,
+        vec![
+            p("Title", "Plan"),
+            p("密级", "机密"),
+            p("项目", "示例工程"),
+            p("Title", "方案 & 说明"),
+            p("密级", "秘密"),
+        ]
+    );
+}
