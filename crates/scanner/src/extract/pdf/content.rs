@@ -201,6 +201,7 @@ impl<'p, 'a> Interp<'p, 'a> {
         let mut ops: Vec<Obj> = Vec::new();
         let mut lx = Lexer::new(content, 0);
         let mut scratch = String::new();
+        let mut n_ops = 0u32;
         while let Some(tok) = lx.next_tok() {
             let op = match tok {
                 Tok::Kw(k) if !matches!(k, b"true" | b"false" | b"null") => k,
@@ -212,7 +213,12 @@ impl<'p, 'a> Interp<'p, 'a> {
                     continue;
                 }
             };
-            ctx.tick(1)?;
+            // One element per 16 operators: a 1000-page text PDF runs to
+            // millions of operators and must fit the element budget.
+            n_ops = n_ops.wrapping_add(1);
+            if n_ops % 16 == 0 {
+                ctx.tick(1)?;
+            }
             let num = |i: usize| -> Option<f64> {
                 ops.len()
                     .checked_sub(i)
