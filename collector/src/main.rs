@@ -1,2 +1,5 @@
-//! mijian-collector (skeleton; issue 7 builds it).
-fn main() {}
+//! mijian-collector: see the library crate and docs/collector.md.
+
+fn main() {
+    std::process::exit(mijian_collector::cli::main());
+}

@@ -1,0 +1,88 @@
+//! `GET /api/v1/hosts` (filter: `hostname` substring, `compliant`,
+//! `classification`, `silent_for` seconds; `limit`, `offset`) and
+//! `GET /api/v1/hosts/{agent_id}` (current state, chain gaps, tamper alerts).
+//! Staff only. Answers come from current state, never from history.
+
+use super::{ApiError, App, Page, query, rfc3339};
+use crate::auth::{Staff, now};
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use mijian_store::{HostQuery, HostSummary};
+use serde_json::{Value, json};
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/api/v1/hosts", get(list))
+        .route("/api/v1/hosts/{agent_id}", get(one))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Filter {
+    hostname: Option<String>,
+    compliant: Option<bool>,
+    classification: Option<String>,
+    silent_for: Option<u64>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+pub(super) fn host_json(h: &HostSummary) -> Value {
+    json!({
+        "agent_id": h.agent_id,
+        "hostname": h.hostname,
+        "os": h.os,
+        "classification": h.classification,
+        "last_seen": h.last_seen.map(rfc3339),
+        "latest_seq": h.latest_seq,
+        "latest_report_id": h.latest_report_id,
+        "latest_created_at": h.latest_created_at,
+        "compliant": h.compliant,
+        "failed_checks": h.failed_checks,
+        "open_findings": h.open_findings,
+        "reports": h.reports,
+        "missing_seqs": h.missing_seqs,
+        "tamper_alerts": h.tamper_alerts,
+        "revoked": h.revoked,
+    })
+}
+
+async fn list(_staff: Staff, State(app): State<App>, RawQuery(raw): RawQuery) -> Result<axum::Json<Value>, ApiError> {
+    let f: Filter = query(raw.as_deref())?;
+    let page = Page::new(f.limit, f.offset)?;
+    let q = HostQuery {
+        hostname: f.hostname,
+        compliant: f.compliant,
+        classification: f.classification,
+        silent_since: f.silent_for.map(|s| now() - s.min(i64::MAX as u64 / 2) as i64),
+        limit: page.limit,
+        offset: page.offset,
+    };
+    let hosts = app.blocking(move |s| s.hosts(&q)).await?;
+    Ok(page.wrap(hosts.iter().map(host_json).collect()))
+}
+
+async fn one(_staff: Staff, State(app): State<App>, Path(agent_id): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+    let detail = app
+        .blocking(move |s| s.host(&agent_id))
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such host"))?;
+    let mut v = host_json(&detail.summary);
+    v["latest_checks"] = detail
+        .latest_checks
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok())
+        .unwrap_or(Value::Null);
+    v["gaps"] = json!(detail.gaps);
+    v["tamper_alerts_list"] = detail
+        .tamper_alerts_list
+        .iter()
+        .map(|a| {
+            json!({"seq": a.seq, "report_id": a.report_id, "payload_sha256": a.payload_sha256,
+                   "reason": a.reason, "received_at": rfc3339(a.received_at)})
+        })
+        .collect();
+    Ok(axum::Json(v))
+}

@@ -1,0 +1,227 @@
+//! Ingest: one signed report in, one decision out — the single path shared by
+//! `POST /api/v1/reports` and `mijian-collector import` (CONTRACT §7).
+//!
+//! Order matters and is fixed: strict JWS parse → protected header (`alg`
+//! must be EdDSA, so `none` is refused before any key is touched) → the
+//! enrolled key of `kid` (unknown or revoked → unauthorised) → signature →
+//! payload validation ([`crate::validate`]) → payload `agent_id` = `kid` →
+//! chain linking and storage in one transaction ([`mijian_store::Store::ingest`]).
+//! This module knows nothing of HTTP; [`Decision::status`] maps to it.
+
+use crate::validate;
+use mijian_report::{Finding, Jwk, Jws, JwsError, Report, sha256_hex};
+use mijian_store::{NewFinding, NewReport, Outcome, Store};
+
+/// What happened to one signed report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Stored { agent_id: String, seq: u64 },
+    Duplicate { agent_id: String, seq: u64 },
+    /// Conflicts with the agent's chain; kept as a tamper alert.
+    Conflict { agent_id: String, seq: u64, reason: String },
+    Rejected(Rejection),
+}
+
+/// Why a report was refused before it reached the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub kind: RejectKind,
+    /// Stable label for metrics and the JSON `error` field.
+    pub reason: &'static str,
+    /// One sentence for people.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectKind {
+    /// 400: not a well-formed signed report.
+    Malformed,
+    /// 401: unknown key, revoked key, bad signature, alg other than EdDSA.
+    Unauthorized,
+    /// 500: the store failed.
+    Internal,
+}
+
+fn reject(kind: RejectKind, reason: &'static str, message: impl Into<String>) -> Decision {
+    Decision::Rejected(Rejection {
+        kind,
+        reason,
+        message: message.into(),
+    })
+}
+
+impl Decision {
+    /// The HTTP status of this decision (CONTRACT §7).
+    pub fn status(&self) -> u16 {
+        match self {
+            Decision::Stored { .. } => 202,
+            Decision::Duplicate { .. } => 200,
+            Decision::Conflict { .. } => 409,
+            Decision::Rejected(r) => match r.kind {
+                RejectKind::Malformed => 400,
+                RejectKind::Unauthorized => 401,
+                RejectKind::Internal => 500,
+            },
+        }
+    }
+
+    /// Label for metrics: `stored`, `duplicate`, `chain_conflict` or the rejection reason.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Decision::Stored { .. } => "stored",
+            Decision::Duplicate { .. } => "duplicate",
+            Decision::Conflict { .. } => "chain_conflict",
+            Decision::Rejected(r) => r.reason,
+        }
+    }
+}
+
+fn jws_rejection(e: &JwsError) -> Decision {
+    match e {
+        JwsError::Alg(_) => reject(RejectKind::Unauthorized, "bad_alg", e.to_string()),
+        JwsError::KidMismatch { .. } | JwsError::SignatureLength | JwsError::BadSignature => {
+            reject(RejectKind::Unauthorized, "bad_signature", e.to_string())
+        }
+        _ => reject(RejectKind::Malformed, "malformed_jws", e.to_string()),
+    }
+}
+
+/// Decide on one signed report (the JWS bytes as received) and store it.
+pub fn ingest(store: &dyn Store, bytes: &[u8], received_at: i64) -> Decision {
+    let jws = match Jws::parse(bytes) {
+        Ok(j) => j,
+        Err(e) => return jws_rejection(&e),
+    };
+    let kid = match jws.kid() {
+        Ok(k) => k,
+        Err(e) => return jws_rejection(&e),
+    };
+    let agent = match store.agent(&kid) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return reject(
+                RejectKind::Unauthorized,
+                "unknown_key",
+                format!("no enrolled agent has key {kid}; enroll the agent first"),
+            );
+        }
+        Err(e) => {
+            log::error!("store: agent lookup: {e}");
+            return reject(RejectKind::Internal, "store_error", "internal storage error");
+        }
+    };
+    if agent.revoked_at.is_some() {
+        return reject(
+            RejectKind::Unauthorized,
+            "revoked_key",
+            format!("agent key {kid} is revoked"),
+        );
+    }
+    let jwk = match Jwk::parse(agent.jwk.as_bytes()) {
+        Ok(j) => j,
+        Err(e) => {
+            log::error!("stored JWK of {kid} is unusable: {e}");
+            return reject(RejectKind::Internal, "store_error", "internal storage error");
+        }
+    };
+    let verified = match jws.verify(&jwk) {
+        Ok(v) => v,
+        Err(e) => return jws_rejection(&e),
+    };
+    let report = match validate::payload(&verified.payload) {
+        Ok(r) => r,
+        Err(why) => {
+            return reject(
+                RejectKind::Malformed,
+                "invalid_report",
+                format!("payload is not a valid report: {why}"),
+            );
+        }
+    };
+    if report.agent_id != kid {
+        return reject(
+            RejectKind::Malformed,
+            "agent_id_mismatch",
+            format!(
+                "payload agent_id {} is not the signing key {kid}",
+                report.agent_id
+            ),
+        );
+    }
+    let new = prepare(&report, &verified.payload, jws.to_json(), received_at);
+    let (agent_id, seq) = (report.agent_id, report.seq);
+    match store.ingest(&new) {
+        Ok(Outcome::Stored) => Decision::Stored { agent_id, seq },
+        Ok(Outcome::Duplicate) => Decision::Duplicate { agent_id, seq },
+        Ok(Outcome::Conflict(reason)) => Decision::Conflict {
+            agent_id,
+            seq,
+            reason,
+        },
+        Err(e) => {
+            log::error!("store: ingest of {agent_id} seq {seq}: {e}");
+            reject(RejectKind::Internal, "store_error", "internal storage error")
+        }
+    }
+}
+
+/// The identity of "the same finding" across a host's reports.
+pub fn fingerprint(f: &Finding) -> String {
+    let mut id = String::new();
+    for part in [
+        Some(f.kind.as_str()),
+        f.path_b64.as_deref().or(f.path.as_deref()),
+        f.device.as_deref(),
+        f.medium_id.as_deref(),
+        f.mount_point.as_deref(),
+    ] {
+        id.push_str(part.unwrap_or(""));
+        id.push('\0');
+    }
+    if f.path.is_none() && f.device.is_none() && f.medium_id.is_none() {
+        id.push_str(f.message.as_deref().unwrap_or(""));
+    }
+    sha256_hex(id.as_bytes())[..32].to_string()
+}
+
+fn prepare(r: &Report, payload: &[u8], jws: Vec<u8>, received_at: i64) -> NewReport {
+    use mijian_report::CheckStatus;
+    let findings = r
+        .findings
+        .iter()
+        .map(|f| NewFinding {
+            fingerprint: fingerprint(f),
+            kind: f.kind.as_str().to_string(),
+            severity: f.severity.as_str().to_string(),
+            severity_rank: f.severity as i64,
+            path: f.path.clone(),
+            body: serde_json::to_string(f).unwrap_or_else(|_| "{}".into()),
+        })
+        .collect();
+    NewReport {
+        agent_id: r.agent_id.clone(),
+        report_id: r.report_id.clone(),
+        // validate::payload bounds seq to i64.
+        seq: r.seq as i64,
+        prev: r.prev.clone(),
+        payload_sha256: sha256_hex(payload),
+        jws,
+        created_at: r.created_at.clone(),
+        received_at,
+        trigger: r.trigger.as_str().to_string(),
+        compliant: r.compliant(),
+        hostname: r.host.hostname.clone(),
+        os: r.host.os.clone(),
+        classification: r.host.classification.clone(),
+        checks: serde_json::to_string(&r.checks).unwrap_or_else(|_| "[]".into()),
+        failed_checks: r
+            .checks
+            .iter()
+            .filter(|c| matches!(c.status, CheckStatus::Fail | CheckStatus::Error))
+            .count() as i64,
+        findings,
+    }
+}
+
+#[cfg(test)]
+mod tests;
