@@ -12,11 +12,15 @@ use crate::extract::{Ctx, ExtractError};
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, BytesText};
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 /// A zip package opened for bounded, by-name member reads.
 pub(crate) struct Package<'a> {
     zip: Zip<'a>,
     names: Vec<String>,
+    /// ASCII-lowercased name -> index in `names` (first wins): O(1) part
+    /// lookups even in packages with hundreds of thousands of members.
+    by_lower: HashMap<String, usize>,
 }
 
 impl<'a> Package<'a> {
@@ -26,10 +30,19 @@ impl<'a> Package<'a> {
     pub(crate) fn open(data: &'a [u8], ctx: &mut Ctx) -> Result<Package<'a>, ExtractError> {
         match archive::open_zip(data, ctx) {
             Ok(zip) => {
-                let names = (0..zip.len())
-                    .filter_map(|i| zip.name_for_index(i).map(str::to_owned))
+                let names: Vec<String> = (0..zip.len())
+                    // index-aligned with the archive (index_for_name)
+                    .map(|i| zip.name_for_index(i).unwrap_or_default().to_owned())
                     .collect();
-                Ok(Package { zip, names })
+                let mut by_lower = HashMap::with_capacity(names.len());
+                for (i, n) in names.iter().enumerate() {
+                    by_lower.entry(n.to_ascii_lowercase()).or_insert(i);
+                }
+                Ok(Package {
+                    zip,
+                    names,
+                    by_lower,
+                })
             }
             Err(ExtractError::Corrupt(m))
                 if data.starts_with(b"PK\x03\x04")
@@ -50,12 +63,12 @@ impl<'a> Package<'a> {
     /// names are case-insensitive) ignoring ASCII case.
     pub(crate) fn find(&self, name: &str) -> Option<&str> {
         let name = name.trim_start_matches('/');
-        if let Some(n) = self.names.iter().find(|n| n.as_str() == name) {
-            return Some(n);
+        if let Some(i) = self.zip.index_for_name(name) {
+            return self.names.get(i).map(String::as_str);
         }
-        self.names
-            .iter()
-            .find(|n| n.eq_ignore_ascii_case(name))
+        self.by_lower
+            .get(&name.to_ascii_lowercase())
+            .and_then(|&i| self.names.get(i))
             .map(String::as_str)
     }
 
