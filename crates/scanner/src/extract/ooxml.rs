@@ -652,12 +652,16 @@ fn sheets(
         }
     }
     let mut comments = Vec::new();
+    let by_id: std::collections::HashMap<&str, &str> = rels
+        .iter()
+        .map(|(rid, _, t)| (rid.as_str(), t.as_str()))
+        .collect();
     for (_, id) in &order {
-        let Some(target) = id.as_ref().and_then(|id| {
-            rels.iter()
-                .find(|(rid, _, _)| rid == id)
-                .map(|(_, _, t)| t.clone())
-        }) else {
+        let Some(target) = id
+            .as_deref()
+            .and_then(|id| by_id.get(id))
+            .map(|t| t.to_string())
+        else {
             continue;
         };
         let Some(xml) = pkg.read(&target, ctx)? else {
@@ -785,13 +789,14 @@ fn slides(
             _ => {}
         }
     }
+    let slide_by_id: std::collections::HashMap<&str, &str> = rels
+        .iter()
+        .filter(|(_, ty, _)| ty.ends_with("/slide"))
+        .map(|(rid, _, t)| (rid.as_str(), t.as_str()))
+        .collect();
     let mut head = None;
     for id in ids {
-        let Some(target) = rels
-            .iter()
-            .find(|(rid, ty, _)| *rid == id && ty.ends_with("/slide"))
-            .map(|(_, _, t)| t.clone())
-        else {
+        let Some(target) = slide_by_id.get(id.as_str()).map(|t| t.to_string()) else {
             continue;
         };
         let Some(xml) = pkg.read(&target, ctx)? else {
