@@ -38,6 +38,32 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
     Ok(doc)
 }
 
+/// Old Chinese mailers send raw 8-bit GBK/Big5 bodies without a charset
+/// parameter; mail-parser then decodes them as UTF-8 into U+FFFD. For such
+/// a part (no transfer encoding, no charset), detect the charset from the
+/// raw bytes instead.
+fn undeclared_8bit(
+    msg: &mail_parser::Message<'_>,
+    part: &mail_parser::MessagePart<'_>,
+) -> Option<String> {
+    if part.encoding != mail_parser::Encoding::None
+        || part
+            .content_type()
+            .and_then(|c| c.attribute("charset"))
+            .is_some()
+    {
+        return None;
+    }
+    let raw = msg
+        .raw_message()
+        .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
+    let mut det = chardetng::EncodingDetector::new();
+    det.feed(raw, true);
+    let enc = det.guess(None, true);
+    let (text, _, bad) = enc.decode(raw);
+    (!bad).then(|| text.into_owned())
+}
+
 fn parse(data: &[u8], max_chars: usize) -> Result<(Document, usize), ExtractError> {
     let msg = MessageParser::default()
         .parse(data)
@@ -48,6 +74,10 @@ fn parse(data: &[u8], max_chars: usize) -> Result<(Document, usize), ExtractErro
     let mut tb = TextBuf::new(max_chars);
     for part in msg.text_bodies() {
         match &part.body {
+            PartType::Text(t) if t.contains('\u{FFFD}') => match undeclared_8bit(&msg, part) {
+                Some(fixed) => tb.push_str(&fixed),
+                None => tb.push_str(t),
+            },
             PartType::Text(t) => tb.push_str(t),
             PartType::Html(h) => tb.push_str(&mail_parser::decoders::html::html_to_text(h)),
             _ => {}
@@ -170,6 +200,15 @@ mod tests {
         assert_eq!(
             first_lines(inner.head.as_deref().unwrap(), 2),
             ["秘密★1年", "示例工程附件说明"]
+        );
+    }
+
+    #[test]
+    fn undeclared_8bit_gbk_body() {
+        let d = run("eml/gbk_8bit_nocharset.eml").unwrap();
+        assert_eq!(
+            first_lines(d.head.as_deref().unwrap(), 2),
+            ["秘密★1年", "玄鸟柒号试验安排。"]
         );
     }
 
