@@ -216,7 +216,7 @@ impl<'p, 'a> Interp<'p, 'a> {
             // One element per 16 operators: a 1000-page text PDF runs to
             // millions of operators and must fit the element budget.
             n_ops = n_ops.wrapping_add(1);
-            if n_ops % 16 == 0 {
+            if n_ops.is_multiple_of(16) {
                 ctx.tick(1)?;
             }
             let num = |i: usize| -> Option<f64> {
