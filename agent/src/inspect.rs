@@ -36,6 +36,10 @@ impl Inspector {
             host_level: cfg.host.classification,
             exclude: cfg.content.exclude.clone(),
             cache_path: cache_dir.map(|d| d.join("scan-cache")),
+            // Document parsers run in worker processes: this same binary,
+            // started with the hidden `__scan-worker` subcommand.
+            worker_exe: std::env::current_exe().ok(),
+            worker_args: vec![crate::SCAN_WORKER.into()],
             ..ScanOptions::default()
         };
         let scanner = Scanner::new(&policy, opts)
@@ -94,6 +98,12 @@ impl Inspector {
         for m in &media {
             report.findings.push(m.finding.clone());
         }
+        if self.cfg.media.usb_history {
+            report.findings.extend(mijian_media::usb_history(
+                self.root.path(),
+                &self.policy.media,
+            ));
+        }
 
         if content {
             let paths = self.content_paths();
@@ -118,6 +128,14 @@ impl Inspector {
                 }
             }
         }
+        // Enforcement comes after the scan, so an unmounted medium's content
+        // was seen first.
+        let enforcement = self.enforcement();
+        for m in &media {
+            if let Some(action) = mijian_media::enforce(m, enforcement) {
+                report.findings.push(action);
+            }
+        }
         report
     }
 
@@ -139,7 +157,15 @@ impl Inspector {
             medium.tag(&mut f);
             report.findings.push(f);
         }
+        if let Some(action) = mijian_media::enforce(medium, self.enforcement()) {
+            report.findings.push(action);
+        }
         report
+    }
+
+    /// The enforcement for unregistered media on this host's level.
+    pub fn enforcement(&self) -> mijian_media::Enforcement {
+        self.cfg.media.enforcement_for(self.cfg.host.classification)
     }
 
     pub fn media_options(&self) -> MediaOptions {
@@ -153,9 +179,7 @@ impl Inspector {
             if self.root.is_live() {
                 p.to_path_buf()
             } else {
-                self.root
-                    .path()
-                    .join(p.strip_prefix("/").unwrap_or(p))
+                self.root.path().join(p.strip_prefix("/").unwrap_or(p))
             }
         };
         match &self.cfg.content.paths {

@@ -113,7 +113,13 @@ enum Command {
     },
 }
 
+/// Hidden subcommand: the scanner's isolated document-parser worker process.
+const SCAN_WORKER: &str = "__scan-worker";
+
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == SCAN_WORKER) {
+        std::process::exit(mijian_scanner::worker::main());
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -197,7 +203,9 @@ fn run(cli: Cli) -> Result<u8> {
                 let mut report = report;
                 match &state {
                     Ok(s) => s.preview(&mut report)?,
-                    Err(e) => eprintln!("mijian-agent: note: {e:#}; report is not linked to a chain"),
+                    Err(e) => {
+                        eprintln!("mijian-agent: note: {e:#}; report is not linked to a chain")
+                    }
                 }
                 report
             };
@@ -251,7 +259,8 @@ fn verify(file: &Path, jwk: Option<&Path>, config: Option<&Path>) -> Result<u8> 
     };
     let key = match jwk {
         Some(p) => {
-            let raw = std::fs::read(p).with_context(|| format!("cannot read JWK {}", p.display()))?;
+            let raw =
+                std::fs::read(p).with_context(|| format!("cannot read JWK {}", p.display()))?;
             Jwk::parse(&raw).with_context(|| format!("JWK {}", p.display()))?
         }
         None => {
@@ -266,7 +275,11 @@ fn verify(file: &Path, jwk: Option<&Path>, config: Option<&Path>) -> Result<u8> 
     };
     let report = match Report::from_payload(&verified.payload) {
         Ok(r) => r,
-        Err(e) => return invalid(format!("signature is valid but the payload is not a mijian report: {e}")),
+        Err(e) => {
+            return invalid(format!(
+                "signature is valid but the payload is not a mijian report: {e}"
+            ));
+        }
     };
     if report.agent_id != verified.kid {
         return invalid(format!(
