@@ -69,12 +69,28 @@ pub fn unreadable(path: &Path, reason: &str, message: String) -> Finding {
 }
 
 /// Hits in a file's name (its last component; for members, the member's).
+/// A name that is not UTF-8 was most likely written by a GBK or Big5 system
+/// (Windows, old zip tools): it is decoded as both and the better reading
+/// counts, so a GBK-named `玄鸟柒号.doc` is still caught.
 fn name_hits(path: &Path, c: &Compiled) -> Hits {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    c.matcher.scan(&name)
+    let Some(name) = path.file_name() else {
+        return Hits::default();
+    };
+    if let Some(s) = name.to_str() {
+        return c.matcher.scan(s);
+    }
+    let bytes = name.as_encoded_bytes();
+    let mut best = Hits::default();
+    let mut best_n = 0;
+    for enc in [encoding_rs::GB18030, encoding_rs::BIG5] {
+        let (s, _) = enc.decode_without_bom_handling(bytes);
+        let h = c.matcher.scan(&s);
+        let n: u64 = h.per_rule.iter().map(|r| r.count).sum();
+        if n > best_n {
+            (best, best_n) = (h, n);
+        }
+    }
+    best
 }
 
 fn child_path(parent: &Path, name: &str) -> PathBuf {

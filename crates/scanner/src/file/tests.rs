@@ -60,3 +60,42 @@ fn streamed_text_matches_across_chunks() {
     );
     assert_eq!(summary(&b.findings[0]), summary(&a.findings[0]));
 }
+
+#[cfg(unix)]
+#[test]
+fn non_utf8_names_are_decoded_for_matching_and_reported_losslessly() {
+    use std::os::unix::ffi::OsStrExt;
+    // "玄鸟柒号.txt" as GBK bytes, the way a Windows zip tool writes it.
+    let (gbk, _, _) = encoding_rs::GBK.encode("玄鸟柒号.txt");
+    let mut raw = b"/h/".to_vec();
+    raw.extend_from_slice(&gbk);
+    let p = Path::new(std::ffi::OsStr::from_bytes(&raw));
+    let mut ctx = Ctx::new(Limits::default());
+    let a = analyse(p, b"harmless", &mut ctx, &compiled());
+    assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
+    let f = &a.findings[0];
+    assert!(f.path.as_deref().unwrap().contains("\\x"), "{:?}", f.path);
+    assert!(f.path_b64.is_some());
+}
+
+#[test]
+fn archive_members_are_reported_as_parent_bang_member() {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    w.start_file("dir/note.txt", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    w.write_all("机密★5年\n正文".as_bytes()).unwrap();
+    w.start_file("clean.txt", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    w.write_all(b"nothing").unwrap();
+    let data = w.finish().unwrap().into_inner();
+    let a = run("/h/a.zip", &data);
+    assert_eq!(a.format, "zip");
+    assert_eq!(a.files, 3);
+    assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
+    assert_eq!(
+        a.findings[0].path.as_deref(),
+        Some("/h/a.zip!/dir/note.txt")
+    );
+    assert_eq!(a.findings[0].kind, FindingKind::MarkedClassified);
+}
