@@ -112,14 +112,12 @@ pub fn decode(data: &[u8]) -> Decoded<'_> {
 /// `data` as UTF-8 if it is valid, allowing one character cut off at the
 /// very end (a file read up to a byte limit).
 fn utf8_prefix(data: &[u8]) -> Option<&str> {
-    // SIMD validation first (the common case), std for the error position.
-    if let Ok(s) = simdutf8::basic::from_utf8(data) {
-        return Some(s);
-    }
-    match std::str::from_utf8(data) {
+    // SIMD validation (the common case); the compat API also gives the
+    // error position at SIMD speed.
+    match simdutf8::compat::from_utf8(data) {
         Ok(s) => Some(s),
         Err(e) if e.error_len().is_none() && data.len() - e.valid_up_to() < 4 => {
-            std::str::from_utf8(&data[..e.valid_up_to()]).ok()
+            simdutf8::basic::from_utf8(&data[..e.valid_up_to()]).ok()
         }
         Err(_) => None,
     }
