@@ -125,6 +125,11 @@ impl Timing {
 pub fn run(cfg: AgentConfig, config_path: Option<PathBuf>) -> Result<()> {
     logging::init();
     let started = Instant::now();
+    // Signals first: a SIGTERM during start-up must not kill the process
+    // with the default action in the middle of a seal; it waits in the
+    // channel until the loop starts.
+    let (tx, rx) = mpsc::channel::<Event>();
+    signals(tx.clone())?;
     let state_dir = state::default_state_dir(&cfg);
     let state = AgentState::open(&state_dir)?;
     let mut timing = Timing::from(&cfg)?;
@@ -161,9 +166,6 @@ pub fn run(cfg: AgentConfig, config_path: Option<PathBuf>) -> Result<()> {
     let mut content_paths = inspector.content_paths();
     let media_opts = inspector.media_options();
     let register = inspector.policy.media.clone();
-
-    let (tx, rx) = mpsc::channel::<Event>();
-    signals(tx.clone())?;
 
     let jobs = Arc::new(Jobs::default());
     let commit = Arc::new(Mutex::new(()));
