@@ -86,7 +86,20 @@ impl Font {
                     _ => Vec::new(),
                 })
                 .unwrap_or_default();
-            let cids = CidTable::for_ordering(&ordering);
+            // An embedded TrueType CID font addresses glyphs, not collection
+            // CIDs, whatever its CIDSystemInfo says: the Adobe table would
+            // produce confident garbage there.
+            let glyph_ids = descendant.is_some_and(|d| {
+                d.is(b"Subtype", b"CIDFontType2")
+                    && pdf
+                        .dict(d.get(b"FontDescriptor").unwrap_or(&Obj::Null))
+                        .is_some_and(|fd| fd.get(b"FontFile2").is_some())
+            });
+            let cids = if glyph_ids {
+                None
+            } else {
+                CidTable::for_ordering(&ordering)
+            };
             return Ok(Font {
                 kind: Kind::Composite { codec, cids },
                 to_unicode,
@@ -168,13 +181,13 @@ impl Font {
                             return;
                         }
                         Codec::Ucs2 | Codec::Utf16 => {
-                            let (text, _) = encoding_rs::UTF_16BE.decode_without_bom_handling(s);
-                            for c in text.chars() {
+                            let units = s.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+                            for c in char::decode_utf16(units) {
                                 stats.shown += 1;
-                                if c == '\u{FFFD}' {
-                                    stats.unmapped += 1;
-                                } else if c != '\0' {
-                                    out.push(c);
+                                match c {
+                                    Ok('\0') => {}
+                                    Ok(c) => out.push(c),
+                                    Err(_) => stats.unmapped += 1,
                                 }
                             }
                             return;
