@@ -179,6 +179,14 @@ fn check_reports_registered_and_unregistered_media_and_their_content() {
     let media = tmp.path().join("media");
     let reg = Medium::new(tmp.path(), "reg", UUID_REG, "BM001", media.join("BM001"));
     let rogue = Medium::new(tmp.path(), "rogue", UUID_ROGUE, "MYSTICK", media.join("my stick"));
+    // Cloned identity: the registered label on another filesystem.
+    let clone = Medium::new(
+        tmp.path(),
+        "clone",
+        "c1c1c1c1-0000-4000-8000-000000000001",
+        "BM001",
+        media.join("BM001_"),
+    );
     std::fs::write(reg.mount_point.join("notes.txt"), "会议时间调整为周三下午。\n").unwrap();
     std::fs::write(
         rogue.mount_point.join("marked.txt"),
@@ -194,7 +202,7 @@ fn check_reports_registered_and_unregistered_media_and_their_content() {
     let (code, report) = check(tmp.path(), &media, &[]);
     assert_eq!(code, 1, "non-compliant: {report:#}");
     let media_f = findings(&report, "removable_media");
-    assert_eq!(media_f.len(), 2, "{report:#}");
+    assert_eq!(media_f.len(), 3, "{report:#}");
     let by_mp = |mp: &Path| {
         *media_f
             .iter()
@@ -213,6 +221,15 @@ fn check_reports_registered_and_unregistered_media_and_their_content() {
     assert_eq!(u["severity"], "high");
     assert_eq!(u["device"], rogue.dev.as_str());
     assert_eq!(u["detail"]["identity"]["label"], "MYSTICK");
+    assert_eq!(u["detail"]["match"]["status"], "unregistered");
+    let c = by_mp(&clone.mount_point);
+    assert_eq!(c["registered"], false);
+    assert_eq!(c["severity"], "high");
+    assert_eq!(c["detail"]["match"]["status"], "suspicious");
+    assert!(
+        c["message"].as_str().unwrap().contains("BM-E2E-001"),
+        "names the entry it partly matches: {c:#}"
+    );
 
     // Content on the unregistered medium: both files, tied to it, critical.
     let on_rogue: Vec<&Value> = report["findings"]
@@ -243,6 +260,61 @@ fn check_reports_registered_and_unregistered_media_and_their_content() {
 
     // --no-content: the media are still reported, their content is not.
     let (_, report) = check(tmp.path(), &media, &["--no-content"]);
-    assert_eq!(findings(&report, "removable_media").len(), 2);
+    assert_eq!(findings(&report, "removable_media").len(), 3);
     assert!(findings(&report, "marked_classified").is_empty());
+}
+
+#[test]
+fn a_medium_unmounted_mid_scan_does_not_break_the_check() {
+    if skip_without_loop("a_medium_unmounted_mid_scan_does_not_break_the_check") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("media");
+    let m = Medium::new(tmp.path(), "busy", UUID_ROGUE, "BUSY", media.join("busy"));
+    for i in 0..400 {
+        std::fs::write(
+            m.mount_point.join(format!("f{i:04}.txt")),
+            format!("第{i}份 玄鸟柒号 资料\n").repeat(50),
+        )
+        .unwrap();
+    }
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let cfg = tmp.path().join("agent.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[paths]\nstate_dir = {:?}\n[content]\npaths = [{:?}]\n[media]\nroots = [{:?}]\n",
+            tmp.path().join("state").display().to_string(),
+            empty.display().to_string(),
+            media.display().to_string()
+        ),
+    )
+    .unwrap();
+    let rules = rules(tmp.path());
+    let child = Command::new(agent())
+        .arg("check")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--rules")
+        .arg(&rules)
+        .args(["--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    // Pull the medium out from under the scan (lazy: open files stay valid,
+    // paths stop resolving).
+    let _ = Command::new("umount").arg("-l").arg(&m.mount_point).output();
+    let out = child.wait_with_output().unwrap();
+    let code = out.status.code();
+    assert!(
+        matches!(code, Some(0) | Some(1)),
+        "exit {code:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert!(report["findings"].is_array());
 }
