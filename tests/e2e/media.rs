@@ -86,7 +86,10 @@ impl Medium {
             mount_point: mount_point.clone(),
         };
         std::fs::create_dir_all(&mount_point).unwrap();
-        run("mount", &["-t", "ext4", &m.dev, mount_point.to_str().unwrap()]);
+        run(
+            "mount",
+            &["-t", "ext4", &m.dev, mount_point.to_str().unwrap()],
+        );
         m
     }
 }
@@ -178,7 +181,13 @@ fn check_reports_registered_and_unregistered_media_and_their_content() {
     let tmp = tempfile::tempdir().unwrap();
     let media = tmp.path().join("media");
     let reg = Medium::new(tmp.path(), "reg", UUID_REG, "BM001", media.join("BM001"));
-    let rogue = Medium::new(tmp.path(), "rogue", UUID_ROGUE, "MYSTICK", media.join("my stick"));
+    let rogue = Medium::new(
+        tmp.path(),
+        "rogue",
+        UUID_ROGUE,
+        "MYSTICK",
+        media.join("my stick"),
+    );
     // Cloned identity: the registered label on another filesystem.
     let clone = Medium::new(
         tmp.path(),
@@ -187,7 +196,11 @@ fn check_reports_registered_and_unregistered_media_and_their_content() {
         "BM001",
         media.join("BM001_"),
     );
-    std::fs::write(reg.mount_point.join("notes.txt"), "会议时间调整为周三下午。\n").unwrap();
+    std::fs::write(
+        reg.mount_point.join("notes.txt"),
+        "会议时间调整为周三下午。\n",
+    )
+    .unwrap();
     std::fs::write(
         rogue.mount_point.join("marked.txt"),
         "机密★5年\n\n关于玄鸟柒号试验安排的通知\n",
@@ -239,13 +252,21 @@ fn check_reports_registered_and_unregistered_media_and_their_content() {
         .filter(|f| f["kind"] == "marked_classified" || f["kind"] == "unmarked_classified")
         .filter(|f| f["mount_point"] == rogue.mount_point.to_str().unwrap())
         .collect();
-    let kinds: Vec<&str> = on_rogue.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = on_rogue
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
     assert!(kinds.contains(&"marked_classified"), "{report:#}");
     assert!(kinds.contains(&"unmarked_classified"), "{report:#}");
     for f in &on_rogue {
         assert_eq!(f["severity"], "critical", "{f:#}");
         assert_eq!(f["registered"], false);
-        assert!(f["path"].as_str().unwrap().starts_with(rogue.mount_point.to_str().unwrap()));
+        assert!(
+            f["path"]
+                .as_str()
+                .unwrap()
+                .starts_with(rogue.mount_point.to_str().unwrap())
+        );
     }
     // The registered medium's harmless file yields no content finding.
     assert!(
@@ -307,7 +328,10 @@ fn a_medium_unmounted_mid_scan_does_not_break_the_check() {
     std::thread::sleep(std::time::Duration::from_millis(150));
     // Pull the medium out from under the scan (lazy: open files stay valid,
     // paths stop resolving).
-    let _ = Command::new("umount").arg("-l").arg(&m.mount_point).output();
+    let _ = Command::new("umount")
+        .arg("-l")
+        .arg(&m.mount_point)
+        .output();
     let out = child.wait_with_output().unwrap();
     let code = out.status.code();
     assert!(

@@ -8,6 +8,10 @@
 //! The table file is opened before it is first read, so a mount between the
 //! two is still signalled; a change while events are being processed is kept
 //! pending by the kernel until the next `wait`.
+//!
+//! Measured (`tests/real.rs`, ext4 on a loop device, 2-core VM shared with
+//! other builds): `mount(2)` return → `Mounted` event delivered 0.6–16 ms;
+//! `mount(2)` call → event 15–70 ms (most of it the mount itself).
 
 use crate::{MediaError, MediaEvent, MediaOptions, MountedMedium, medium_finding, medium_for};
 use mijian_policy::MediaRegister;
