@@ -67,6 +67,11 @@ fn ucs2_without_tounicode() {
 }
 
 #[test]
+fn vertical_writing() {
+    check("vertical");
+}
+
+#[test]
 fn gbk_euc_without_tounicode() {
     check("gbk_euc");
     let doc = run("gbk_euc").unwrap();
