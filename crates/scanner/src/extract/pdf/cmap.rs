@@ -131,7 +131,10 @@ impl ToUnicode {
             out.push_str(s);
             return true;
         }
-        for (lo, hi, base) in &self.ranges {
+        // Ranges are sorted by their start: look at the few that start at
+        // or below `code` (a hostile CMap may hold a million of them).
+        let end = self.ranges.partition_point(|r| r.0 <= code);
+        for (lo, hi, base) in self.ranges[..end].iter().rev().take(8) {
             if (*lo..=*hi).contains(&code) {
                 let mut units = base.clone();
                 if let Some(last) = units.last_mut() {
@@ -217,6 +220,7 @@ impl ToUnicode {
                 _ => {}
             }
         }
+        tu.ranges.sort_by_key(|r| r.0);
         Ok(tu)
     }
 }
@@ -276,6 +280,7 @@ impl CodeToCid {
             }
             ctx.tick(1)?;
         }
+        m.ranges.sort_by_key(|r| r.0);
         Ok(m)
     }
 
@@ -297,10 +302,13 @@ impl CodeToCid {
         if let Some(&c) = self.singles.get(&code) {
             return Some(c);
         }
-        self.ranges
+        let end = self.ranges.partition_point(|r| r.0 <= code);
+        self.ranges[..end]
             .iter()
+            .rev()
+            .take(8)
             .find(|(lo, hi, _)| (*lo..=*hi).contains(&code))
-            .map(|(lo, _, base)| base + (code - lo))
+            .map(|(lo, _, base)| base.saturating_add(code - lo))
     }
 }
 
