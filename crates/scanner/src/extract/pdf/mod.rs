@@ -13,8 +13,9 @@
 //! Encrypted files that open with the empty user password (owner
 //! restrictions only) are decrypted and scanned ([`crypt`]); the others are
 //! `Encrypted`. A file cut short whose pages or contents are
-//! missing is `Truncated`; text shown only in fonts with no Unicode mapping
-//! at all is `Unsupported` (it must not pass for a clean document).
+//! missing is `Truncated`; a document whose text is mostly (half or more of
+//! its character codes) in fonts with no Unicode mapping is `Unsupported`
+//! (it must not pass for a clean document).
 
 mod cmap;
 mod content;
@@ -148,10 +149,13 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
         ));
     }
     let stats = interp.stats;
-    if stats.shown > 0 && stats.unmapped == stats.shown {
-        return Err(ExtractError::Unsupported(
-            "text is drawn only in fonts without a Unicode mapping".into(),
-        ));
+    // Most of the text unreadable (say, the body in such a font and only
+    // page numbers readable): the document must not pass for clean.
+    if stats.unmapped > 0 && stats.unmapped.saturating_mul(2) >= stats.shown {
+        return Err(ExtractError::Unsupported(format!(
+            "{} of {} character codes are drawn in fonts without a Unicode mapping",
+            stats.unmapped, stats.shown
+        )));
     }
     Ok(Document {
         format: "pdf",

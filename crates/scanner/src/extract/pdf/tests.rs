@@ -226,6 +226,17 @@ fn unmappable_text_is_unsupported() {
         extract_inner(&pdf, &mut ctx),
         Err(ExtractError::Unsupported(_))
     ));
+    // Mostly unreadable: the body in such a font, a page number readable.
+    let content =
+        b"BT /F1 12 Tf 72 700 Td <0045004600470048> Tj ET BT /F2 9 Tf 300 40 Td (1) Tj ET";
+    let mut pdf = minimal_pdf(content, font);
+    let at = pdf.windows(9).position(|w| w == b"/F1 5 0 R").unwrap() + 9;
+    pdf.splice(at..at, b" /F2 << /Subtype /Type1 >>".iter().copied());
+    let mut ctx = Ctx::new(Limits::default());
+    assert!(matches!(
+        extract_inner(&pdf, &mut ctx),
+        Err(ExtractError::Unsupported(_))
+    ));
 }
 
 #[test]
