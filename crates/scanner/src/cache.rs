@@ -97,15 +97,15 @@ pub struct Cache {
     dirty: bool,
 }
 
-fn path_bytes(p: &Path) -> Vec<u8> {
+fn path_bytes(p: &Path) -> std::borrow::Cow<'_, [u8]> {
     #[cfg(unix)]
     {
         use std::os::unix::ffi::OsStrExt;
-        p.as_os_str().as_bytes().to_vec()
+        std::borrow::Cow::Borrowed(p.as_os_str().as_bytes())
     }
     #[cfg(not(unix))]
     {
-        p.to_string_lossy().into_owned().into_bytes()
+        std::borrow::Cow::Owned(p.to_string_lossy().into_owned().into_bytes())
     }
 }
 
@@ -193,7 +193,7 @@ impl Cache {
     /// The cached value for `path` if its stamp is unchanged. Marks the
     /// entry as seen in this scan.
     pub fn get(&mut self, path: &Path, stamp: &FileStamp) -> Option<&[u8]> {
-        let e = self.entries.get_mut(&path_bytes(path))?;
+        let e = self.entries.get_mut(path_bytes(path).as_ref())?;
         if e.stamp != *stamp {
             return None;
         }
@@ -204,7 +204,7 @@ impl Cache {
     /// Record the value for `path` at `stamp`.
     pub fn put(&mut self, path: &Path, stamp: FileStamp, value: Vec<u8>) {
         self.entries.insert(
-            path_bytes(path),
+            path_bytes(path).into_owned(),
             Entry {
                 stamp,
                 value,

@@ -100,9 +100,10 @@ pub enum ScanError {
     Setup(String),
 }
 
-/// A scanner compiled from a policy.
+/// A scanner compiled from a policy. The policy is compiled (automaton,
+/// normalisation tables, marking patterns) on first need, so a rescan that
+/// the cache answers entirely never pays for it.
 pub struct Scanner {
-    pub compiled: Arc<file::Compiled>,
     pub opts: ScanOptions,
     /// Digest and source of the policy (the worker process reloads it).
     pub policy_digest: String,
@@ -112,15 +113,18 @@ pub struct Scanner {
 
 impl Scanner {
     pub fn new(policy: &Policy, opts: ScanOptions) -> Result<Scanner, ScanError> {
-        let compiled = Arc::new(file::Compiled::new(policy, opts.host_level)?);
-        let engine = engine::Engine::new(policy, &opts, compiled.clone())?;
+        let engine = engine::Engine::new(policy, &opts)?;
         Ok(Scanner {
-            compiled,
             policy_digest: policy.digest.clone(),
             policy_source: policy.source.clone(),
             opts,
             engine,
         })
+    }
+
+    /// The compiled policy (built on first call).
+    pub fn compiled(&self) -> Result<Arc<file::Compiled>, ScanError> {
+        self.engine.analyser.compiled().map_err(ScanError::Setup)
     }
 
     /// Scan files and directories: parallel walk, cache, worker-isolated

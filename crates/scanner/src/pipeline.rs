@@ -245,17 +245,37 @@ fn process(
     if let Some(c) = cache
         && let Ok(mut c) = c.lock()
         && let Some(v) = c.get(path, &stamp)
-        && let Ok(r) = serde_json::from_slice::<FileResult>(v)
     {
-        return (r, true);
+        // An empty value is the common case, a clean file (see below).
+        if v.is_empty() {
+            return (
+                FileResult {
+                    findings: Vec::new(),
+                    files: 1,
+                    skipped: 0,
+                },
+                true,
+            );
+        }
+        if let Ok(r) = serde_json::from_slice::<FileResult>(v) {
+            return (r, true);
+        }
     }
     let result = analyse_file(path, &stamp, opts, analyser, slot);
     if let Some(c) = cache
         && !result.transient()
-        && let Ok(bytes) = serde_json::to_vec(&result)
-        && let Ok(mut c) = c.lock()
     {
-        c.put(path, stamp, bytes);
+        let clean = result.findings.is_empty() && result.files == 1 && result.skipped == 0;
+        let bytes = if clean {
+            Ok(Vec::new())
+        } else {
+            serde_json::to_vec(&result)
+        };
+        if let Ok(bytes) = bytes
+            && let Ok(mut c) = c.lock()
+        {
+            c.put(path, stamp, bytes);
+        }
     }
     (result, false)
 }
