@@ -22,20 +22,28 @@ fn target_dir() -> PathBuf {
 }
 
 /// Build the binaries once per test run, so tests never run stale ones.
+/// The outcome is kept: a failed build fails every test at once instead of
+/// being retried by each.
 fn build_once() {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let outcome = BUILT.get_or_init(|| {
         if std::env::var_os("MIJIAN_SKIP_BUILD").is_some() {
-            return;
+            return Ok(());
         }
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let st = Command::new(cargo)
+        match Command::new(cargo)
             .args(["build", "-p", "mijian-agent", "-p", "mijian-collector"])
             .current_dir(workspace())
             .status()
-            .expect("run cargo build");
-        assert!(st.success(), "cargo build of the binaries failed");
+        {
+            Ok(st) if st.success() => Ok(()),
+            Ok(st) => Err(format!("cargo build of the binaries failed: {st}")),
+            Err(e) => Err(format!("cannot run cargo: {e}")),
+        }
     });
+    if let Err(e) = outcome {
+        panic!("{e}");
+    }
 }
 
 /// Path of a workspace binary (`mijian-agent`, `mijian-collector`), built if needed.
