@@ -112,4 +112,22 @@ fn main() {
         "  hits {:?}",
         h.per_rule.iter().map(|r| r.count).collect::<Vec<_>>()
     );
+    let absent = Keywords {
+        rules: vec![KeywordRule {
+            id: "absent".into(),
+            terms: vec!["不存在的词".into(), "示例工程".into()],
+            regex: None,
+            severity: Severity::High,
+            description: None,
+            file: "bench".into(),
+        }],
+    };
+    let m = Matcher::new(&absent).unwrap();
+    let t = (Instant::now(), cpu());
+    let h = m.scan(&text);
+    rate("matcher, 2 absent CJK terms", t);
+    println!(
+        "  hits {:?}",
+        h.per_rule.iter().map(|r| r.count).collect::<Vec<_>>()
+    );
 }
