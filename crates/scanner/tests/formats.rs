@@ -182,3 +182,16 @@ fn marked_severity_depends_on_host_level() {
         "critical"
     );
 }
+/// Formats extracted by the other modules, checked by the same helper.
+macro_rules! format_dirs {
+    ($($name:ident),*) => {
+        $(
+            #[test]
+            fn $name() {
+                check_dir(stringify!($name));
+            }
+        )*
+    };
+}
+
+format_dirs!(docx, xlsx, pptx, odt, ods, odp, rtf, eml, ofd, pdf);
