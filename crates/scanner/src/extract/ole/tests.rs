@@ -1,0 +1,261 @@
+use super::*;
+use crate::extract::Limits;
+
+fn fixture(rel: &str) -> Vec<u8> {
+    let p = format!(
+        "{}/../../fixtures/formats/{rel}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+fn run(rel: &str) -> ExtractResult {
+    extract(&fixture(rel), &mut Ctx::new(Limits::default()))
+}
+
+fn ok(rel: &str) -> Document {
+    run(rel).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn head(d: &Document) -> String {
+    d.head.clone().unwrap_or_else(|| d.text.clone())
+}
+
+fn first_lines(s: &str, n: usize) -> Vec<String> {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(n)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn prop<'a>(d: &'a Document, k: &str) -> Option<&'a str> {
+    d.properties
+        .iter()
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn doc_marked() {
+    let d = ok("doc/marked.doc");
+    assert_eq!(d.format, "doc");
+    assert!(d.text.contains("玄鸟柒号"), "{}", d.text);
+    assert!(d.text.contains("XN-07A型"));
+    assert!(d.text.contains("cell phone"));
+    assert_eq!(first_lines(&head(&d), 1), vec!["机密★5年"]);
+}
+
+#[test]
+fn doc_unmarked_and_header() {
+    let d = ok("doc/unmarked.doc");
+    assert!(d.text.contains("示例工程"));
+    assert_eq!(first_lines(&head(&d), 1), vec!["工作通报"]);
+    let d = ok("doc/marked_header.doc");
+    assert!(d.text.contains("示例工程"));
+    assert_eq!(
+        first_lines(&head(&d), 1),
+        vec!["秘密★1年"],
+        "head: {:?}",
+        d.head
+    );
+}
+
+#[test]
+fn doc_custom_property() {
+    let d = ok("doc/custom_prop.doc");
+    assert_eq!(prop(&d, "密级"), Some("机密"), "{:?}", d.properties);
+    assert!(d.text.contains("玄鸟柒号"));
+}
+
+#[test]
+fn doc_encrypted_truncated_garbage() {
+    assert!(matches!(
+        run("doc/encrypted.doc"),
+        Err(ExtractError::Encrypted(_))
+    ));
+    assert!(run("doc/truncated.doc").is_err());
+    assert!(run("doc/garbage.doc").is_err());
+}
+
+#[test]
+fn wps_family() {
+    let d = ok("wps/marked.wps");
+    assert_eq!(d.format, "wps");
+    assert_eq!(first_lines(&head(&d), 1), vec!["机密★5年"]);
+    assert!(prop(&d, "KSOProductBuildVer").is_none());
+    let d = ok("et/marked.et");
+    assert_eq!(d.format, "et");
+    assert!(d.text.contains("玄鸟柒号"));
+    let d = ok("dps/marked.dps");
+    assert_eq!(d.format, "dps");
+    assert!(d.text.contains("玄鸟柒号"));
+}
+
+#[test]
+fn xls_cells_sst_continue() {
+    let d = ok("xls/marked.xls");
+    assert_eq!(d.format, "xls");
+    assert_eq!(first_lines(&head(&d), 1), vec!["机密★5年"]);
+    assert!(d.text.contains("玄鸟柒号"));
+    assert!(d.text.contains("XN-07A型"));
+    assert!(d.text.contains("42"));
+    // the long string spans CONTINUE records and must arrive whole
+    let long = format!("{}玄鸟柒号", "长文本".repeat(3000));
+    assert!(d.text.contains(&long), "long SST string split");
+    assert!(
+        d.text.contains("明细") && d.text.contains("汇总"),
+        "sheet names"
+    );
+    assert!(d.text.contains("english\tplain"));
+    let d = ok("xls/unmarked.xls");
+    assert!(d.text.contains("示例工程"));
+    let d = ok("xls/custom_prop.xls");
+    assert_eq!(prop(&d, "密级"), Some("机密"), "{:?}", d.properties);
+}
+
+#[test]
+fn xls_encrypted_truncated() {
+    assert!(matches!(
+        run("xls/encrypted.xls"),
+        Err(ExtractError::Encrypted(_))
+    ));
+    assert!(run("xls/truncated.xls").is_err());
+}
+
+#[test]
+fn ppt_slides() {
+    let d = ok("ppt/marked.ppt");
+    assert_eq!(d.format, "ppt");
+    assert!(d.text.contains("玄鸟柒号"), "{}", d.text);
+    assert!(d.text.contains("XN-07A型"));
+    let h = head(&d);
+    assert_eq!(first_lines(&h, 1), vec!["机密★5年"], "head {h:?}");
+    assert!(!h.contains("XN-07A"), "head is the first slide only");
+    assert!(!d.text.contains("Click to edit"), "master text skipped");
+    let d = ok("ppt/unmarked.ppt");
+    assert!(d.text.contains("示例工程"));
+    assert!(run("ppt/truncated.ppt").is_err());
+}
+
+#[test]
+fn expected_json_agrees() {
+    // Every fixture with "unscannable" set fails, every other one extracts
+    // with the expected format name.
+    for fmt in ["doc", "xls", "ppt", "wps", "et", "dps"] {
+        let dir = format!(
+            "{}/../../fixtures/formats/{fmt}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            let Some(case) = name.strip_suffix(".expected.json") else {
+                continue;
+            };
+            let exp: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            let r = run(&format!("{fmt}/{case}.{fmt}"));
+            match exp["unscannable"].as_str() {
+                Some(reason) => {
+                    let err = r.expect_err(&name);
+                    if reason == "encrypted" {
+                        assert_eq!(err.reason(), "encrypted", "{name}");
+                    } else {
+                        assert!(
+                            matches!(err.reason(), "corrupt" | "truncated"),
+                            "{name}: {err}"
+                        );
+                    }
+                }
+                None => {
+                    let d = r.unwrap_or_else(|e| panic!("{name}: {e}"));
+                    assert_eq!(d.format, exp["format"].as_str().unwrap(), "{name}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn not_an_office_file_is_unsupported() {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut cf = cfb::CompoundFile::create(&mut buf).unwrap();
+        std::io::Write::write_all(
+            &mut cf.create_stream("/__substg1.0_0037001F").unwrap(),
+            b"x",
+        )
+        .unwrap();
+    }
+    let r = extract(buf.get_ref(), &mut Ctx::new(Limits::default()));
+    assert!(matches!(r, Err(ExtractError::Unsupported(_))), "{r:?}");
+}
+
+#[test]
+fn encrypted_ooxml_still_detected() {
+    let r = run("docx/encrypted.docx");
+    assert!(matches!(r, Err(ExtractError::Encrypted(_))), "{r:?}");
+}
+
+#[test]
+fn embedded_package_becomes_child() {
+    let inner = fixture("docx/unmarked.docx");
+    let doc = fixture("doc/unmarked.doc");
+    // Add an ObjectPool/_1/Package stream to a copy of a real .doc.
+    let mut cf = cfb::CompoundFile::open(std::io::Cursor::new(doc)).unwrap();
+    cf.create_storage_all("/ObjectPool/_1").unwrap();
+    std::io::Write::write_all(
+        &mut cf.create_stream("/ObjectPool/_1/Package").unwrap(),
+        &inner,
+    )
+    .unwrap();
+    cf.flush().unwrap();
+    let bytes = cf.into_inner().into_inner();
+    let d = extract(&bytes, &mut Ctx::new(Limits::default())).unwrap();
+    assert_eq!(d.children.len(), 1);
+    assert_eq!(d.children[0].name, "ObjectPool/_1/Package");
+    assert_eq!(d.children[0].data, inner);
+}
+
+/// Deterministic mutations of every fixture: flipped bytes and truncations
+/// must give Ok or an error, never a panic.
+#[test]
+fn mutated_fixtures_never_panic() {
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut rnd = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let cases = [
+        "doc/marked.doc",
+        "doc/marked_header.doc",
+        "doc/custom_prop.doc",
+        "xls/marked.xls",
+        "xls/custom_prop.xls",
+        "ppt/marked.ppt",
+    ];
+    for case in cases {
+        let good = fixture(case);
+        for i in 0..200 {
+            let mut m = good.clone();
+            if i % 5 == 4 {
+                let n = (rnd() as usize) % m.len();
+                m.truncate(n);
+            } else {
+                for _ in 0..1 + rnd() % 16 {
+                    let at = (rnd() as usize) % m.len();
+                    m[at] = rnd() as u8;
+                }
+            }
+            let mut ctx = Ctx::new(Limits {
+                max_elements: 2_000_000,
+                ..Limits::default()
+            });
+            let _ = extract(&m, &mut ctx);
+        }
+    }
+}
