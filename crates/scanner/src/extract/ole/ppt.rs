@@ -35,10 +35,12 @@ pub(crate) fn extract(c: &mut Container<'_>, ctx: &mut Ctx) -> Result<Document, 
         .read("PowerPoint Document", ctx)?
         .ok_or_else(|| ExtractError::Corrupt("no PowerPoint Document stream".into()))?;
     let mut text = Text::new(ctx.limits.max_text_chars);
-    // Slide units seen so far (a SlideContainer, or a SlidePersistAtom in the
-    // slides' SlideListWithText); the head is the text of the first one.
-    let mut unit = 0u32;
-    let mut head_range: Option<(usize, usize)> = None;
+    // Slide units (a SlideContainer, or a SlidePersistAtom in the slides'
+    // SlideListWithText); the head is the text of the first one with text.
+    let mut units = Units {
+        cur: None,
+        head: None,
+    };
     let mut in_slide_list = 0usize; // end offset of a slides SLWT, 0 if none
     let mut pos = 0usize;
     while let (Some(vi), Some(ty), Some(len)) =
@@ -63,12 +65,12 @@ pub(crate) fn extract(c: &mut Container<'_>, ctx: &mut Ctx) -> Result<Document, 
                 continue;
             }
             SLIDE_LIST_WITH_TEXT if inst == 0 => in_slide_list = end,
-            SLIDE_PERSIST if in_slide_list != 0 => new_unit(&mut unit, &mut head_range, &mut text),
-            SLIDE | NOTES => {
-                if ty == SLIDE {
-                    new_unit(&mut unit, &mut head_range, &mut text);
-                }
-                text.newline();
+            SLIDE_PERSIST if in_slide_list != 0 => units.start(&mut text),
+            SLIDE => units.start(&mut text),
+            NOTES => {
+                // Speaker notes (and the notes master) belong to no slide.
+                units.start(&mut text);
+                units.cur = None;
             }
             TEXT_CHARS | TEXT_BYTES => {
                 let b = s.get(body..end.min(s.len())).unwrap_or(&[]);
@@ -95,12 +97,10 @@ pub(crate) fn extract(c: &mut Container<'_>, ctx: &mut Ctx) -> Result<Document, 
         }
         pos = if ver == 0x0F { body } else { end };
     }
-    if unit == 1
-        && let Some((a, _)) = head_range
-    {
-        head_range = Some((a, text.s.len()));
-    }
-    let head = head_range
+    let at = text.s.len();
+    units.close(&text.s, at);
+    let head = units
+        .head
         .and_then(|(a, b)| text.s.get(a..b))
         .map(|h| head_of(h, HEAD_CHARS));
     Ok(Document {
@@ -111,17 +111,30 @@ pub(crate) fn extract(c: &mut Container<'_>, ctx: &mut Ctx) -> Result<Document, 
     })
 }
 
-/// A new slide starts: the first one opens the head, the second closes it.
-fn new_unit(unit: &mut u32, head: &mut Option<(usize, usize)>, text: &mut Text) {
-    text.newline();
-    *unit = unit.saturating_add(1);
-    match *unit {
-        1 => *head = Some((text.s.len(), text.s.len())),
-        2 => {
-            if let Some((a, _)) = *head {
-                *head = Some((a, text.s.len()));
-            }
+/// Slide units seen so far and the head found.
+struct Units {
+    /// Start (byte offset in the text) of the current unit, once one started.
+    cur: Option<usize>,
+    head: Option<(usize, usize)>,
+}
+
+impl Units {
+    /// The current unit ends at `at`: it is the head if it is the first unit
+    /// with text (SlideListWithText may list slides without holding their
+    /// text, which then lives in the slides' drawings).
+    fn close(&mut self, text: &str, at: usize) {
+        if self.head.is_none()
+            && let Some(a) = self.cur
+            && text.get(a..at).is_some_and(|t| !t.trim().is_empty())
+        {
+            self.head = Some((a, at));
         }
-        _ => {}
+    }
+
+    fn start(&mut self, text: &mut Text) {
+        text.newline();
+        let at = text.s.len();
+        self.close(&text.s, at);
+        self.cur = Some(at);
     }
 }

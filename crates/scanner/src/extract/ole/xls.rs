@@ -70,25 +70,21 @@ pub(crate) fn extract(c: &mut Container<'_>, ctx: &mut Ctx) -> Result<Document, 
         let (ty, body) = recs[i];
         i += 1;
         match ty {
-            BOF => {
-                if i > 1 {
-                    substream += 1;
-                    row = None;
-                    text.newline();
-                    sheet_start = text.s.len();
-                    hf.clear();
-                }
+            BOF if i > 1 => {
+                substream += 1;
+                row = None;
+                text.newline();
+                sheet_start = text.s.len();
+                hf.clear();
             }
-            EOF => {
-                if substream == 1 && head.is_none() {
-                    let mut h = hf.clone();
-                    h.push('\n');
-                    h.push_str(&head_of(
-                        text.s.get(sheet_start..).unwrap_or(""),
-                        HEAD_CHARS,
-                    ));
-                    head = Some(h);
-                }
+            EOF if substream == 1 && head.is_none() => {
+                let mut h = hf.clone();
+                h.push('\n');
+                h.push_str(&head_of(
+                    text.s.get(sheet_start..).unwrap_or(""),
+                    HEAD_CHARS,
+                ));
+                head = Some(h);
             }
             FILEPASS => {
                 return Err(ExtractError::Encrypted(
