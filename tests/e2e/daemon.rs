@@ -611,3 +611,117 @@ fn systemd_unit_verifies() {
         "warnings about the unit: {err}"
     );
 }
+
+/// The real collector: `enroll` with a token, then `run` delivers every
+/// report, which the collector stores as one gap-free chain; the collector
+/// is stopped for a while and restarted in between.
+#[test]
+fn real_collector_enroll_and_deliver() {
+    let col = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", col.path().join("c.db").display());
+    let collector = |args: &[&str]| {
+        let o = util::run(
+            Command::new(util::bin("mijian-collector"))
+                .args(args)
+                .args(["--database", &db]),
+        );
+        assert!(
+            o.status.success(),
+            "mijian-collector {args:?}: {}",
+            util::stderr(&o)
+        );
+        util::stdout(&o)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let token = collector(&["token", "create"]);
+    let api = collector(&["api-token", "create", "--role", "auditor"]);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let serve = || {
+        let c = Command::new(util::bin("mijian-collector"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--database",
+                &db,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "collector did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        c
+    };
+    let mut server = serve();
+
+    let mut agent = Agent::new();
+    agent.configure(None, "heartbeat = \"300ms\"\nfile_watch = false\n");
+    let o = util::run(
+        Command::new(util::bin("mijian-agent"))
+            .args(["enroll", "--collector", &url, "--token", &token, "--config"])
+            .arg(agent.config()),
+    );
+    assert!(o.status.success(), "enroll: {}", util::stderr(&o));
+    let kid = agent.jwk().kid.unwrap_or_default();
+    agent.start();
+
+    let host = || -> serde_json::Value {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "GET /api/v1/hosts/{kid} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {api}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+    };
+    let wait_reports = |n: u64| {
+        let t = Instant::now();
+        loop {
+            let h = host();
+            if h["reports"].as_u64().unwrap_or(0) >= n {
+                return h;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "collector has {h}\n{}",
+                agent.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_reports(3);
+    // Collector down for two seconds, then back.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let mut server = serve();
+    let made = agent.chain_seq();
+    let h = wait_reports(made);
+    let (took, status) = agent.terminate();
+    assert!(status.success() && took < Duration::from_secs(5));
+    let h2 = wait_reports(agent.chain_seq());
+    assert_eq!(h2["missing_seqs"].as_u64(), Some(0), "{h} / {h2}");
+    assert_eq!(h2["tamper_alerts"].as_u64(), Some(0), "{h2}");
+    assert_eq!(h2["latest_seq"].as_u64(), Some(agent.chain_seq()), "{h2}");
+    server.kill().unwrap();
+    let _ = server.wait();
+}
