@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 fn bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        if let Some(b) = std::env::var_os("MIJIAN_COLLECTOR_BIN") {
+            return PathBuf::from(b);
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let st = Command::new(cargo)
             .args([
