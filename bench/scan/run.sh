@@ -53,12 +53,12 @@ MIJIAN=${MIJIAN:-$EXAMPLE --threads $THREADS}
 RESCAN_MIJIAN=${RESCAN_MIJIAN:-$EXAMPLE --threads $THREADS}
 RGA=${RGA:-$(command -v rga || echo /work/rga/bin/rga)}
 
-# measure LABEL CMD...: runs CMD, stdout to /dev/null; sets WALL (s) and RSS (MB).
+# measure LABEL CMD...: runs CMD, output to $BENCH_DIR/LABEL.{stdout,stderr}; sets WALL (s) and RSS (MB).
 measure() {
   local label=$1; shift
   local tf; tf=$(mktemp)
   set +e
-  /usr/bin/time -f "%e %M %U %S" -o "$tf" "$@" > /dev/null 2> "$BENCH_DIR/$label.stderr"
+  /usr/bin/time -f "%e %M %U %S" -o "$tf" "$@" > "$BENCH_DIR/$label.stdout" 2> "$BENCH_DIR/$label.stderr"
   local rc=$?
   set -e
   read -r WALL RSS_KB U S < <(tail -n 1 "$tf"); rm -f "$tf"
@@ -96,7 +96,11 @@ bench_office() {
   measure mijian-office $MIJIAN "$dir"
   local mj=$WALL mjc=$CPU
   if [ -x "$RGA" ]; then
-    PATH="$(dirname "$RGA"):$PATH" measure rga-office "$RGA" --rga-no-cache -F -c -j "$THREADS" "${PATTERN_ARGS[@]}" "$dir"
+    # rga 0.10.10's --rga-no-cache fails every file ("No cache?",
+    # phiresky/ripgrep-all#337): give it an empty cache directory instead.
+    rm -rf "$BENCH_DIR/rga-cache"
+    PATH="$(dirname "$RGA"):$PATH" measure rga-office "$RGA" --rga-cache-path="$BENCH_DIR/rga-cache" -F -c -j "$THREADS" "${PATTERN_ARGS[@]}" "$dir"
+    echo "  rga matched $(PATH="$(dirname "$RGA"):$PATH" "$RGA" --rga-cache-path="$BENCH_DIR/rga-cache" -F -c "${PATTERN_ARGS[@]}" "$dir" 2>/dev/null | wc -l) files; mijian reported $(grep -c . "$BENCH_DIR/mijian-office.stdout" || true) findings"
     echo "  => rga/mijian wall = $(ratio "$WALL" "$mj"), cpu = $(ratio "$CPU" "$mjc")  (target >= 20)"
   else
     echo "  rga not found (cargo install ripgrep_all --root /work/rga): no comparison"
