@@ -74,8 +74,8 @@ pub(crate) fn extract(c: &mut Container<'_>, ctx: &mut Ctx) -> Result<Document, 
     let hdd_end = hdd_start.saturating_add(ccp_hdd);
     let mut all = Text::new(max);
     let raw = chars(&wd, &pieces, 0, u64::MAX, max, ctx)?;
-    // raw: Vec<(cp, char)> would be heavy; chars() returns the characters in
-    // cp order, one per cp, so story boundaries are plain indices.
+    // One UTF-16 unit per cp (as Word counts them), so story boundaries are
+    // plain indices and memory is two bytes per character.
     let n = raw.len() as u64;
     let idx = |cp: u64| cp.min(n) as usize;
     let main = raw.get(..idx(main_end)).unwrap_or(&[]);
@@ -117,11 +117,13 @@ pub(crate) fn extract(c: &mut Container<'_>, ctx: &mut Ctx) -> Result<Document, 
             }
         }
     }
-    let main_head: Vec<char> = main.iter().take(HEAD_CHARS).copied().collect();
-    clean_into(&main_head, &mut head);
+    clean_into(
+        main.get(..HEAD_CHARS.min(main.len())).unwrap_or(&[]),
+        &mut head,
+    );
     Ok(Document {
         head: Some(head.s),
-        truncated: all.truncated,
+        truncated: all.truncated || raw.len() >= max,
         text: all.s,
         ..Document::default()
     })
@@ -204,8 +206,8 @@ fn chars(
     to: u64,
     max: usize,
     ctx: &mut Ctx,
-) -> Result<Vec<char>, ExtractError> {
-    let mut out: Vec<char> = Vec::new();
+) -> Result<Vec<u16>, ExtractError> {
+    let mut out: Vec<u16> = Vec::new();
     for p in pieces {
         if p.cp_end <= p.cp_start || p.cp_end <= from || p.cp_start >= to {
             continue;
@@ -226,7 +228,8 @@ fn chars(
                 ));
             };
             let (s, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-            out.extend(s.chars());
+            // cp1252 is all in the BMP: one unit per byte
+            out.extend(s.encode_utf16());
         } else {
             let start =
                 p.fc.checked_add(skip.checked_mul(2).ok_or_else(piece_bad)?)
@@ -237,22 +240,11 @@ fn chars(
                     "text piece outside WordDocument".into(),
                 ));
             };
-            // Keep one char per cp: unpaired surrogates become U+FFFD, a
-            // surrogate pair yields one char for two cps (padded below).
-            let units = bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]));
-            for r in char::decode_utf16(units) {
-                match r {
-                    Ok(c) => {
-                        out.push(c);
-                        if c.len_utf16() == 2 {
-                            out.push('\u{200B}');
-                        }
-                    }
-                    Err(_) => out.push(char::REPLACEMENT_CHARACTER),
-                }
-            }
+            out.extend(
+                bytes
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]])),
+            );
         }
     }
     Ok(out)
@@ -265,11 +257,12 @@ fn piece_bad() -> ExtractError {
 /// Word's special characters to text: paragraph/cell/line ends become `\n`,
 /// field codes (0x13 .. 0x14) are dropped while field results (0x14 .. 0x15)
 /// are kept, object anchors and separators are dropped.
-fn clean_into(src: &[char], out: &mut Text) {
+fn clean_into(src: &[u16], out: &mut Text) {
     // One entry per open field: true while in its code part.
     let mut fields: Vec<bool> = Vec::new();
     let mut in_code = 0usize;
-    for &c in src {
+    for c in char::decode_utf16(src.iter().copied()) {
+        let c = c.unwrap_or(char::REPLACEMENT_CHARACTER);
         if out.full() {
             return;
         }
@@ -299,7 +292,6 @@ fn clean_into(src: &[char], out: &mut Text) {
             '\r' | '\u{7}' | '\u{b}' | '\u{c}' | '\u{e}' => out.push('\n'),
             '\u{1e}' => out.push('-'),
             '\u{9}' => out.push('\t'),
-            '\u{200B}' => {}
             c if (c as u32) < 0x20 || c == '\u{1f}' => {}
             c => out.push(c),
         }

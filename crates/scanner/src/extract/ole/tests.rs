@@ -259,3 +259,143 @@ fn mutated_fixtures_never_panic() {
         }
     }
 }
+
+/// A compound file with the given root streams.
+fn cfb_with(streams: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut cf = cfb::CompoundFile::create(&mut buf).unwrap();
+        for (name, data) in streams {
+            if let Some((dir, _)) = name.rsplit_once('/') {
+                cf.create_storage_all(dir).unwrap();
+            }
+            std::io::Write::write_all(&mut cf.create_stream(name).unwrap(), data).unwrap();
+        }
+        cf.flush().unwrap();
+    }
+    buf.into_inner()
+}
+
+/// PPT record header.
+fn rec(ver_inst: u16, ty: u16, body: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&ver_inst.to_le_bytes());
+    v.extend_from_slice(&ty.to_le_bytes());
+    v.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+#[test]
+fn ppt_crypt_session_is_encrypted() {
+    let mut doc = rec(0x0F, 0x03E8, &rec(0x0F, 0x2F14, &[0; 8]));
+    doc.extend(rec(0, 0x0FA0, &[0x41, 0]));
+    let f = cfb_with(&[("/PowerPoint Document", &doc), ("/Current User", &[0; 20])]);
+    let r = extract(&f, &mut Ctx::new(Limits::default()));
+    assert!(matches!(r, Err(ExtractError::Encrypted(_))), "{r:?}");
+    // without the CryptSession container: text, deep nesting costs no stack
+    let mut deep = rec(
+        0,
+        0x0FA0,
+        &"深层文本"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect::<Vec<_>>(),
+    );
+    // 100,000 nested containers, headers written outermost first
+    let levels = 100_000usize;
+    let mut nested = Vec::with_capacity(levels * 8 + deep.len());
+    for k in 0..levels {
+        let inner = (levels - k - 1) * 8 + deep.len();
+        nested.extend_from_slice(&0x0Fu16.to_le_bytes());
+        nested.extend_from_slice(&0x1000u16.to_le_bytes());
+        nested.extend_from_slice(&(inner as u32).to_le_bytes());
+    }
+    nested.extend_from_slice(&deep);
+    let deep = nested;
+    let f = cfb_with(&[("/PowerPoint Document", &deep)]);
+    let d = extract(&f, &mut Ctx::new(Limits::default())).unwrap();
+    assert!(d.text.contains("深层文本"));
+}
+
+/// A user-defined property set in code page 936 (GBK names and values), as
+/// Chinese Office/WPS versions write it.
+#[test]
+fn user_properties_in_gbk() {
+    let gbk = |s: &str| encoding_rs::GBK.encode(s).0.into_owned();
+    let mut sec = Vec::new();
+    let name = [gbk("密级"), vec![0]].concat();
+    let value = [gbk("机密"), vec![0]].concat();
+    // properties: 0 dictionary, 1 codepage, 2 the value
+    let mut dict = Vec::new();
+    dict.extend_from_slice(&1u32.to_le_bytes());
+    dict.extend_from_slice(&2u32.to_le_bytes());
+    dict.extend_from_slice(&(name.len() as u32).to_le_bytes());
+    dict.extend_from_slice(&name);
+    while dict.len() % 4 != 0 {
+        dict.push(0);
+    }
+    let cp = [2u32.to_le_bytes(), 936u32.to_le_bytes()].concat();
+    let mut val = Vec::new();
+    val.extend_from_slice(&0x1Eu32.to_le_bytes());
+    val.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    val.extend_from_slice(&value);
+    while val.len() % 4 != 0 {
+        val.push(0);
+    }
+    let start = 8 + 3 * 8;
+    let offs = [start, start + dict.len(), start + dict.len() + cp.len()];
+    let total = offs[2] + val.len();
+    sec.extend_from_slice(&(total as u32).to_le_bytes());
+    sec.extend_from_slice(&3u32.to_le_bytes());
+    for (pid, off) in [(0u32, offs[0]), (1, offs[1]), (2, offs[2])] {
+        sec.extend_from_slice(&pid.to_le_bytes());
+        sec.extend_from_slice(&(off as u32).to_le_bytes());
+    }
+    sec.extend(dict);
+    sec.extend(cp);
+    sec.extend(val);
+    let fmtid = [
+        0x05u8, 0xD5, 0xCD, 0xD5, 0x9C, 0x2E, 0x1B, 0x10, 0x93, 0x97, 0x08, 0x00, 0x2B, 0x2C, 0xF9,
+        0xAE,
+    ];
+    let mut ps = vec![0xFE, 0xFF, 0, 0, 0, 0, 0, 0];
+    ps.extend_from_slice(&[0; 16]);
+    ps.extend_from_slice(&1u32.to_le_bytes());
+    ps.extend_from_slice(&fmtid);
+    ps.extend_from_slice(&48u32.to_le_bytes());
+    ps.extend(sec);
+    let p = props::parse(&ps, &mut Ctx::new(Limits::default())).unwrap();
+    assert_eq!(p.props, vec![("密级".to_string(), "机密".to_string())]);
+}
+
+#[test]
+fn ole10native_package_child() {
+    let payload = b"hello \xe7\x8e\x84\xe9\xb8\x9f";
+    let mut n = Vec::new();
+    n.extend_from_slice(&0u32.to_le_bytes());
+    n.extend_from_slice(&2u16.to_le_bytes());
+    n.extend_from_slice(b"note.txt\0C:\\tmp\\note.txt\0");
+    n.extend_from_slice(&[0; 8]);
+    n.extend_from_slice(b"C:\\tmp\\note.txt\0");
+    n.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    n.extend_from_slice(payload);
+    let doc = fixture("doc/unmarked.doc");
+    let mut cf = cfb::CompoundFile::open(std::io::Cursor::new(doc)).unwrap();
+    cf.create_storage_all("/ObjectPool/_7").unwrap();
+    std::io::Write::write_all(
+        &mut cf.create_stream("/ObjectPool/_7/\u{1}Ole10Native").unwrap(),
+        &n,
+    )
+    .unwrap();
+    cf.flush().unwrap();
+    let bytes = cf.into_inner().into_inner();
+    let d = extract(&bytes, &mut Ctx::new(Limits::default())).unwrap();
+    assert_eq!(d.children.len(), 1);
+    assert_eq!(d.children[0].name, "ObjectPool/_7/note.txt");
+    assert_eq!(d.children[0].data, payload);
+    // at the depth limit no children are taken
+    let mut ctx = Ctx::new(Limits::default());
+    ctx.depth = ctx.limits.max_depth;
+    assert!(extract(&bytes, &mut ctx).unwrap().children.is_empty());
+}
