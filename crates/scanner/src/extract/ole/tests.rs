@@ -294,7 +294,7 @@ fn ppt_crypt_session_is_encrypted() {
     let r = extract(&f, &mut Ctx::new(Limits::default()));
     assert!(matches!(r, Err(ExtractError::Encrypted(_))), "{r:?}");
     // without the CryptSession container: text, deep nesting costs no stack
-    let mut deep = rec(
+    let deep = rec(
         0,
         0x0FA0,
         &"深层文本"
