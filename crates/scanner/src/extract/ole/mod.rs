@@ -337,6 +337,39 @@ fn embedded(c: &mut Container<'_>, ctx: &mut Ctx, doc: &mut Document) -> Result<
         .map(|(p, _, _)| p.clone())
         .take(MAX_CHILDREN)
         .collect();
+    // Embedded Word/Excel/PowerPoint objects are storages, not streams:
+    // copy such a storage into a compound file of its own.
+    let mut storages: Vec<String> = Vec::new();
+    for (p, s, _) in &c.entries {
+        let Some((dir, leaf)) = p.rsplit_once('/') else {
+            continue;
+        };
+        let top = dir.split('/').next().unwrap_or("");
+        if *s
+            && (top.eq_ignore_ascii_case("ObjectPool")
+                || top.to_ascii_uppercase().starts_with("MBD"))
+            && ["WordDocument", "Workbook", "Book", "PowerPoint Document"]
+                .iter()
+                .any(|w| leaf.eq_ignore_ascii_case(w))
+            && !storages.iter().any(|d| d == dir)
+            && storages.len() < MAX_CHILDREN
+        {
+            storages.push(dir.to_owned());
+        }
+    }
+    for dir in storages {
+        // cfb's writer on names taken from the file: keep a panic contained.
+        let copied = catch_unwind(AssertUnwindSafe(|| substorage(c, &dir, ctx)))
+            .unwrap_or_else(|_| Err(panicked()));
+        match copied {
+            Ok(data) => doc.children.push(Child { name: dir, data }),
+            Err(e @ (ExtractError::Limit(_) | ExtractError::Timeout)) => return Err(e),
+            Err(e) => doc.failed_children.push(super::FailedChild {
+                name: dir,
+                error: e,
+            }),
+        }
+    }
     for path in candidates {
         let data = match c.read(&path, ctx) {
             Ok(Some(d)) => d,
@@ -366,6 +399,42 @@ fn embedded(c: &mut Container<'_>, ctx: &mut Ctx, doc: &mut Document) -> Result<
         }
     }
     Ok(())
+}
+
+/// A new compound file holding the streams (and sub-storages) of `dir`.
+fn substorage(c: &mut Container<'_>, dir: &str, ctx: &mut Ctx) -> Result<Vec<u8>, ExtractError> {
+    let prefix = format!("{dir}/");
+    let members: Vec<(String, bool)> = c
+        .entries
+        .iter()
+        .filter_map(|(p, s, _)| p.strip_prefix(&prefix).map(|r| (r.to_owned(), *s)))
+        .collect();
+    let mut out = cfb::CompoundFile::create(Cursor::new(Vec::new()))
+        .map_err(|e| ExtractError::Corrupt(format!("embedded storage {dir}: {e}")))?;
+    // Storages first (walk order lists a storage before its members).
+    for (rel, is_stream) in &members {
+        if *is_stream {
+            continue;
+        }
+        out.create_storage_all(format!("/{rel}"))
+            .map_err(|e| ExtractError::Corrupt(format!("embedded storage {dir}: {e}")))?;
+    }
+    for (rel, is_stream) in &members {
+        if !*is_stream {
+            continue;
+        }
+        let Some(data) = c.read(&format!("{prefix}{rel}"), ctx)? else {
+            continue;
+        };
+        let mut st = out
+            .create_stream(format!("/{rel}"))
+            .map_err(|e| ExtractError::Corrupt(format!("embedded storage {dir}: {e}")))?;
+        std::io::Write::write_all(&mut st, &data)
+            .map_err(|e| ExtractError::Corrupt(format!("embedded storage {dir}: {e}")))?;
+    }
+    out.flush()
+        .map_err(|e| ExtractError::Corrupt(format!("embedded storage {dir}: {e}")))?;
+    Ok(out.into_inner().into_inner())
 }
 
 /// `\x01Ole10Native`: u32 total size, u16 flags, label (C string), source

@@ -399,3 +399,36 @@ fn ole10native_package_child() {
     ctx.depth = ctx.limits.max_depth;
     assert!(extract(&bytes, &mut ctx).unwrap().children.is_empty());
 }
+
+#[test]
+fn embedded_workbook_storage_becomes_child() {
+    let xls = fixture("xls/unmarked.xls");
+    let wb = {
+        let mut cf = cfb::CompoundFile::open(std::io::Cursor::new(xls)).unwrap();
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut cf.open_stream("/Workbook").unwrap(), &mut v).unwrap();
+        v
+    };
+    let f = cfb_with(&[
+        (
+            "/WordDocument",
+            &fixture_stream("doc/marked.doc", "/WordDocument"),
+        ),
+        ("/1Table", &fixture_stream("doc/marked.doc", "/1Table")),
+        ("/ObjectPool/_99/Workbook", &wb),
+    ]);
+    let d = extract(&f, &mut Ctx::new(Limits::default())).unwrap();
+    assert!(d.text.contains("玄鸟柒号"));
+    assert_eq!(d.children.len(), 1, "{:?}", d.failed_children);
+    assert_eq!(d.children[0].name, "ObjectPool/_99");
+    let inner = extract(&d.children[0].data, &mut Ctx::new(Limits::default())).unwrap();
+    assert_eq!(inner.format, "xls");
+    assert!(inner.text.contains("示例工程"));
+}
+
+fn fixture_stream(rel: &str, stream: &str) -> Vec<u8> {
+    let mut cf = cfb::CompoundFile::open(std::io::Cursor::new(fixture(rel))).unwrap();
+    let mut v = Vec::new();
+    std::io::Read::read_to_end(&mut cf.open_stream(stream).unwrap(), &mut v).unwrap();
+    v
+}
