@@ -220,9 +220,14 @@ fn embedded_package_becomes_child() {
 }
 
 /// Deterministic mutations of every fixture: flipped bytes and truncations
-/// must give Ok or an error, never a panic.
+/// must give Ok or an error, never a panic. `OLE_MUTATIONS=N` runs N per
+/// fixture instead of 200 (a longer local fuzz run).
 #[test]
 fn mutated_fixtures_never_panic() {
+    let rounds: usize = std::env::var("OLE_MUTATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     let mut rnd = move || {
         seed ^= seed << 13;
@@ -237,12 +242,18 @@ fn mutated_fixtures_never_panic() {
         "xls/marked.xls",
         "xls/custom_prop.xls",
         "ppt/marked.ppt",
+        "dps/marked.dps",
+        "et/marked.et",
     ];
     for case in cases {
         let good = fixture(case);
-        for i in 0..200 {
+        for i in 0..rounds {
             let mut m = good.clone();
-            if i % 5 == 4 {
+            if i % 50 == 7 {
+                // one mutation in the sector chains/directory area only
+                let at = 512 + (rnd() as usize) % (m.len() - 512);
+                m[at] ^= 1 << (rnd() % 8);
+            } else if i % 5 == 4 {
                 let n = (rnd() as usize) % m.len();
                 m.truncate(n);
             } else {
