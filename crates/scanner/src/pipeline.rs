@@ -16,7 +16,7 @@
 
 use crate::cache::{Cache, FileStamp};
 use crate::extract::{Ctx, Limits};
-use crate::walk::{WalkItem, WalkOptions, walk};
+use crate::walk::{WalkItem, WalkOptions, walk_parallel};
 use crate::worker::{WorkerConfig, WorkerFailure, WorkerSlot};
 use mijian_report::Finding;
 use serde::{Deserialize, Serialize};
@@ -207,7 +207,9 @@ pub fn run(roots: &[PathBuf], opts: &EngineOptions, analyser: &dyn Analyser) -> 
             });
         }
         drop(rx);
-        walk(roots, &opts.walk, |item| tx.send(item).is_ok());
+        // Walk on as many threads as analyse: on an unchanged tree the
+        // walk (an lstat per file) is all the work there is.
+        walk_parallel(roots, &opts.walk, threads, &|item| tx.send(item).is_ok());
         drop(tx);
     });
     if let Some(c) = cache

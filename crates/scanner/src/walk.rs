@@ -142,6 +142,124 @@ pub fn walk(roots: &[PathBuf], opts: &WalkOptions, mut sink: impl FnMut(WalkItem
     }
 }
 
+/// Like [`walk`], on `threads` threads: each root's first level is read
+/// here, and its subdirectories are walked in parallel (one filesystem
+/// rule, pseudo filesystems and excludes applied at the split as below).
+/// Items arrive in no particular order. Stops early once `sink` returns false.
+pub fn walk_parallel(
+    roots: &[PathBuf],
+    opts: &WalkOptions,
+    threads: usize,
+    sink: &(impl Fn(WalkItem) -> bool + Sync),
+) {
+    let mut subdirs: Vec<PathBuf> = Vec::new();
+    for root in roots {
+        if !split_root(root, opts, sink, &mut subdirs) {
+            return;
+        }
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| {
+                use std::sync::atomic::Ordering;
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(dir) = subdirs.get(i) else { break };
+                    let mut f = |item| sink(item);
+                    if !walk_root(dir, opts, &mut f) {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// Hand out a root's files and first-level entries; collect the
+/// subdirectories to walk. Returns false when the sink asked to stop.
+fn split_root(
+    root: &Path,
+    opts: &WalkOptions,
+    sink: &impl Fn(WalkItem) -> bool,
+    subdirs: &mut Vec<PathBuf>,
+) -> bool {
+    let meta = match std::fs::metadata(root) {
+        Ok(m) => m,
+        Err(e) => {
+            return sink(WalkItem::Unreadable {
+                path: root.to_path_buf(),
+                reason: io_reason(&e),
+                message: format!("cannot read {}: {e}", root.display()),
+            });
+        }
+    };
+    if !meta.is_dir() || is_pseudo_fs(root) {
+        // Files, special files and pseudo filesystems: the sequential rules.
+        let mut f = |item| sink(item);
+        return walk_root(root, opts, &mut f);
+    }
+    let root_dev = dev_of(&meta);
+    let rd = match std::fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) => {
+            return sink(WalkItem::Unreadable {
+                path: root.to_path_buf(),
+                reason: io_reason(&e),
+                message: format!("cannot read {}: {e}", root.display()),
+            });
+        }
+    };
+    for entry in rd {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                if !sink(WalkItem::Unreadable {
+                    path: root.to_path_buf(),
+                    reason: io_reason(&e),
+                    message: format!("cannot read {}: {e}", root.display()),
+                }) {
+                    return false;
+                }
+                continue;
+            }
+        };
+        let path = entry.path();
+        if opts.exclude.is_match(&path) {
+            continue;
+        }
+        let m = match std::fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                if !sink(WalkItem::Unreadable {
+                    reason: io_reason(&e),
+                    message: format!("cannot stat {}: {e}", path.display()),
+                    path,
+                }) {
+                    return false;
+                }
+                continue;
+            }
+        };
+        let ft = m.file_type();
+        if ft.is_file() {
+            if !sink(WalkItem::File { path, meta: m }) {
+                return false;
+            }
+        } else if ft.is_dir() {
+            if dev_of(&m) != root_dev && (opts.one_file_system || is_pseudo_fs(&path)) {
+                continue;
+            }
+            if PSEUDO_PATHS.iter().any(|p| path == Path::new(p)) {
+                continue;
+            }
+            subdirs.push(path);
+        }
+    }
+    true
+}
+
 fn walk_root(root: &Path, opts: &WalkOptions, sink: &mut impl FnMut(WalkItem) -> bool) -> bool {
     // A root is followed once if it is a symlink.
     let meta = match std::fs::metadata(root) {

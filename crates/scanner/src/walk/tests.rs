@@ -171,3 +171,35 @@ fn permission_denied_directory_is_reported() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
 }
+
+#[test]
+fn parallel_walk_sees_what_the_sequential_walk_sees() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    for (i, dir) in ["a", "a/b", ".h", ".h/x/y", "skip", "c"].iter().enumerate() {
+        std::fs::create_dir_all(r.join(dir)).unwrap();
+        std::fs::write(r.join(dir).join(format!("f{i}.txt")), "x").unwrap();
+        std::fs::write(r.join(dir).join("z.iso"), "x").unwrap();
+    }
+    std::fs::write(r.join("top.txt"), "x").unwrap();
+    std::os::unix::fs::symlink(r.join("a"), r.join("a/b/loop")).unwrap();
+    let opts = WalkOptions {
+        exclude: build_excludes(&["*.iso".into(), "skip".into()]).unwrap(),
+        ..WalkOptions::default()
+    };
+    let roots = [r.to_path_buf(), r.join("top.txt")];
+    let (seq, seq_bad) = collect(&roots, &opts);
+    let got = std::sync::Mutex::new(Vec::new());
+    walk_parallel(&roots, &opts, 3, &|item| {
+        if let WalkItem::File { path, .. } = item {
+            got.lock().unwrap().push(path);
+        }
+        true
+    });
+    let mut par = got.into_inner().unwrap();
+    par.sort();
+    assert_eq!(par, seq);
+    // Five files in the tree (f4 is excluded with `skip`) + top.txt, given twice.
+    assert_eq!(names(r, &seq).len(), 7, "{seq:?}");
+    assert!(seq_bad.is_empty());
+}
