@@ -236,7 +236,7 @@ fn is_wps(c: &Container<'_>, props: &[(String, String)], app: Option<&str>) -> b
         l.contains("wps") || l.contains("kingsoft")
     });
     app_wps
-        || props.iter().any(|(k, _)| k == "KSOProductBuildVer")
+        || props.iter().any(|(k, _)| k.starts_with("KSO"))
         || c.entries.iter().any(|(p, _, _)| {
             let l = p.to_ascii_lowercase();
             l.starts_with("wpscustomdata") || l.starts_with("ksotemplate") || l.contains("kso")

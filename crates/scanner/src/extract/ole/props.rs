@@ -10,6 +10,10 @@ use super::{Ctx, ExtractError, u16_at, u32_at, utf16le};
 const FMTID_SUMMARY: [u8; 16] = [
     0xE0, 0x85, 0x9F, 0xF2, 0xF9, 0x4F, 0x68, 0x10, 0xAB, 0x91, 0x08, 0x00, 0x2B, 0x27, 0xB3, 0xD9,
 ];
+/// FMTID_DocSummaryInformation D5CDD502-2E9C-101B-9397-08002B2CF9AE.
+const FMTID_DOC_SUMMARY: [u8; 16] = [
+    0x02, 0xD5, 0xCD, 0xD5, 0x9C, 0x2E, 0x1B, 0x10, 0x93, 0x97, 0x08, 0x00, 0x2B, 0x2C, 0xF9, 0xAE,
+];
 /// FMTID_UserDefinedProperties D5CDD505-2E9C-101B-9397-08002B2CF9AE.
 const FMTID_USER: [u8; 16] = [
     0x05, 0xD5, 0xCD, 0xD5, 0x9C, 0x2E, 0x1B, 0x10, 0x93, 0x97, 0x08, 0x00, 0x2B, 0x2C, 0xF9, 0xAE,
@@ -63,6 +67,14 @@ pub(crate) fn parse(b: &[u8], ctx: &mut Ctx) -> Result<Props, ExtractError> {
                 };
                 if !v.trim().is_empty() {
                     out.props.push((name.to_owned(), v.trim().to_owned()));
+                }
+            }
+        } else if fmtid == FMTID_DOC_SUMMARY {
+            // PIDDSI_CATEGORY; the rest (company, manager ...) is not text
+            // a marking or keyword rule is about.
+            for (pid, _, v) in vals {
+                if pid == 2 && !v.trim().is_empty() {
+                    out.props.push(("category".to_owned(), v.trim().to_owned()));
                 }
             }
         } else if fmtid == FMTID_USER {
