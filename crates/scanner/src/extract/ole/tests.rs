@@ -111,6 +111,7 @@ fn xls_cells_sst_continue() {
     assert!(d.text.contains("english\tplain"));
     let d = ok("xls/unmarked.xls");
     assert!(d.text.contains("示例工程"));
+    assert!(d.text.contains("批注：型号 XN-12B型"), "cell comment (TXO): {}", d.text);
     let d = ok("xls/custom_prop.xls");
     assert_eq!(prop(&d, "密级"), Some("机密"), "{:?}", d.properties);
 }

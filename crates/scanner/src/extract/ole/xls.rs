@@ -24,6 +24,7 @@ const RSTRING: u16 = 0x00D6;
 const STRING: u16 = 0x0207;
 const NUMBER: u16 = 0x0203;
 const RK: u16 = 0x027E;
+const TXO: u16 = 0x01B6;
 const HEADER: u16 = 0x0014;
 const FOOTER: u16 = 0x0015;
 /// Shared strings accepted (the SST count field is not trusted).
@@ -150,6 +151,31 @@ pub(crate) fn extract(c: &mut Container<'_>, ctx: &mut Ctx) -> Result<Document, 
                 if text.full() {
                     break;
                 }
+            }
+            TXO if biff8 => {
+                // Text box / cell comment: cchText at 10, the characters in
+                // the following CONTINUE records (each starting with its
+                // fHighByte flag), then the formatting runs.
+                let mut left = u16_at(body, 10).unwrap_or(0) as usize;
+                let mut t = String::new();
+                while left > 0
+                    && let Some(&(CONTINUE, b)) = recs.get(i)
+                {
+                    i += 1;
+                    let high = b.first().is_some_and(|f| f & 1 != 0);
+                    let raw = b.get(1..).unwrap_or(&[]);
+                    let k = left.min(if high { raw.len() / 2 } else { raw.len() });
+                    if k == 0 {
+                        break;
+                    }
+                    let part = raw.get(..if high { k * 2 } else { k }).unwrap_or(&[]);
+                    t.push_str(&if high { utf16le(part) } else { latin1(part) });
+                    left -= k;
+                }
+                text.newline();
+                text.push_str(&t.replace('\r', "\n"));
+                text.newline();
+                row = None;
             }
             HEADER | FOOTER if biff8 && substream >= 1 => {
                 if let Some((s, _)) = xl_string(body, true) {
