@@ -25,7 +25,11 @@ impl Staff {
         if self.role == Role::Admin {
             Ok(())
         } else {
-            Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this needs the admin role"))
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this needs the admin role",
+            ))
         }
     }
 }
@@ -35,7 +39,10 @@ pub fn new_token(prefix: &str) -> String {
     use rand::RngCore;
     let mut b = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut b);
-    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    )
 }
 
 /// What the store keeps of a token.
@@ -55,7 +62,11 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 /// Whether `password` matches a stored PHC hash.
 pub fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -78,9 +89,11 @@ pub async fn login(app: &App, name: String, password: String) -> Result<Role, Ap
         .await;
         return Err(ApiError::unauthorized("wrong name or password"));
     };
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &user.password_hash).then_some(user.role))
-        .await
-        .map_err(ApiError::internal)?;
+    let ok = tokio::task::spawn_blocking(move || {
+        verify_password(&password, &user.password_hash).then_some(user.role)
+    })
+    .await
+    .map_err(ApiError::internal)?;
     ok.ok_or_else(|| ApiError::unauthorized("wrong name or password"))
 }
 
@@ -114,7 +127,9 @@ impl FromRequestParts<App> for Staff {
             let role = login(app, name.to_string(), password.to_string()).await?;
             return Ok(Staff { role });
         }
-        Err(ApiError::unauthorized("unsupported Authorization scheme (use Bearer or Basic)"))
+        Err(ApiError::unauthorized(
+            "unsupported Authorization scheme (use Bearer or Basic)",
+        ))
     }
 }
 

@@ -17,7 +17,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "mijian-collector", version, about = "Verifies, stores and serves signed mijian reports")]
+#[command(
+    name = "mijian-collector",
+    version,
+    about = "Verifies, stores and serves signed mijian reports"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -158,11 +162,10 @@ pub fn parse_duration(s: &str) -> Result<i64> {
         Some((i, 'd')) => (&s[..i], 86400),
         _ => (s, 1),
     };
-    let n: i64 = num
-        .parse()
-        .ok()
-        .filter(|n| *n > 0)
-        .with_context(|| format!("duration `{s}` is not understood (write e.g. 30m, 24h, 7d)"))?;
+    let n: i64 =
+        num.parse().ok().filter(|n| *n > 0).with_context(|| {
+            format!("duration `{s}` is not understood (write e.g. 30m, 24h, 7d)")
+        })?;
     n.checked_mul(mult).context("duration too long")
 }
 
@@ -173,7 +176,9 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
                 return 0;
             }
             eprintln!("mijian-collector: {e:#}");
@@ -190,7 +195,11 @@ fn init_log() {
         }
         fn log(&self, r: &log::Record) {
             if self.enabled(r.metadata()) && r.target().starts_with("mijian") {
-                eprintln!("mijian-collector: {}: {}", r.level().as_str().to_lowercase(), r.args());
+                eprintln!(
+                    "mijian-collector: {}: {}",
+                    r.level().as_str().to_lowercase(),
+                    r.args()
+                );
             }
         }
         fn flush(&self) {}
@@ -208,7 +217,8 @@ fn init_log() {
 
 fn open_store(config: &Config, g: &Global) -> Result<Arc<dyn Store>> {
     let url = config.database_url(g.database.as_deref());
-    let store = mijian_store::open(&url).with_context(|| format!("cannot open store {}", redact(&url)))?;
+    let store =
+        mijian_store::open(&url).with_context(|| format!("cannot open store {}", redact(&url)))?;
     Ok(store.into())
 }
 
@@ -236,11 +246,18 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::User(UserCmd::Add { name, role, .. }) => {
-            if name.is_empty() || name.len() > 128 || name.contains(':') || name.chars().any(char::is_control) {
+            if name.is_empty()
+                || name.len() > 128
+                || name.contains(':')
+                || name.chars().any(char::is_control)
+            {
                 bail!("user name must be 1-128 characters without `:` or control characters");
             }
             let mut password = String::new();
-            std::io::stdin().lock().read_line(&mut password).context("cannot read the password from stdin")?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut password)
+                .context("cannot read the password from stdin")?;
             let password = password.trim_end_matches(['\n', '\r']);
             if password.chars().count() < 8 {
                 bail!("password must be at least 8 characters");
@@ -248,15 +265,37 @@ fn run(cli: Cli) -> Result<i32> {
             let hash = hash_password(password)?;
             let store = open_store(&config, &cli.global)?;
             store.put_user(&name, role.into(), &hash, now())?;
-            writeln!(out, "user {name} saved with role {}", Role::from(role).as_str())?;
+            writeln!(
+                out,
+                "user {name} saved with role {}",
+                Role::from(role).as_str()
+            )?;
             Ok(0)
         }
-        Cmd::ApiToken(ApiTokenCmd::Create { role, label, expires }) => {
-            let expires_at = expires.as_deref().map(parse_duration).transpose()?.map(|d| now() + d);
+        Cmd::ApiToken(ApiTokenCmd::Create {
+            role,
+            label,
+            expires,
+        }) => {
+            let expires_at = expires
+                .as_deref()
+                .map(parse_duration)
+                .transpose()?
+                .map(|d| now() + d);
             let store = open_store(&config, &cli.global)?;
             let token = new_token("mjt_");
-            store.create_api_token(&token_hash(&token), role.into(), label.as_deref(), expires_at, now())?;
-            writeln!(out, "API token, role {} (shown once; send as Authorization: Bearer TOKEN):", Role::from(role).as_str())?;
+            store.create_api_token(
+                &token_hash(&token),
+                role.into(),
+                label.as_deref(),
+                expires_at,
+                now(),
+            )?;
+            writeln!(
+                out,
+                "API token, role {} (shown once; send as Authorization: Bearer TOKEN):",
+                Role::from(role).as_str()
+            )?;
             writeln!(out, "{token}")?;
             Ok(0)
         }
@@ -277,23 +316,42 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::Agents(AgentsCmd::Add { jwk, hostname }) => {
-            let bytes = std::fs::read(&jwk).with_context(|| format!("cannot read {}", jwk.display()))?;
+            let bytes =
+                std::fs::read(&jwk).with_context(|| format!("cannot read {}", jwk.display()))?;
             let key = Jwk::parse(&bytes).with_context(|| format!("{}", jwk.display()))?;
             if key.d.is_some() {
-                bail!("{} holds a private key; give the public JWK (mijian-agent key)", jwk.display());
+                bail!(
+                    "{} holds a private key; give the public JWK (mijian-agent key)",
+                    jwk.display()
+                );
             }
             let public = key.public();
             let kid = public.thumbprint();
             let store = open_store(&config, &cli.global)?;
-            let new = store.add_agent(&kid, &serde_json::to_string(&public)?, hostname.as_deref(), now())?;
-            writeln!(out, "{}", if new { "agent registered:" } else { "agent already registered:" })?;
+            let new = store.add_agent(
+                &kid,
+                &serde_json::to_string(&public)?,
+                hostname.as_deref(),
+                now(),
+            )?;
+            writeln!(
+                out,
+                "{}",
+                if new {
+                    "agent registered:"
+                } else {
+                    "agent already registered:"
+                }
+            )?;
             writeln!(out, "{kid}")?;
             Ok(0)
         }
         Cmd::Agents(AgentsCmd::Revoke { agent_id }) => {
             let store = open_store(&config, &cli.global)?;
             if !store.revoke_agent(&agent_id, now())? {
-                bail!("no agent {agent_id} (agent ids are the JWK thumbprints that `mijian-agent key` prints)");
+                bail!(
+                    "no agent {agent_id} (agent ids are the JWK thumbprints that `mijian-agent key` prints)"
+                );
             }
             writeln!(out, "agent {agent_id} revoked")?;
             Ok(0)
@@ -335,7 +393,12 @@ fn expand(files: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 /// Ingest files; a line per refused file, then the summary.
-pub fn import(store: &dyn Store, files: &[PathBuf], max_bytes: usize, out: &mut dyn Write) -> Result<i32> {
+pub fn import(
+    store: &dyn Store,
+    files: &[PathBuf],
+    max_bytes: usize,
+    out: &mut dyn Write,
+) -> Result<i32> {
     let (mut stored, mut duplicate, mut conflict, mut rejected) = (0u64, 0u64, 0u64, 0u64);
     for path in expand(files) {
         let bytes = match read_bounded(&path, max_bytes) {
@@ -351,15 +414,28 @@ pub fn import(store: &dyn Store, files: &[PathBuf], max_bytes: usize, out: &mut 
             Decision::Duplicate { .. } => duplicate += 1,
             Decision::Conflict { seq, reason, .. } => {
                 conflict += 1;
-                writeln!(out, "{}: conflict (kept as tamper alert): seq {seq}: {reason}", path.display())?;
+                writeln!(
+                    out,
+                    "{}: conflict (kept as tamper alert): seq {seq}: {reason}",
+                    path.display()
+                )?;
             }
             Decision::Rejected(r) => {
                 rejected += 1;
-                writeln!(out, "{}: rejected: {}: {}", path.display(), r.reason, r.message)?;
+                writeln!(
+                    out,
+                    "{}: rejected: {}: {}",
+                    path.display(),
+                    r.reason,
+                    r.message
+                )?;
             }
         }
     }
-    writeln!(out, "stored {stored}, duplicate {duplicate}, conflict {conflict}, rejected {rejected}")?;
+    writeln!(
+        out,
+        "stored {stored}, duplicate {duplicate}, conflict {conflict}, rejected {rejected}"
+    )?;
     Ok(if conflict + rejected > 0 { 1 } else { 0 })
 }
 
@@ -367,7 +443,9 @@ fn read_bounded(path: &Path, max: usize) -> Result<Vec<u8>> {
     use std::io::Read;
     let f = std::fs::File::open(path).context("cannot open")?;
     let mut buf = Vec::new();
-    f.take(max as u64 + 1).read_to_end(&mut buf).context("cannot read")?;
+    f.take(max as u64 + 1)
+        .read_to_end(&mut buf)
+        .context("cannot read")?;
     if buf.len() > max {
         bail!("too_large: larger than {max} bytes");
     }
@@ -384,11 +462,18 @@ fn serve(config: &Config, g: &Global, args: ServeArgs) -> Result<()> {
         (Some(c), Some(k)) => Some((c, k)),
         _ => config.tls.as_ref().map(|t| (t.cert.clone(), t.key.clone())),
     };
-    let default_listen = if tls_files.is_some() { "127.0.0.1:8443" } else { "127.0.0.1:8080" };
-    let listen = args.listen.or_else(|| config.listen.clone()).unwrap_or_else(|| default_listen.to_string());
-    let addr: SocketAddr = listen
-        .parse()
-        .with_context(|| format!("listen address `{listen}` is not ADDR:PORT (e.g. 0.0.0.0:8443)"))?;
+    let default_listen = if tls_files.is_some() {
+        "127.0.0.1:8443"
+    } else {
+        "127.0.0.1:8080"
+    };
+    let listen = args
+        .listen
+        .or_else(|| config.listen.clone())
+        .unwrap_or_else(|| default_listen.to_string());
+    let addr: SocketAddr = listen.parse().with_context(|| {
+        format!("listen address `{listen}` is not ADDR:PORT (e.g. 0.0.0.0:8443)")
+    })?;
     if tls_files.is_none() && !is_loopback(&addr) && !(args.plain_http || config.plain_http) {
         bail!(
             "refusing plain HTTP on non-loopback address {addr}: reports and staff logins would travel in clear. \
@@ -396,9 +481,16 @@ fn serve(config: &Config, g: &Global, args: ServeArgs) -> Result<()> {
              docs/collector.md shows how to make them with openssl), or listen on 127.0.0.1"
         );
     }
-    let acceptor = tls_files.as_ref().map(|(c, k)| crate::tls::acceptor(c, k)).transpose()?;
+    let acceptor = tls_files
+        .as_ref()
+        .map(|(c, k)| crate::tls::acceptor(c, k))
+        .transpose()?;
     let store = open_store(config, g)?;
-    let app = App::new(store.clone(), config.limits.clone(), config.metrics.silent_after_secs);
+    let app = App::new(
+        store.clone(),
+        config.limits.clone(),
+        config.metrics.silent_after_secs,
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -409,7 +501,10 @@ fn serve(config: &Config, g: &Global, args: ServeArgs) -> Result<()> {
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
         let scheme = if acceptor.is_some() { "https" } else { "http" };
-        log::info!("listening on {scheme}://{local} (store: {})", store.backend());
+        log::info!(
+            "listening on {scheme}://{local} (store: {})",
+            store.backend()
+        );
         // Machine-readable for tests and scripts that pass port 0.
         println!("listening on {scheme}://{local}");
         if let Some(days) = config.retention.days {

@@ -130,7 +130,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused_and_defaults_fill_in() {
-        let c: Config = toml::from_str("listen = \"0.0.0.0:9\"\n[limits]\nmax_body_bytes = 10\n").unwrap();
+        let c: Config =
+            toml::from_str("listen = \"0.0.0.0:9\"\n[limits]\nmax_body_bytes = 10\n").unwrap();
         assert_eq!(c.limits.max_body_bytes, 10);
         assert_eq!(c.limits.body_timeout_secs, 30);
         assert!(toml::from_str::<Config>("lisen = 1").is_err());

@@ -15,10 +15,20 @@ use mijian_store::{NewFinding, NewReport, Outcome, Store};
 /// What happened to one signed report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Stored { agent_id: String, seq: u64 },
-    Duplicate { agent_id: String, seq: u64 },
+    Stored {
+        agent_id: String,
+        seq: u64,
+    },
+    Duplicate {
+        agent_id: String,
+        seq: u64,
+    },
     /// Conflicts with the agent's chain; kept as a tamper alert.
-    Conflict { agent_id: String, seq: u64, reason: String },
+    Conflict {
+        agent_id: String,
+        seq: u64,
+        reason: String,
+    },
     Rejected(Rejection),
 }
 
@@ -107,7 +117,11 @@ pub fn ingest(store: &dyn Store, bytes: &[u8], received_at: i64) -> Decision {
         }
         Err(e) => {
             log::error!("store: agent lookup: {e}");
-            return reject(RejectKind::Internal, "store_error", "internal storage error");
+            return reject(
+                RejectKind::Internal,
+                "store_error",
+                "internal storage error",
+            );
         }
     };
     if agent.revoked_at.is_some() {
@@ -121,7 +135,11 @@ pub fn ingest(store: &dyn Store, bytes: &[u8], received_at: i64) -> Decision {
         Ok(j) => j,
         Err(e) => {
             log::error!("stored JWK of {kid} is unusable: {e}");
-            return reject(RejectKind::Internal, "store_error", "internal storage error");
+            return reject(
+                RejectKind::Internal,
+                "store_error",
+                "internal storage error",
+            );
         }
     };
     let verified = match jws.verify(&jwk) {
@@ -160,7 +178,11 @@ pub fn ingest(store: &dyn Store, bytes: &[u8], received_at: i64) -> Decision {
         },
         Err(e) => {
             log::error!("store: ingest of {agent_id} seq {seq}: {e}");
-            reject(RejectKind::Internal, "store_error", "internal storage error")
+            reject(
+                RejectKind::Internal,
+                "store_error",
+                "internal storage error",
+            )
         }
     }
 }

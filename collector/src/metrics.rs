@@ -61,7 +61,10 @@ impl Metrics {
         out.push_str("# TYPE mijian_reports_accepted_total counter\n");
         for result in ["stored", "duplicate"] {
             let n = results.get(result).copied().unwrap_or(0);
-            let _ = writeln!(out, "mijian_reports_accepted_total{{result=\"{result}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "mijian_reports_accepted_total{{result=\"{result}\"}} {n}"
+            );
         }
         out.push_str("# HELP mijian_reports_rejected_total Signed reports refused, by reason (chain_conflict is a tamper alert).\n");
         out.push_str("# TYPE mijian_reports_rejected_total counter\n");
@@ -79,16 +82,27 @@ impl Metrics {
             "store_error",
         ] {
             let n = results.get(reason).copied().unwrap_or(0);
-            let _ = writeln!(out, "mijian_reports_rejected_total{{reason=\"{reason}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "mijian_reports_rejected_total{{reason=\"{reason}\"}} {n}"
+            );
         }
-        out.push_str("# HELP mijian_ingest_duration_seconds Time from request body received to decision.\n");
+        out.push_str(
+            "# HELP mijian_ingest_duration_seconds Time from request body received to decision.\n",
+        );
         out.push_str("# TYPE mijian_ingest_duration_seconds histogram\n");
         for (i, b) in BUCKETS.iter().enumerate() {
             let n = self.buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "mijian_ingest_duration_seconds_bucket{{le=\"{b}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "mijian_ingest_duration_seconds_bucket{{le=\"{b}\"}} {n}"
+            );
         }
         let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "mijian_ingest_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "mijian_ingest_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
         let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "mijian_ingest_duration_seconds_sum {sum}");
         let _ = writeln!(out, "mijian_ingest_duration_seconds_count {count}");
@@ -101,10 +115,26 @@ impl Metrics {
         );
         for (name, help, v) in [
             ("mijian_agents", "Registered agent keys.", g.stats.agents),
-            ("mijian_agents_revoked", "Revoked agent keys.", g.stats.revoked_agents),
-            ("mijian_reports_stored", "Reports in the store (after retention).", g.stats.reports),
-            ("mijian_tamper_alerts", "Reports kept as tamper alerts.", g.stats.tamper_alerts),
-            ("mijian_findings_open", "Open findings across hosts.", g.stats.open_findings),
+            (
+                "mijian_agents_revoked",
+                "Revoked agent keys.",
+                g.stats.revoked_agents,
+            ),
+            (
+                "mijian_reports_stored",
+                "Reports in the store (after retention).",
+                g.stats.reports,
+            ),
+            (
+                "mijian_tamper_alerts",
+                "Reports kept as tamper alerts.",
+                g.stats.tamper_alerts,
+            ),
+            (
+                "mijian_findings_open",
+                "Open findings across hosts.",
+                g.stats.open_findings,
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }

@@ -12,7 +12,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 /// Serve `app` on `listener` until SIGINT/SIGTERM.
-pub async fn run(listener: TcpListener, app: App, tls: Option<tokio_rustls::TlsAcceptor>) -> Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    app: App,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> Result<()> {
     let header_timeout = Duration::from_secs(app.limits.header_timeout_secs.max(1));
     let router = crate::api::router(app);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -37,11 +41,13 @@ pub async fn run(listener: TcpListener, app: App, tls: Option<tokio_rustls::TlsA
         tokio::spawn(async move {
             match tls {
                 None => serve_conn(stream, router, header_timeout, peer).await,
-                Some(acceptor) => match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(s)) => serve_conn(s, router, header_timeout, peer).await,
-                    Ok(Err(e)) => log::debug!("{peer}: TLS handshake failed: {e}"),
-                    Err(_) => log::debug!("{peer}: TLS handshake timed out"),
-                },
+                Some(acceptor) => {
+                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => serve_conn(s, router, header_timeout, peer).await,
+                        Ok(Err(e)) => log::debug!("{peer}: TLS handshake failed: {e}"),
+                        Err(_) => log::debug!("{peer}: TLS handshake timed out"),
+                    }
+                }
             }
         });
     }

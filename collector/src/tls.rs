@@ -15,15 +15,20 @@ pub fn install_provider() {
 /// A TLS acceptor for a PEM certificate chain and private key.
 pub fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor> {
     let certs: Vec<_> = rustls_pemfile::certs(&mut std::io::BufReader::new(
-        std::fs::File::open(cert).with_context(|| format!("cannot open TLS certificate {}", cert.display()))?,
+        std::fs::File::open(cert)
+            .with_context(|| format!("cannot open TLS certificate {}", cert.display()))?,
     ))
     .collect::<Result<_, _>>()
     .with_context(|| format!("TLS certificate {} is not PEM", cert.display()))?;
     if certs.is_empty() {
-        bail!("TLS certificate {} holds no CERTIFICATE block", cert.display());
+        bail!(
+            "TLS certificate {} holds no CERTIFICATE block",
+            cert.display()
+        );
     }
     let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
-        std::fs::File::open(key).with_context(|| format!("cannot open TLS key {}", key.display()))?,
+        std::fs::File::open(key)
+            .with_context(|| format!("cannot open TLS key {}", key.display()))?,
     ))
     .with_context(|| format!("TLS key {} is not PEM", key.display()))?
     .with_context(|| format!("TLS key {} holds no PRIVATE KEY block", key.display()))?;

@@ -10,7 +10,6 @@
 
 use mijian_report::{FindingKind, Report, SCHEMA};
 
-
 /// Longest string accepted for identifiers (ids, hostnames, kinds).
 const MAX_ID: usize = 4096;
 
@@ -48,7 +47,10 @@ pub fn payload(bytes: &[u8]) -> Result<Report, String> {
             }
         });
     if !uuid_ok {
-        return Err(format!("report_id `{}` is not a lowercase UUID", r.report_id));
+        return Err(format!(
+            "report_id `{}` is not a lowercase UUID",
+            r.report_id
+        ));
     }
     if r.agent_id.len() != 43
         || !r
@@ -91,7 +93,10 @@ pub fn payload(bytes: &[u8]) -> Result<Report, String> {
         if c.id.is_empty() || c.id.len() > MAX_ID {
             return Err(format!("checks[{i}].id is empty or too long"));
         }
-        let user_ok = c.subject.strip_prefix("user:").is_some_and(|u| !u.is_empty());
+        let user_ok = c
+            .subject
+            .strip_prefix("user:")
+            .is_some_and(|u| !u.is_empty());
         if c.subject != "host" && !user_ok || c.subject.len() > MAX_ID {
             return Err(format!("checks[{i}].subject must be `host` or `user:NAME`"));
         }
@@ -125,7 +130,9 @@ pub fn payload(bytes: &[u8]) -> Result<Report, String> {
             _ => {}
         }
         if f.sha256.as_deref().is_some_and(|h| !hex64(h)) {
-            return Err(format!("findings[{i}].sha256 is not a lowercase hex SHA-256"));
+            return Err(format!(
+                "findings[{i}].sha256 is not a lowercase hex SHA-256"
+            ));
         }
         if f.matches.iter().any(|m| m.count < 1) {
             return Err(format!("findings[{i}].matches has a count below 1"));
@@ -169,7 +176,11 @@ mod tests {
         let drop = |m: &mut serde_json::Value, path: &[&str], key: &str| {
             let mut t = m;
             for p in path {
-                t = if let Ok(i) = p.parse::<usize>() { &mut t[i] } else { &mut t[*p] };
+                t = if let Ok(i) = p.parse::<usize>() {
+                    &mut t[i]
+                } else {
+                    &mut t[*p]
+                };
             }
             t.as_object_mut().unwrap().remove(key);
         };
@@ -181,16 +192,34 @@ mod tests {
             (edit(&|m| m["prev"] = "ABC".into()), "prev"),
             (edit(&|m| drop(m, &[], "prev")), "prev"),
             (edit(&|m| m["created_at"] = "yesterday".into()), "RFC 3339"),
-            (edit(&|m| m["trigger"] = "whenever".into()), "unknown variant"),
-            (edit(&|m| m["host"]["classification"] = "top".into()), "classification"),
+            (
+                edit(&|m| m["trigger"] = "whenever".into()),
+                "unknown variant",
+            ),
+            (
+                edit(&|m| m["host"]["classification"] = "top".into()),
+                "classification",
+            ),
             (edit(&|m| m["policy"]["digest"] = "x".into()), "digest"),
             (edit(&|m| drop(m, &["checks", "0"], "status")), "status"),
-            (edit(&|m| m["checks"][0]["subject"] = "root".into()), "subject"),
+            (
+                edit(&|m| m["checks"][0]["subject"] = "root".into()),
+                "subject",
+            ),
             (edit(&|m| drop(m, &[], "checks")), "checks"),
             (edit(&|m| drop(m, &["findings", "0"], "path")), "path"),
-            (edit(&|m| m["findings"][0]["severity"] = "dire".into()), "unknown variant"),
-            (edit(&|m| m["findings"][0]["kind"] = "unscannable".into()), "reason"),
-            (edit(&|m| m["findings"][0]["kind"] = "removable_media".into()), "device"),
+            (
+                edit(&|m| m["findings"][0]["severity"] = "dire".into()),
+                "unknown variant",
+            ),
+            (
+                edit(&|m| m["findings"][0]["kind"] = "unscannable".into()),
+                "reason",
+            ),
+            (
+                edit(&|m| m["findings"][0]["kind"] = "removable_media".into()),
+                "device",
+            ),
             (edit(&|m| drop(m, &[], "host")), "host"),
             (serde_json::json!({"hello": "world"}), "missing field"),
             (serde_json::json!([1, 2]), "invalid type"),
@@ -221,7 +250,11 @@ mod tests {
             f.mount_point = Some("/media/u".into());
             f
         });
-        full.checks.push(Check::new("screen_lock.enabled", "user:张三", CheckStatus::NotApplicable));
+        full.checks.push(Check::new(
+            "screen_lock.enabled",
+            "user:张三",
+            CheckStatus::NotApplicable,
+        ));
         examples.push(serde_json::to_value(full).unwrap());
         for doc in examples {
             let ours = payload(&serde_json::to_vec(&doc).unwrap());
@@ -233,7 +266,11 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let mut r = serde_json::to_string(&sample()).unwrap();
         let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
-        r = r.replacen("\"status\":\"pass\"", &format!("\"status\":\"pass\",\"evidence\":{deep}"), 1);
+        r = r.replacen(
+            "\"status\":\"pass\"",
+            &format!("\"status\":\"pass\",\"evidence\":{deep}"),
+            1,
+        );
         let err = payload(r.as_bytes()).unwrap_err();
         assert!(err.contains("recursion"), "{err}");
     }

@@ -43,11 +43,18 @@ async fn enroll(
     };
     let jwk = Jwk::parse(&jwk_bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if jwk.d.is_some() {
-        return Err(ApiError::bad_request("the JWK holds a private key (`d`); send the public key only"));
+        return Err(ApiError::bad_request(
+            "the JWK holds a private key (`d`); send the public key only",
+        ));
     }
     let hostname = req.hostname.filter(|h| !h.is_empty());
-    if hostname.as_ref().is_some_and(|h| h.len() > 255 || h.chars().any(char::is_control)) {
-        return Err(ApiError::bad_request("hostname is too long or has control characters"));
+    if hostname
+        .as_ref()
+        .is_some_and(|h| h.len() > 255 || h.chars().any(char::is_control))
+    {
+        return Err(ApiError::bad_request(
+            "hostname is too long or has control characters",
+        ));
     }
     let public = jwk.public();
     let agent_id = public.thumbprint();
@@ -58,10 +65,16 @@ async fn enroll(
         .blocking(move |s| s.enroll(&hash, &id, &jwk_json, hostname.as_deref(), now()))
         .await?;
     match outcome {
-        Enrolled::New | Enrolled::Already => Ok(axum::Json(serde_json::json!({"agent_id": agent_id}))),
+        Enrolled::New | Enrolled::Already => {
+            Ok(axum::Json(serde_json::json!({"agent_id": agent_id})))
+        }
         Enrolled::BadToken => Err(ApiError::unauthorized(
             "enrollment token unknown, used up or expired; ask for a new one (mijian-collector token create)",
         )),
-        Enrolled::Revoked => Err(ApiError::new(StatusCode::FORBIDDEN, "revoked", "this agent key is revoked; generate a new key")),
+        Enrolled::Revoked => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "revoked",
+            "this agent key is revoked; generate a new key",
+        )),
     }
 }

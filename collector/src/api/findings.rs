@@ -27,14 +27,22 @@ struct Filter {
     offset: Option<i64>,
 }
 
-async fn list(_staff: Staff, State(app): State<App>, RawQuery(raw): RawQuery) -> Result<axum::Json<Value>, ApiError> {
+async fn list(
+    _staff: Staff,
+    State(app): State<App>,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::Json<Value>, ApiError> {
     let f: Filter = query(raw.as_deref())?;
     let page = Page::new(f.limit, f.offset)?;
     let status = match f.status.as_deref() {
         None | Some("open") => Some("open".to_string()),
         Some("resolved") => Some("resolved".to_string()),
         Some("all") => None,
-        Some(_) => return Err(ApiError::bad_request("status must be open, resolved or all")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "status must be open, resolved or all",
+            ));
+        }
     };
     let q = FindingQuery {
         kind: f.kind,

@@ -19,8 +19,16 @@ pub fn router() -> Router<App> {
 
 async fn healthz(State(app): State<App>) -> Response {
     match app.blocking(|s| s.stats()).await {
-        Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok", "store": app.store.backend()}))).into_response(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "store unavailable"}))).into_response(),
+        Ok(_) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok", "store": app.store.backend()})),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "store unavailable"})),
+        )
+            .into_response(),
     }
 }
 

@@ -49,14 +49,20 @@ pub(super) fn host_json(h: &HostSummary) -> Value {
     })
 }
 
-async fn list(_staff: Staff, State(app): State<App>, RawQuery(raw): RawQuery) -> Result<axum::Json<Value>, ApiError> {
+async fn list(
+    _staff: Staff,
+    State(app): State<App>,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::Json<Value>, ApiError> {
     let f: Filter = query(raw.as_deref())?;
     let page = Page::new(f.limit, f.offset)?;
     let q = HostQuery {
         hostname: f.hostname,
         compliant: f.compliant,
         classification: f.classification,
-        silent_since: f.silent_for.map(|s| now() - s.min(i64::MAX as u64 / 2) as i64),
+        silent_since: f
+            .silent_for
+            .map(|s| now() - s.min(i64::MAX as u64 / 2) as i64),
         limit: page.limit,
         offset: page.offset,
     };
@@ -64,7 +70,11 @@ async fn list(_staff: Staff, State(app): State<App>, RawQuery(raw): RawQuery) ->
     Ok(page.wrap(hosts.iter().map(host_json).collect()))
 }
 
-async fn one(_staff: Staff, State(app): State<App>, Path(agent_id): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+async fn one(
+    _staff: Staff,
+    State(app): State<App>,
+    Path(agent_id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
     let detail = app
         .blocking(move |s| s.host(&agent_id))
         .await?

@@ -22,7 +22,11 @@ pub fn router() -> Router<App> {
     Router::new().route("/api/v1/login", post(login))
 }
 
-async fn login(State(app): State<App>, headers: HeaderMap, body: Body) -> Result<axum::Json<serde_json::Value>, ApiError> {
+async fn login(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
     let bytes = read_body(&app.limits, 16 * 1024, &headers, body).await?;
     let req: LoginRequest = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("expected {{name, password}}: {e}")))?;
@@ -33,5 +37,7 @@ async fn login(State(app): State<App>, headers: HeaderMap, body: Body) -> Result
     let label = format!("session:{}", req.name);
     app.blocking(move |s| s.create_api_token(&hash, role, Some(&label), Some(expires), now()))
         .await?;
-    Ok(axum::Json(serde_json::json!({"token": token, "role": role, "expires_at": rfc3339(expires)})))
+    Ok(axum::Json(
+        serde_json::json!({"token": token, "role": role, "expires_at": rfc3339(expires)}),
+    ))
 }

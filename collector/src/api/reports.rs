@@ -26,16 +26,26 @@ async fn post_report(State(app): State<App>, headers: HeaderMap, body: Body) -> 
     };
     let start = Instant::now();
     let store = app.store.clone();
-    let decision = match tokio::task::spawn_blocking(move || ingest::ingest(&*store, &bytes, now())).await {
-        Ok(d) => d,
-        Err(e) => return ApiError::internal(e).into_response(),
-    };
+    let decision =
+        match tokio::task::spawn_blocking(move || ingest::ingest(&*store, &bytes, now())).await {
+            Ok(d) => d,
+            Err(e) => return ApiError::internal(e).into_response(),
+        };
     app.metrics.observe(decision.label(), start.elapsed());
-    let status = StatusCode::from_u16(decision.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(decision.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = match &decision {
-        Decision::Stored { agent_id, seq } => serde_json::json!({"result": "stored", "agent_id": agent_id, "seq": seq}),
-        Decision::Duplicate { agent_id, seq } => serde_json::json!({"result": "duplicate", "agent_id": agent_id, "seq": seq}),
-        Decision::Conflict { agent_id, seq, reason } => serde_json::json!({
+        Decision::Stored { agent_id, seq } => {
+            serde_json::json!({"result": "stored", "agent_id": agent_id, "seq": seq})
+        }
+        Decision::Duplicate { agent_id, seq } => {
+            serde_json::json!({"result": "duplicate", "agent_id": agent_id, "seq": seq})
+        }
+        Decision::Conflict {
+            agent_id,
+            seq,
+            reason,
+        } => serde_json::json!({
             "error": "chain_conflict", "message": reason, "agent_id": agent_id, "seq": seq,
         }),
         Decision::Rejected(r) => serde_json::json!({"error": r.reason, "message": r.message}),

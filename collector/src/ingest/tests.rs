@@ -1,7 +1,9 @@
 //! Ingest decisions over a real SQLite store.
 
 use super::*;
-use mijian_report::{AgentKey, Check, CheckStatus, Finding, FindingKind, Jws, Report, Severity, Trigger};
+use mijian_report::{
+    AgentKey, Check, CheckStatus, Finding, FindingKind, Jws, Report, Severity, Trigger,
+};
 
 pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
@@ -11,12 +13,22 @@ pub(crate) struct Fixture {
 
 pub(crate) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = mijian_store::open(&format!("sqlite:{}", dir.path().join("c.db").display())).unwrap();
+    let store =
+        mijian_store::open(&format!("sqlite:{}", dir.path().join("c.db").display())).unwrap();
     let key = AgentKey::generate();
     store
-        .add_agent(&key.kid(), &serde_json::to_string(&key.public_jwk()).unwrap(), Some("ws"), 1)
+        .add_agent(
+            &key.kid(),
+            &serde_json::to_string(&key.public_jwk()).unwrap(),
+            Some("ws"),
+            1,
+        )
         .unwrap();
-    Fixture { _dir: dir, store, key }
+    Fixture {
+        _dir: dir,
+        store,
+        key,
+    }
 }
 
 pub(crate) fn report(key: &AgentKey, seq: u64, prev: Option<String>) -> Report {
@@ -24,7 +36,8 @@ pub(crate) fn report(key: &AgentKey, seq: u64, prev: Option<String>) -> Report {
     r.host.hostname = "ws-01".into();
     r.host.classification = "内部".into();
     r.policy.digest = sha256_hex(b"rules");
-    r.checks.push(Check::new("password.min_length", "host", CheckStatus::Fail));
+    r.checks
+        .push(Check::new("password.min_length", "host", CheckStatus::Fail));
     let mut f = Finding::new(FindingKind::UnmarkedClassified, Severity::High);
     f.path = Some(format!("/home/a/{seq}.docx"));
     r.findings.push(f);
@@ -48,7 +61,10 @@ fn chain_of_decisions() {
     let d = ingest(&*fx.store, &sign(&fx.key, &forged), 13);
     assert_eq!(d.status(), 409, "{d:?}");
     let bad_prev = report(&fx.key, 3, Some("0".repeat(64)));
-    assert_eq!(ingest(&*fx.store, &sign(&fx.key, &bad_prev), 14).status(), 409);
+    assert_eq!(
+        ingest(&*fx.store, &sign(&fx.key, &bad_prev), 14).status(),
+        409
+    );
     let h = fx.store.host(&fx.key.kid()).unwrap().unwrap();
     assert_eq!(h.summary.latest_seq, Some(2));
     assert_eq!(h.summary.tamper_alerts, 2);
@@ -65,7 +81,9 @@ fn refusals_carry_their_reason() {
     let mut none: serde_json::Value = serde_json::from_slice(&good).unwrap();
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    none["protected"] = b64.encode(format!(r#"{{"alg":"none","kid":"{}"}}"#, fx.key.kid())).into();
+    none["protected"] = b64
+        .encode(format!(r#"{{"alg":"none","kid":"{}"}}"#, fx.key.kid()))
+        .into();
     let not_report = Jws::sign(br#"{"hello":"world"}"#, &fx.key).to_json();
     let wrong_agent = {
         let mut r = report(&fx.key, 1, None);
@@ -74,7 +92,11 @@ fn refusals_carry_their_reason() {
     };
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
         (b"not json".to_vec(), 400, "malformed_jws"),
-        (br#"{"protected":"!!","payload":"a","signature":"b"}"#.to_vec(), 400, "malformed_jws"),
+        (
+            br#"{"protected":"!!","payload":"a","signature":"b"}"#.to_vec(),
+            400,
+            "malformed_jws",
+        ),
         (serde_json::to_vec(&none).unwrap(), 401, "bad_alg"),
         (stranger, 401, "unknown_key"),
         (not_report, 400, "invalid_report"),

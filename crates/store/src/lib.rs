@@ -54,7 +54,9 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
-    #[error("database holds schema version {found}, newer than this collector knows ({known}); upgrade mijian-collector")]
+    #[error(
+        "database holds schema version {found}, newer than this collector knows ({known}); upgrade mijian-collector"
+    )]
     TooNew { found: i64, known: i64 },
     #[error("unexpected value in column {0}")]
     Column(&'static str),
@@ -282,8 +284,13 @@ pub trait Store: Send + Sync {
     fn ingest(&self, report: &NewReport) -> Result<Outcome>;
     fn agent(&self, agent_id: &str) -> Result<Option<Agent>>;
     /// Register a key by hand; false when it was already registered.
-    fn add_agent(&self, agent_id: &str, jwk: &str, hostname: Option<&str>, now: i64)
-    -> Result<bool>;
+    fn add_agent(
+        &self,
+        agent_id: &str,
+        jwk: &str,
+        hostname: Option<&str>,
+        now: i64,
+    ) -> Result<bool>;
     /// Revoke a key; false when no such agent.
     fn revoke_agent(&self, agent_id: &str, now: i64) -> Result<bool>;
     fn create_enroll_token(
@@ -343,7 +350,9 @@ pub fn open(url: &str) -> Result<Box<dyn Store>> {
         )?)?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Box::new(sql::SqlStore::new(postgres::Postgres::open(url)?)?));
+        return Ok(Box::new(sql::SqlStore::new(postgres::Postgres::open(
+            url,
+        )?)?));
     }
     Err(StoreError::Url(url.to_string()))
 }

@@ -507,10 +507,21 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
-    fn add_agent(&self, agent_id: &str, jwk: &str, hostname: Option<&str>, now: i64) -> Result<bool> {
+    fn add_agent(
+        &self,
+        agent_id: &str,
+        jwk: &str,
+        hostname: Option<&str>,
+        now: i64,
+    ) -> Result<bool> {
         self.b.with_conn(true, |c| {
             tx(c, |c| {
-                if c.row("SELECT agent_id FROM agents WHERE agent_id = ?", &[agent_id.into()])?.is_some() {
+                if c.row(
+                    "SELECT agent_id FROM agents WHERE agent_id = ?",
+                    &[agent_id.into()],
+                )?
+                .is_some()
+                {
                     return Ok(false);
                 }
                 insert_agent(c, agent_id, jwk, hostname, now)?;
@@ -522,7 +533,12 @@ impl<B: Backend> Store for SqlStore<B> {
     fn revoke_agent(&self, agent_id: &str, now: i64) -> Result<bool> {
         self.b.with_conn(true, |c| {
             tx(c, |c| {
-                if c.row("SELECT agent_id FROM agents WHERE agent_id = ?", &[agent_id.into()])?.is_none() {
+                if c.row(
+                    "SELECT agent_id FROM agents WHERE agent_id = ?",
+                    &[agent_id.into()],
+                )?
+                .is_none()
+                {
                     return Ok(false);
                 }
                 c.exec(
@@ -534,9 +550,17 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
-    fn create_enroll_token(&self, token_hash: &str, uses: i64, expires_at: Option<i64>, now: i64) -> Result<()> {
+    fn create_enroll_token(
+        &self,
+        token_hash: &str,
+        uses: i64,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
         if uses < 1 {
-            return Err(StoreError::Invalid("an enrollment token needs at least one use".into()));
+            return Err(StoreError::Invalid(
+                "an enrollment token needs at least one use".into(),
+            ));
         }
         self.b.with_conn(true, |c| {
             c.exec(
@@ -547,7 +571,14 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
-    fn enroll(&self, token_hash: &str, agent_id: &str, jwk: &str, hostname: Option<&str>, now: i64) -> Result<Enrolled> {
+    fn enroll(
+        &self,
+        token_hash: &str,
+        agent_id: &str,
+        jwk: &str,
+        hostname: Option<&str>,
+        now: i64,
+    ) -> Result<Enrolled> {
         self.b.with_conn(true, |c| {
             tx(c, |c| {
                 let lock = if c.dialect() == Dialect::Postgres { " FOR UPDATE" } else { "" };
@@ -593,7 +624,11 @@ impl<B: Backend> Store for SqlStore<B> {
 
     fn user(&self, name: &str) -> Result<Option<User>> {
         self.b.with_conn(false, |c| {
-            let Some(r) = c.row("SELECT name, role, password_hash FROM users WHERE name = ?", &[name.into()])? else {
+            let Some(r) = c.row(
+                "SELECT name, role, password_hash FROM users WHERE name = ?",
+                &[name.into()],
+            )?
+            else {
                 return Ok(None);
             };
             Ok(Some(User {
@@ -604,7 +639,14 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
-    fn create_api_token(&self, token_hash: &str, role: Role, label: Option<&str>, expires_at: Option<i64>, now: i64) -> Result<()> {
+    fn create_api_token(
+        &self,
+        token_hash: &str,
+        role: Role,
+        label: Option<&str>,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
         self.b.with_conn(true, |c| {
             c.exec(
                 "INSERT INTO api_tokens (token_hash, role, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
@@ -631,7 +673,9 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn hosts(&self, q: &HostQuery) -> Result<Vec<HostSummary>> {
-        let mut sql = format!("SELECT {HOST_COLS} FROM hosts h LEFT JOIN agents a ON a.agent_id = h.agent_id WHERE 1 = 1");
+        let mut sql = format!(
+            "SELECT {HOST_COLS} FROM hosts h LEFT JOIN agents a ON a.agent_id = h.agent_id WHERE 1 = 1"
+        );
         let mut p: Vec<V> = Vec::new();
         if let Some(h) = &q.hostname {
             sql.push_str(" AND lower(h.hostname) LIKE ? ESCAPE '\\'");
@@ -653,7 +697,9 @@ impl<B: Backend> Store for SqlStore<B> {
         sql.push_str(" ORDER BY h.hostname, h.agent_id LIMIT ? OFFSET ?");
         p.push(limit.into());
         p.push(offset.into());
-        self.b.with_conn(false, |c| c.rows(&sql, &p)?.iter().map(host_summary).collect())
+        self.b.with_conn(false, |c| {
+            c.rows(&sql, &p)?.iter().map(host_summary).collect()
+        })
     }
 
     fn host(&self, agent_id: &str) -> Result<Option<HostDetail>> {
@@ -699,7 +745,9 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     fn findings(&self, q: &FindingQuery) -> Result<Vec<FindingRow>> {
-        let mut sql = format!("SELECT {FINDING_COLS} FROM findings f LEFT JOIN hosts h ON h.agent_id = f.agent_id WHERE 1 = 1");
+        let mut sql = format!(
+            "SELECT {FINDING_COLS} FROM findings f LEFT JOIN hosts h ON h.agent_id = f.agent_id WHERE 1 = 1"
+        );
         let mut p: Vec<V> = Vec::new();
         if let Some(k) = &q.kind {
             sql.push_str(" AND f.kind = ?");
@@ -725,14 +773,19 @@ impl<B: Backend> Store for SqlStore<B> {
         sql.push_str(" ORDER BY f.severity_rank DESC, f.agent_id, f.fingerprint LIMIT ? OFFSET ?");
         p.push(limit.into());
         p.push(offset.into());
-        self.b.with_conn(false, |c| c.rows(&sql, &p)?.iter().map(finding_row).collect())
+        self.b.with_conn(false, |c| {
+            c.rows(&sql, &p)?.iter().map(finding_row).collect()
+        })
     }
 
     fn report_jws(&self, agent_id: &str, seq: i64) -> Result<Option<Vec<u8>>> {
         self.b.with_conn(false, |c| {
-            c.row("SELECT jws FROM reports WHERE agent_id = ? AND seq = ?", &[agent_id.into(), seq.into()])?
-                .map(|r| blob(&r, 0, "jws"))
-                .transpose()
+            c.row(
+                "SELECT jws FROM reports WHERE agent_id = ? AND seq = ?",
+                &[agent_id.into(), seq.into()],
+            )?
+            .map(|r| blob(&r, 0, "jws"))
+            .transpose()
         })
     }
 

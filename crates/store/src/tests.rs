@@ -54,7 +54,11 @@ fn story(s: &dyn Store) {
     let h = s.host(a).unwrap().unwrap();
     assert_eq!(h.summary.missing_seqs, 0);
     assert!(h.gaps.is_empty());
-    assert_eq!(h.summary.latest_seq, Some(3), "a late older report is history");
+    assert_eq!(
+        h.summary.latest_seq,
+        Some(3),
+        "a late older report is history"
+    );
     assert_eq!(h.summary.reports, 3);
 
     // Conflicts: same seq other payload; prev mismatch; successor mismatch.
@@ -62,60 +66,126 @@ fn story(s: &dyn Store) {
     assert!(matches!(s.ingest(&forged).unwrap(), Outcome::Conflict(r) if r.contains("seq 2")));
     assert!(matches!(s.ingest(&forged).unwrap(), Outcome::Conflict(_)));
     let bad_prev = report(a, 4, Some("nope"), "four");
-    assert!(matches!(s.ingest(&bad_prev).unwrap(), Outcome::Conflict(r) if r.contains("predecessor")));
+    assert!(
+        matches!(s.ingest(&bad_prev).unwrap(), Outcome::Conflict(r) if r.contains("predecessor"))
+    );
     let r6 = report(a, 6, Some("digest-of-5"), "six");
     assert_eq!(s.ingest(&r6).unwrap(), Outcome::Stored);
     let r5 = report(a, 5, Some("whatever"), "five");
     assert!(matches!(s.ingest(&r5).unwrap(), Outcome::Conflict(r) if r.contains("successor")));
     let h = s.host(a).unwrap().unwrap();
-    assert_eq!(h.summary.tamper_alerts, 3, "the same forged bytes twice are one alert");
+    assert_eq!(
+        h.summary.tamper_alerts, 3,
+        "the same forged bytes twice are one alert"
+    );
     assert_eq!(h.tamper_alerts_list.len(), 3);
     assert_eq!(h.summary.latest_seq, Some(6));
     assert_eq!(h.gaps, vec![Gap { from: 4, to: 5 }]);
-    assert_eq!(s.report_jws(a, 2).unwrap().unwrap(), r2.jws, "conflicts are not data");
+    assert_eq!(
+        s.report_jws(a, 2).unwrap().unwrap(),
+        r2.jws,
+        "conflicts are not data"
+    );
 
     // Findings follow the latest report: "three" resolved, "six" open.
     let open = s
-        .findings(&FindingQuery { status: Some("open".into()), ..Default::default() })
+        .findings(&FindingQuery {
+            status: Some("open".into()),
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].fingerprint, "fp-six");
     assert_eq!(open[0].hostname.as_deref(), Some("ws-01"));
-    let all = s.findings(&FindingQuery { agent_id: Some(a.into()), ..Default::default() }).unwrap();
+    let all = s
+        .findings(&FindingQuery {
+            agent_id: Some(a.into()),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(all.len(), 3, "one, three (resolved) and six (open)");
     let none = s
-        .findings(&FindingQuery { kind: Some(evil.into()), ..Default::default() })
+        .findings(&FindingQuery {
+            kind: Some(evil.into()),
+            ..Default::default()
+        })
         .unwrap();
     assert!(none.is_empty());
-    let high = s.findings(&FindingQuery { min_severity_rank: Some(4), ..Default::default() }).unwrap();
+    let high = s
+        .findings(&FindingQuery {
+            min_severity_rank: Some(4),
+            ..Default::default()
+        })
+        .unwrap();
     assert!(high.is_empty());
 
     // Hosts: filter and page.
     let b = "agent-b";
     assert!(s.add_agent(b, "{}", Some("lab-02"), 1).unwrap());
     assert_eq!(s.hosts(&HostQuery::default()).unwrap().len(), 2);
-    let p1 = s.hosts(&HostQuery { limit: 1, ..Default::default() }).unwrap();
-    let p2 = s.hosts(&HostQuery { limit: 1, offset: 1, ..Default::default() }).unwrap();
+    let p1 = s
+        .hosts(&HostQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .unwrap();
+    let p2 = s
+        .hosts(&HostQuery {
+            limit: 1,
+            offset: 1,
+            ..Default::default()
+        })
+        .unwrap();
     assert_ne!(p1[0].agent_id, p2[0].agent_id);
-    let ws = s.hosts(&HostQuery { hostname: Some("WS-".into()), ..Default::default() }).unwrap();
+    let ws = s
+        .hosts(&HostQuery {
+            hostname: Some("WS-".into()),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(ws.len(), 1);
-    assert!(s.hosts(&HostQuery { hostname: Some("%".into()), ..Default::default() }).unwrap().is_empty());
+    assert!(
+        s.hosts(&HostQuery {
+            hostname: Some("%".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .is_empty()
+    );
     assert_eq!(s.silent_hosts(1003).unwrap(), 1, "agent-b never reported");
     assert_eq!(s.silent_hosts(2000).unwrap(), 2);
 
     // Enrollment tokens: two uses, then used up; expiry.
     s.create_enroll_token("tok", 2, None, 1).unwrap();
-    assert_eq!(s.enroll("tok", "c1", "{}", Some("c1"), 5).unwrap(), Enrolled::New);
-    assert_eq!(s.enroll("tok", "c1", "{}", Some("c1"), 5).unwrap(), Enrolled::Already);
+    assert_eq!(
+        s.enroll("tok", "c1", "{}", Some("c1"), 5).unwrap(),
+        Enrolled::New
+    );
+    assert_eq!(
+        s.enroll("tok", "c1", "{}", Some("c1"), 5).unwrap(),
+        Enrolled::Already
+    );
     assert_eq!(s.enroll("tok", "c2", "{}", None, 5).unwrap(), Enrolled::New);
-    assert_eq!(s.enroll("tok", "c3", "{}", None, 5).unwrap(), Enrolled::BadToken);
-    assert_eq!(s.enroll("nope", "c3", "{}", None, 5).unwrap(), Enrolled::BadToken);
+    assert_eq!(
+        s.enroll("tok", "c3", "{}", None, 5).unwrap(),
+        Enrolled::BadToken
+    );
+    assert_eq!(
+        s.enroll("nope", "c3", "{}", None, 5).unwrap(),
+        Enrolled::BadToken
+    );
     s.create_enroll_token("old", 1, Some(10), 1).unwrap();
-    assert_eq!(s.enroll("old", "c3", "{}", None, 10).unwrap(), Enrolled::BadToken);
+    assert_eq!(
+        s.enroll("old", "c3", "{}", None, 10).unwrap(),
+        Enrolled::BadToken
+    );
     assert!(s.revoke_agent("c1", 7).unwrap());
     assert!(!s.revoke_agent("zz", 7).unwrap());
     s.create_enroll_token("t2", 1, None, 1).unwrap();
-    assert_eq!(s.enroll("t2", "c1", "{}", None, 8).unwrap(), Enrolled::Revoked);
+    assert_eq!(
+        s.enroll("t2", "c1", "{}", None, 8).unwrap(),
+        Enrolled::Revoked
+    );
     assert_eq!(s.agent("c1").unwrap().unwrap().revoked_at, Some(7));
 
     // Staff.
@@ -124,8 +194,10 @@ fn story(s: &dyn Store) {
     let u = s.user("alice").unwrap().unwrap();
     assert_eq!((u.role, u.password_hash.as_str()), (Role::Admin, "h2"));
     assert!(s.user(evil).unwrap().is_none());
-    s.create_api_token("th", Role::Auditor, Some("ci"), None, 1).unwrap();
-    s.create_api_token("te", Role::Admin, None, Some(5), 1).unwrap();
+    s.create_api_token("th", Role::Auditor, Some("ci"), None, 1)
+        .unwrap();
+    s.create_api_token("te", Role::Admin, None, Some(5), 1)
+        .unwrap();
     assert_eq!(s.api_token("th", 100).unwrap(), Some(Role::Auditor));
     assert_eq!(s.api_token("te", 100).unwrap(), None);
 
@@ -150,7 +222,9 @@ fn story_sqlite() {
 
 #[test]
 fn story_postgres() {
-    let Some(url) = testing::fresh_pg_url("story") else { return };
+    let Some(url) = testing::fresh_pg_url("story") else {
+        return;
+    };
     story(&*open(&url).unwrap());
     let s = open(&url).unwrap();
     assert_eq!(s.backend(), "postgres");
@@ -175,7 +249,16 @@ fn concurrent_identical_ingest_stores_once() {
         let hs: Vec<_> = (0..8).map(|_| sc.spawn(|| s.ingest(&r).unwrap())).collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Stored).count(), 1);
-    assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Duplicate).count(), 7);
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Outcome::Stored).count(),
+        1
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == Outcome::Duplicate)
+            .count(),
+        7
+    );
     assert_eq!(s.stats().unwrap().reports, 1);
 }
