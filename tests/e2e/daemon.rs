@@ -693,7 +693,7 @@ fn real_collector_enroll_and_deliver() {
         let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
         serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
     };
-    let wait_reports = |n: u64| {
+    let wait_reports = |n: u64, agent: &Agent| {
         let t = Instant::now();
         loop {
             let h = host();
@@ -708,17 +708,17 @@ fn real_collector_enroll_and_deliver() {
             std::thread::sleep(Duration::from_millis(200));
         }
     };
-    wait_reports(3);
+    wait_reports(3, &agent);
     // Collector down for two seconds, then back.
     server.kill().unwrap();
     server.wait().unwrap();
     std::thread::sleep(Duration::from_secs(2));
     let mut server = serve();
     let made = agent.chain_seq();
-    let h = wait_reports(made);
+    let h = wait_reports(made, &agent);
     let (took, status) = agent.terminate();
     assert!(status.success() && took < Duration::from_secs(5));
-    let h2 = wait_reports(agent.chain_seq());
+    let h2 = wait_reports(agent.chain_seq(), &agent);
     assert_eq!(h2["missing_seqs"].as_u64(), Some(0), "{h} / {h2}");
     assert_eq!(h2["tamper_alerts"].as_u64(), Some(0), "{h2}");
     assert_eq!(h2["latest_seq"].as_u64(), Some(agent.chain_seq()), "{h2}");
