@@ -297,3 +297,38 @@ fn clean_into(src: &[u16], out: &mut Text) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clean(s: &str) -> String {
+        let units: Vec<u16> = s.encode_utf16().collect();
+        let mut t = Text::new(1000);
+        clean_into(&units, &mut t);
+        t.s
+    }
+
+    #[test]
+    fn fields_cells_and_breaks() {
+        // field code dropped, result kept; nested fields too
+        assert_eq!(
+            clean("见\u{13} HYPERLINK \"x\" \u{14}玄鸟\u{13}PAGE\u{14}柒\u{15}号\u{15}。\r"),
+            "见玄鸟柒号。\n"
+        );
+        // table cells and row ends, line break, page break, soft hyphen
+        assert_eq!(
+            clean("a\u{7}b\u{7}\u{7}c\u{b}d\u{c}e\u{1f}f"),
+            "a\nb\n\nc\nd\nef"
+        );
+        // unbalanced field marks from a hostile file do not panic
+        assert_eq!(clean("\u{15}\u{14}x\u{13}y"), "x");
+        let many: String = "\u{13}".repeat(10_000) + "z";
+        assert_eq!(clean(&many), "");
+    }
+
+    #[test]
+    fn surrogate_pairs_survive() {
+        assert_eq!(clean("𠮷野家"), "𠮷野家");
+    }
+}
