@@ -122,7 +122,8 @@ pub(crate) fn extract(c: &mut Container<'_>, ctx: &mut Ctx) -> Result<Document, 
         &mut head,
     );
     Ok(Document {
-        head: Some(head.s),
+        // No main text counted (a damaged FIB): the start of the text is the head.
+        head: Some(head.s).filter(|h| !h.trim().is_empty()),
         truncated: all.truncated || raw.len() >= max,
         text: all.s,
         ..Document::default()
