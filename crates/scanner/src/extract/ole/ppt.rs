@@ -8,9 +8,10 @@
 //! skipped. Encryption: CryptSession10Container, or the `Current User`
 //! header token 0xF3D1C4DF.
 
+use super::super::FailedChild;
 use super::{
-    Container, Ctx, Document, ExtractError, HEAD_CHARS, Text, head_of, latin1, u16_at, u32_at,
-    utf16le,
+    Child, Container, Ctx, Document, ExtractError, HEAD_CHARS, Text, head_of, latin1, u16_at,
+    u32_at, utf16le,
 };
 
 const SLIDE: u16 = 0x03EE;
@@ -21,6 +22,10 @@ const SLIDE_LIST_WITH_TEXT: u16 = 0x0FF0;
 const TEXT_CHARS: u16 = 0x0FA0;
 const TEXT_BYTES: u16 = 0x0FA8;
 const CRYPT_SESSION: u16 = 0x2F14;
+/// ExOleObjStg: an embedded OLE object's storage (a compound file),
+/// zlib-compressed when recInstance is 1 (u32 decompressed size first).
+const EX_OLE_OBJ_STG: u16 = 0x1011;
+const MAX_OBJECTS: usize = 256;
 const TOKEN_ENCRYPTED: u32 = 0xF3D1_C4DF;
 
 pub(crate) fn extract(c: &mut Container<'_>, ctx: &mut Ctx) -> Result<Document, ExtractError> {
@@ -42,6 +47,8 @@ pub(crate) fn extract(c: &mut Container<'_>, ctx: &mut Ctx) -> Result<Document, 
         head: None,
     };
     let mut in_slide_list = 0usize; // end offset of a slides SLWT, 0 if none
+    let mut children = Vec::new();
+    let mut failed = Vec::new();
     let mut pos = 0usize;
     while let (Some(vi), Some(ty), Some(len)) =
         (u16_at(&s, pos), u16_at(&s, pos + 2), u32_at(&s, pos + 4))
@@ -59,6 +66,24 @@ pub(crate) fn extract(c: &mut Container<'_>, ctx: &mut Ctx) -> Result<Document, 
                 return Err(ExtractError::Encrypted(
                     "password-protected presentation (CryptSession10Container)".into(),
                 ));
+            }
+            EX_OLE_OBJ_STG
+                if ctx.depth < ctx.limits.max_depth
+                    && children.len() + failed.len() < MAX_OBJECTS =>
+            {
+                let b = s.get(body..end.min(s.len())).unwrap_or(&[]);
+                let name = format!("ExOleObjStg/{}", children.len() + failed.len() + 1);
+                let data = if inst == 1 {
+                    let z = b.get(4..).unwrap_or(&[]);
+                    ctx.read_bounded(flate2::read::ZlibDecoder::new(z), z.len() as u64)
+                } else {
+                    Ok(b.to_vec())
+                };
+                match data {
+                    Ok(data) => children.push(Child { name, data }),
+                    Err(e @ (ExtractError::Limit(_) | ExtractError::Timeout)) => return Err(e),
+                    Err(error) => failed.push(FailedChild { name, error }),
+                }
             }
             MAIN_MASTER => {
                 pos = end;
@@ -107,6 +132,8 @@ pub(crate) fn extract(c: &mut Container<'_>, ctx: &mut Ctx) -> Result<Document, 
         head,
         truncated: text.truncated,
         text: text.s,
+        children,
+        failed_children: failed,
         ..Document::default()
     })
 }

@@ -111,7 +111,11 @@ fn xls_cells_sst_continue() {
     assert!(d.text.contains("english\tplain"));
     let d = ok("xls/unmarked.xls");
     assert!(d.text.contains("示例工程"));
-    assert!(d.text.contains("批注：型号 XN-12B型"), "cell comment (TXO): {}", d.text);
+    assert!(
+        d.text.contains("批注：型号 XN-12B型"),
+        "cell comment (TXO): {}",
+        d.text
+    );
     let d = ok("xls/custom_prop.xls");
     assert_eq!(prop(&d, "密级"), Some("机密"), "{:?}", d.properties);
 }
@@ -443,4 +447,28 @@ fn fixture_stream(rel: &str, stream: &str) -> Vec<u8> {
     let mut v = Vec::new();
     std::io::Read::read_to_end(&mut cf.open_stream(stream).unwrap(), &mut v).unwrap();
     v
+}
+
+#[test]
+fn ppt_embedded_object_storage_becomes_child() {
+    use std::io::Write;
+    let xls = fixture("xls/unmarked.xls");
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&xls).unwrap();
+    let mut body = (xls.len() as u32).to_le_bytes().to_vec();
+    body.extend(z.finish().unwrap());
+    let mut doc = rec(0x0F, 0x03E8, &[]);
+    doc.extend(rec(0x10, 0x1011, &body));
+    let f = cfb_with(&[("/PowerPoint Document", &doc)]);
+    let d = extract(&f, &mut Ctx::new(Limits::default())).unwrap();
+    assert_eq!(d.children.len(), 1);
+    assert_eq!(d.children[0].name, "ExOleObjStg/1");
+    assert_eq!(d.children[0].data, xls);
+    // a broken zlib stream is a failed child, not a failed presentation
+    let mut doc = rec(0x0F, 0x03E8, &[]);
+    doc.extend(rec(0x10, 0x1011, &[1, 0, 0, 0, 0x78, 0x9C, 0xFF, 0xFF]));
+    let f = cfb_with(&[("/PowerPoint Document", &doc)]);
+    let d = extract(&f, &mut Ctx::new(Limits::default())).unwrap();
+    assert!(d.children.is_empty());
+    assert_eq!(d.failed_children.len(), 1);
 }
