@@ -19,6 +19,15 @@
 //! extractor still runs in the engine's worker process, which bounds what a
 //! stack overflow could do.
 //!
+//! Embedded objects become children (bounded by `ctx.depth`): `Package`,
+//! `CONTENTS` and `\x01Ole10Native` streams and whole Word/Excel/PowerPoint
+//! storages under `ObjectPool`/`MBD*` (copied into a compound file of their
+//! own), and PowerPoint's zlib-compressed ExOleObjStg records.
+//!
+//! Not handled: Word 6/95 (`Unsupported`), BIFF5 workbooks only roughly
+//! (8-bit strings in the CODEPAGE), slides in persist-directory order (stream
+//! order is used), decryption of any kind.
+//!
 //! Password-protected OOXML is also an OLE container (`EncryptionInfo` +
 //! `EncryptedPackage`): reported `Encrypted`.
 
