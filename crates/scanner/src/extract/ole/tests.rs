@@ -472,3 +472,22 @@ fn ppt_embedded_object_storage_becomes_child() {
     assert!(d.children.is_empty());
     assert_eq!(d.failed_children.len(), 1);
 }
+
+#[test]
+fn doc_table_cells() {
+    let d = ok("doc/table.doc");
+    let lines = first_lines(&d.text, 7);
+    assert_eq!(
+        lines,
+        vec![
+            "表格测试",
+            "项目",
+            "型号",
+            "玄鸟柒号",
+            "xn-07a型",
+            "表后段落"
+        ],
+        "{:?}",
+        d.text
+    );
+}
