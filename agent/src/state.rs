@@ -294,7 +294,10 @@ mod tests {
         let s = AgentState::open(d.path()).unwrap();
         let b = s.seal(Report::new("", 0, None, Trigger::Manual)).unwrap();
         assert_eq!(b.report.seq, 2);
-        assert_eq!(b.report.prev.as_deref(), Some(sha256_hex(&a.payload).as_str()));
+        assert_eq!(
+            b.report.prev.as_deref(),
+            Some(sha256_hex(&a.payload).as_str())
+        );
         assert_eq!(b.report.agent_id, s.key().kid());
     }
 
@@ -303,7 +306,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
         AgentState::open(d.path()).unwrap();
-        let mode = fs::metadata(d.path().join(KEY_FILE)).unwrap().permissions().mode();
+        let mode = fs::metadata(d.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 

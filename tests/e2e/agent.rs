@@ -20,7 +20,14 @@ fn host_fixture() -> PathBuf {
 fn signed_report(state: &Path, name: &str) -> PathBuf {
     let out = state.join(name);
     let o = run(agent(state)
-        .args(["check", "--no-content", "--format", "json", "--sign", "--out"])
+        .args([
+            "check",
+            "--no-content",
+            "--format",
+            "json",
+            "--sign",
+            "--out",
+        ])
         .arg(&out)
         .arg("--root")
         .arg(host_fixture())
@@ -40,7 +47,10 @@ fn public_jwk(state: &Path) -> PathBuf {
     let jwk: Value = serde_json::from_slice(&o.stdout).expect("key prints JSON");
     assert_eq!(jwk["kty"], "OKP");
     assert_eq!(jwk["crv"], "Ed25519");
-    assert!(jwk.get("d").is_none(), "the private key must never be printed");
+    assert!(
+        jwk.get("d").is_none(),
+        "the private key must never be printed"
+    );
     assert_eq!(jwk["kid"].as_str().map(str::len), Some(43));
     let p = state.join("agent.jwk");
     std::fs::write(&p, &o.stdout).expect("write jwk");
@@ -104,7 +114,11 @@ fn agent_signature_verifies_with_jwcrypto() {
         file.to_str().expect("utf-8"),
         jwk.to_str().expect("utf-8"),
     ]);
-    assert!(o.status.success(), "jwcrypto refused our JWS: {}", stderr(&o));
+    assert!(
+        o.status.success(),
+        "jwcrypto refused our JWS: {}",
+        stderr(&o)
+    );
     let payload: Value = serde_json::from_slice(&o.stdout).expect("payload JSON");
     util::assert_schema_valid(&payload);
     // And our own verify agrees, printing the same payload.
@@ -140,7 +154,11 @@ fn jwcrypto_signature_verifies_with_the_agent() {
     // Our own key is not the signer: verifying without --jwk must fail and say so.
     let o = run(agent(d.path()).arg("verify").arg(&jws));
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not by the given key"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not by the given key"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// Each tampering is refused (exit 1) with a message naming the problem.
@@ -177,14 +195,57 @@ fn tampered_reports_are_refused_with_the_reason() {
     let bytes = std::fs::read(&file).expect("read");
 
     let cases: Vec<(&str, Vec<u8>, &Path, &str)> = vec![
-        ("payload byte flipped", with("payload", flip(&original["payload"])), &jwk, "signature does not verify"),
-        ("header byte flipped", with("protected", flip(&original["protected"])), &jwk, "protected header"),
-        ("alg none", with("protected", header_with("none", &kid)), &jwk, "`alg` is `none`"),
-        ("alg HS256", with("protected", header_with("HS256", &kid)), &jwk, "`alg` is `HS256`"),
-        ("another key's kid", with("protected", header_with("EdDSA", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")), &jwk, "not by the given key"),
-        ("verified with another key", bytes.clone(), &other_jwk, "not by the given key"),
-        ("truncated file", bytes[..bytes.len() / 2].to_vec(), &jwk, "truncated"),
-        ("signature truncated", with("signature", original["signature"][..40].to_string()), &jwk, "signature"),
+        (
+            "payload byte flipped",
+            with("payload", flip(&original["payload"])),
+            &jwk,
+            "signature does not verify",
+        ),
+        (
+            "header byte flipped",
+            with("protected", flip(&original["protected"])),
+            &jwk,
+            "protected header",
+        ),
+        (
+            "alg none",
+            with("protected", header_with("none", &kid)),
+            &jwk,
+            "`alg` is `none`",
+        ),
+        (
+            "alg HS256",
+            with("protected", header_with("HS256", &kid)),
+            &jwk,
+            "`alg` is `HS256`",
+        ),
+        (
+            "another key's kid",
+            with(
+                "protected",
+                header_with("EdDSA", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+            ),
+            &jwk,
+            "not by the given key",
+        ),
+        (
+            "verified with another key",
+            bytes.clone(),
+            &other_jwk,
+            "not by the given key",
+        ),
+        (
+            "truncated file",
+            bytes[..bytes.len() / 2].to_vec(),
+            &jwk,
+            "truncated",
+        ),
+        (
+            "signature truncated",
+            with("signature", original["signature"][..40].to_string()),
+            &jwk,
+            "signature",
+        ),
     ];
     for (name, content, key, expect) in cases {
         let f = d.path().join("tampered.jws");
@@ -196,9 +257,16 @@ fn tampered_reports_are_refused_with_the_reason() {
             "{name}: message should say {expect:?}, got {}",
             stderr(&o)
         );
-        assert!(o.stdout.is_empty(), "{name}: nothing may be printed as payload");
+        assert!(
+            o.stdout.is_empty(),
+            "{name}: nothing may be printed as payload"
+        );
         // The independent implementation agrees that it is invalid.
-        let p = python(&["verify", f.to_str().expect("utf-8"), key.to_str().expect("utf-8")]);
+        let p = python(&[
+            "verify",
+            f.to_str().expect("utf-8"),
+            key.to_str().expect("utf-8"),
+        ]);
         assert!(!p.status.success(), "{name}: jwcrypto accepted it");
     }
 }
@@ -216,7 +284,14 @@ fn killing_check_sign_never_forks_the_chain() {
     for i in 0..24u64 {
         let out = state.join(format!("k{i}.jws"));
         let mut child = agent(state)
-            .args(["check", "--no-content", "--format", "json", "--sign", "--out"])
+            .args([
+                "check",
+                "--no-content",
+                "--format",
+                "json",
+                "--sign",
+                "--out",
+            ])
             .arg(&out)
             .arg("--root")
             .arg(host_fixture())
@@ -247,11 +322,14 @@ fn killing_check_sign_never_forks_the_chain() {
         );
     }
     let last = *by_seq.keys().last().expect("at least the final report");
-    let final_v: Value = serde_json::from_slice(
-        &verify(state, written.last().expect("final"), &jwk).stdout,
-    )
-    .expect("json");
-    assert_eq!(final_v["seq"].as_u64(), Some(last), "the final report continues the chain");
+    let final_v: Value =
+        serde_json::from_slice(&verify(state, written.last().expect("final"), &jwk).stdout)
+            .expect("json");
+    assert_eq!(
+        final_v["seq"].as_u64(),
+        Some(last),
+        "the final report continues the chain"
+    );
     for (seq, (v, _)) in &by_seq {
         if let Some((_, prev_payload)) = by_seq.get(&(seq - 1)) {
             assert_eq!(
@@ -269,8 +347,14 @@ fn exit_status_two_when_it_cannot_run() {
     let d = tempfile::tempdir().expect("tempdir");
     let bad = d.path().join("rules");
     std::fs::create_dir_all(bad.join("keywords")).expect("mkdir");
-    std::fs::write(bad.join("keywords/x.toml"), "[[keyword]]\nid = \"a\"\nseverity = \"high\"\n").expect("write");
-    let o = run(agent(d.path()).args(["check", "--no-content", "--rules"]).arg(&bad));
+    std::fs::write(
+        bad.join("keywords/x.toml"),
+        "[[keyword]]\nid = \"a\"\nseverity = \"high\"\n",
+    )
+    .expect("write");
+    let o = run(agent(d.path())
+        .args(["check", "--no-content", "--rules"])
+        .arg(&bad));
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
     assert!(e.contains("x.toml:1:") && e.contains("terms"), "{e}");

@@ -1,8 +1,8 @@
 //! End-to-end tests of the real binaries.
 
 mod agent;
-mod hostcheck;
-mod media;
 mod collector;
 mod daemon;
+mod hostcheck;
+mod media;
 mod util;

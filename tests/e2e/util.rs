@@ -116,6 +116,12 @@ pub fn assert_schema_valid(payload: &serde_json::Value) {
         let schema: serde_json::Value = serde_json::from_slice(&text).expect("schema is JSON");
         jsonschema::validator_for(&schema).expect("schema compiles")
     });
-    let errors: Vec<String> = v.iter_errors(payload).map(|e| format!("{e} at {}", e.instance_path)).collect();
-    assert!(errors.is_empty(), "report does not match the schema: {errors:#?}");
+    let errors: Vec<String> = v
+        .iter_errors(payload)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not match the schema: {errors:#?}"
+    );
 }

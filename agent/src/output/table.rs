@@ -18,7 +18,11 @@ pub fn render(report: &Report, lang: Lang) -> String {
         lang.t("密级", "level"),
         report.host.classification,
         lang.t("策略", "policy"),
-        &report.policy.digest.get(..12).unwrap_or(&report.policy.digest),
+        &report
+            .policy
+            .digest
+            .get(..12)
+            .unwrap_or(&report.policy.digest),
     );
     if !report.checks.is_empty() {
         out.push('\n');
@@ -222,7 +226,10 @@ fn detail(f: &Finding, lang: Lang) -> String {
         parts.push(format!(
             "{}{}",
             m.level,
-            m.period.as_deref().map(|p| format!("★{p}")).unwrap_or_default()
+            m.period
+                .as_deref()
+                .map(|p| format!("★{p}"))
+                .unwrap_or_default()
         ));
     }
     if !f.matches.is_empty() {

@@ -81,7 +81,9 @@ impl Baseline {
         }
         for (level, p) in &b.levels {
             if p.min_classes.is_some_and(|c| c > 4) {
-                return Err(bad(&format!("levels.{level}.min_classes must be between 0 and 4")));
+                return Err(bad(&format!(
+                    "levels.{level}.min_classes must be between 0 and 4"
+                )));
             }
         }
         Ok(b)

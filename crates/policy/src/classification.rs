@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub enum Classification {
     #[default]
     #[serde(rename = "非涉密")]
@@ -59,6 +61,8 @@ impl FromStr for Classification {
                 "非涉密" | "none" | "unclassified" => Some(Classification::Unclassified),
                 _ => None,
             })
-            .ok_or_else(|| format!("unknown classification `{s}` (use one of 非涉密, 内部, 秘密, 机密, 绝密)"))
+            .ok_or_else(|| {
+                format!("unknown classification `{s}` (use one of 非涉密, 内部, 秘密, 机密, 绝密)")
+            })
     }
 }

@@ -32,8 +32,14 @@ use std::path::{Path, PathBuf};
 
 /// The embedded default rules: (relative path, contents).
 const BUILTIN: &[(&str, &str)] = &[
-    ("baseline.toml", include_str!("../../../rules/baseline.toml")),
-    ("markings.toml", include_str!("../../../rules/markings.toml")),
+    (
+        "baseline.toml",
+        include_str!("../../../rules/baseline.toml"),
+    ),
+    (
+        "markings.toml",
+        include_str!("../../../rules/markings.toml"),
+    ),
     ("media.toml", include_str!("../../../rules/media.toml")),
     (
         "keywords/example.toml",
@@ -172,7 +178,10 @@ pub(crate) fn line_of(bytes: &[u8], offset: usize) -> usize {
 
 /// Turn a toml deserialisation error into one that names file and line.
 pub(crate) fn toml_error(path: &Path, text: &str, e: toml::de::Error) -> PolicyError {
-    let line = e.span().map(|s| line_of(text.as_bytes(), s.start)).unwrap_or(0);
+    let line = e
+        .span()
+        .map(|s| line_of(text.as_bytes(), s.start))
+        .unwrap_or(0);
     PolicyError::Parse {
         path: path.to_path_buf(),
         line,

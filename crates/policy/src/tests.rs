@@ -36,7 +36,10 @@ fn missing_files_fall_back_to_defaults() {
 
 #[test]
 fn bad_toml_names_file_and_line() {
-    let d = dir_with(&[("baseline.toml", "[password]\nmin_length = 10\nmax_age_days = \"ninety\"\n")]);
+    let d = dir_with(&[(
+        "baseline.toml",
+        "[password]\nmin_length = 10\nmax_age_days = \"ninety\"\n",
+    )]);
     let e = Policy::load(d.path()).unwrap_err().to_string();
     assert!(e.contains("baseline.toml:3:"), "{e}");
 }
@@ -57,17 +60,32 @@ fn bad_regex_and_duplicate_ids_name_the_rule() {
     let e = Policy::load(d.path()).unwrap_err().to_string();
     assert!(e.contains("a.toml:6:") && e.contains("keyword `y`"), "{e}");
     let d = dir_with(&[
-        ("keywords/a.toml", "[[keyword]]\nid = \"x\"\nterms=[\"a\"]\nseverity=\"high\"\n"),
-        ("keywords/b.toml", "[[keyword]]\nid = \"x\"\nterms=[\"b\"]\nseverity=\"high\"\n"),
+        (
+            "keywords/a.toml",
+            "[[keyword]]\nid = \"x\"\nterms=[\"a\"]\nseverity=\"high\"\n",
+        ),
+        (
+            "keywords/b.toml",
+            "[[keyword]]\nid = \"x\"\nterms=[\"b\"]\nseverity=\"high\"\n",
+        ),
     ]);
     let e = Policy::load(d.path()).unwrap_err().to_string();
-    assert!(e.contains("b.toml:1:") && e.contains("already defined"), "{e}");
+    assert!(
+        e.contains("b.toml:1:") && e.contains("already defined"),
+        "{e}"
+    );
 }
 
 #[test]
 fn digest_changes_with_any_rule_file() {
-    let a = dir_with(&[("keywords/a.toml", "[[keyword]]\nid = \"x\"\nterms=[\"a\"]\nseverity=\"high\"\n")]);
-    let b = dir_with(&[("keywords/a.toml", "[[keyword]]\nid = \"x\"\nterms=[\"b\"]\nseverity=\"high\"\n")]);
+    let a = dir_with(&[(
+        "keywords/a.toml",
+        "[[keyword]]\nid = \"x\"\nterms=[\"a\"]\nseverity=\"high\"\n",
+    )]);
+    let b = dir_with(&[(
+        "keywords/a.toml",
+        "[[keyword]]\nid = \"x\"\nterms=[\"b\"]\nseverity=\"high\"\n",
+    )]);
     assert_ne!(
         Policy::load(a.path()).unwrap().digest,
         Policy::load(b.path()).unwrap().digest
@@ -91,7 +109,10 @@ fn level_profiles_only_tighten_and_accumulate() {
 
 #[test]
 fn media_entry_without_identity_is_refused() {
-    let d = dir_with(&[("media.toml", "[[medium]]\nid = \"BM-1\"\nholder = \"张三\"\n")]);
+    let d = dir_with(&[(
+        "media.toml",
+        "[[medium]]\nid = \"BM-1\"\nholder = \"张三\"\n",
+    )]);
     let e = Policy::load(d.path()).unwrap_err().to_string();
     assert!(e.contains("media.toml:1:") && e.contains("BM-1"), "{e}");
 }

@@ -77,7 +77,9 @@ pub enum JwsError {
     Key(#[from] JwkError),
     #[error("signature is not 64 bytes (truncated?)")]
     SignatureLength,
-    #[error("signature does not verify: the protected header or the payload was altered, or another key signed it")]
+    #[error(
+        "signature does not verify: the protected header or the payload was altered, or another key signed it"
+    )]
     BadSignature,
 }
 

@@ -25,9 +25,9 @@ mod model;
 mod path;
 
 pub use jwk::{AgentKey, Jwk, JwkError};
-pub use jws::{Jws, JwsError, Protected, Verified, ALG, TYP};
+pub use jws::{ALG, Jws, JwsError, Protected, TYP, Verified};
 pub use model::*;
-pub use path::{encode_path, encode_path_bytes, EncodedPath};
+pub use path::{EncodedPath, encode_path, encode_path_bytes};
 
 /// Lowercase hex SHA-256 of `bytes`: how `prev`, `sha256` and policy digests are written.
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -409,11 +409,14 @@ mod tests {
     fn compliance_follows_checks_and_findings() {
         let mut r = Report::new("kid", 1, None, Trigger::Manual);
         assert!(r.compliant());
-        r.checks.push(Check::new("x", "host", CheckStatus::NotApplicable));
+        r.checks
+            .push(Check::new("x", "host", CheckStatus::NotApplicable));
         assert!(r.compliant());
-        r.findings.push(Finding::new(FindingKind::MarkedClassified, Severity::Info));
+        r.findings
+            .push(Finding::new(FindingKind::MarkedClassified, Severity::Info));
         assert!(r.compliant());
-        r.findings.push(Finding::new(FindingKind::Unscannable, Severity::Low));
+        r.findings
+            .push(Finding::new(FindingKind::Unscannable, Severity::Low));
         assert!(!r.compliant());
         r.findings.clear();
         r.checks.push(Check::new("y", "host", CheckStatus::Error));

@@ -108,7 +108,11 @@ impl Ctx {
     /// Read a decompressing reader to its end, charging the decompressed
     /// budget and refusing ratios above `max_ratio` (zip bombs). `compressed`
     /// is the member's compressed size when known (0: unknown, ratio unchecked).
-    pub fn read_bounded(&mut self, mut r: impl Read, compressed: u64) -> Result<Vec<u8>, ExtractError> {
+    pub fn read_bounded(
+        &mut self,
+        mut r: impl Read,
+        compressed: u64,
+    ) -> Result<Vec<u8>, ExtractError> {
         let remaining = self
             .limits
             .max_decompressed_bytes
