@@ -254,7 +254,11 @@ impl Drop for Lock {
 /// fsync the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // A bare file name (`--out r.jws`) has an empty parent: the current dir.
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -311,6 +315,17 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn atomic_write_to_a_bare_file_name() {
+        let d = tempfile::tempdir().unwrap();
+        let back = std::env::current_dir().unwrap();
+        std::env::set_current_dir(d.path()).unwrap();
+        let r = write_atomic(Path::new("bare.jws"), b"x", 0o644);
+        std::env::set_current_dir(back).unwrap();
+        r.unwrap();
+        assert_eq!(fs::read(d.path().join("bare.jws")).unwrap(), b"x");
     }
 
     #[test]

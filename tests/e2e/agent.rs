@@ -194,30 +194,38 @@ fn tampered_reports_are_refused_with_the_reason() {
     let other_jwk = public_jwk(other.path());
     let bytes = std::fs::read(&file).expect("read");
 
-    let cases: Vec<(&str, Vec<u8>, &Path, &str)> = vec![
+    // Each case: what was done, the file, the key, and the messages that
+    // correctly name the problem (a flipped header byte may land in `alg`,
+    // `kid` or the JSON syntax, so several are right there).
+    let cases: Vec<(&str, Vec<u8>, &Path, &[&str])> = vec![
         (
             "payload byte flipped",
             with("payload", flip(&original["payload"])),
             &jwk,
-            "signature does not verify",
+            &["signature does not verify"][..],
         ),
         (
             "header byte flipped",
             with("protected", flip(&original["protected"])),
             &jwk,
-            "protected header",
+            &[
+                "protected header",
+                "not by the given key",
+                "signature does not verify",
+                "base64url",
+            ][..],
         ),
         (
             "alg none",
             with("protected", header_with("none", &kid)),
             &jwk,
-            "`alg` is `none`",
+            &["`alg` is `none`"][..],
         ),
         (
             "alg HS256",
             with("protected", header_with("HS256", &kid)),
             &jwk,
-            "`alg` is `HS256`",
+            &["`alg` is `HS256`"][..],
         ),
         (
             "another key's kid",
@@ -226,25 +234,25 @@ fn tampered_reports_are_refused_with_the_reason() {
                 header_with("EdDSA", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
             ),
             &jwk,
-            "not by the given key",
+            &["not by the given key"][..],
         ),
         (
             "verified with another key",
             bytes.clone(),
             &other_jwk,
-            "not by the given key",
+            &["not by the given key"][..],
         ),
         (
             "truncated file",
             bytes[..bytes.len() / 2].to_vec(),
             &jwk,
-            "truncated",
+            &["truncated"][..],
         ),
         (
             "signature truncated",
             with("signature", original["signature"][..40].to_string()),
             &jwk,
-            "signature",
+            &["signature is not 64 bytes"][..],
         ),
     ];
     for (name, content, key, expect) in cases {
@@ -253,8 +261,8 @@ fn tampered_reports_are_refused_with_the_reason() {
         let o = verify(d.path(), &f, key);
         assert_eq!(o.status.code(), Some(1), "{name}: must be invalid");
         assert!(
-            stderr(&o).contains(expect),
-            "{name}: message should say {expect:?}, got {}",
+            expect.iter().any(|e| stderr(&o).contains(e)),
+            "{name}: message should say one of {expect:?}, got {}",
             stderr(&o)
         );
         assert!(

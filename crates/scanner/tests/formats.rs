@@ -194,4 +194,6 @@ macro_rules! format_dirs {
     };
 }
 
-format_dirs!(docx, xlsx, pptx, odt, ods, odp, rtf, eml, ofd, pdf);
+format_dirs!(
+    docx, xlsx, pptx, odt, ods, odp, rtf, eml, ofd, pdf, doc, xls, ppt, wps, et, dps
+);

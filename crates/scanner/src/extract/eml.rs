@@ -135,22 +135,10 @@ fn parse(data: &[u8], max_chars: usize) -> Result<(Document, usize), ExtractErro
 mod tests {
     use super::*;
     use crate::extract::Limits;
+    use crate::extract::test_support::{first_lines, fixture};
 
     fn run(rel: &str) -> ExtractResult {
-        let p = format!(
-            "{}/../../fixtures/formats/{rel}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
-        extract(&data, &mut Ctx::new(Limits::default()))
-    }
-
-    fn first_lines(s: &str, n: usize) -> Vec<&str> {
-        s.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .take(n)
-            .collect()
+        extract(&fixture(rel), &mut Ctx::new(Limits::default()))
     }
 
     #[test]

@@ -233,3 +233,25 @@ impl ExtractError {
 
 /// Result of an extractor.
 pub type ExtractResult = Result<Document, ExtractError>;
+
+/// Helpers shared by the extractors' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// The bytes of `fixtures/formats/<rel>`.
+    pub fn fixture(rel: &str) -> Vec<u8> {
+        let p = format!(
+            "{}/../../fixtures/formats/{rel}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    }
+
+    /// The first `n` non-empty lines of `s`, trimmed.
+    pub fn first_lines(s: &str, n: usize) -> Vec<&str> {
+        s.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .take(n)
+            .collect()
+    }
+}

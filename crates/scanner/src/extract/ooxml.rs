@@ -939,25 +939,10 @@ fn embeddings(
 mod tests {
     use super::*;
     use crate::extract::Limits;
-
-    fn fixture(rel: &str) -> Vec<u8> {
-        let p = format!(
-            "{}/../../fixtures/formats/{rel}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
-    }
+    use crate::extract::test_support::{first_lines, fixture};
 
     fn run(rel: &str) -> ExtractResult {
         extract(&fixture(rel), &mut Ctx::new(Limits::default()))
-    }
-
-    fn first_lines(s: &str, n: usize) -> Vec<&str> {
-        s.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .take(n)
-            .collect()
     }
 
     #[test]

@@ -657,25 +657,14 @@ fn control_word(
 mod tests {
     use super::*;
     use crate::extract::Limits;
+    use crate::extract::test_support::{first_lines, fixture};
 
     fn run_bytes(b: &[u8]) -> ExtractResult {
         extract(b, &mut Ctx::new(Limits::default()))
     }
 
     fn run(rel: &str) -> ExtractResult {
-        let p = format!(
-            "{}/../../fixtures/formats/{rel}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        run_bytes(&std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}")))
-    }
-
-    fn first_lines(s: &str, n: usize) -> Vec<&str> {
-        s.lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .take(n)
-            .collect()
+        run_bytes(&fixture(rel))
     }
 
     #[test]
