@@ -21,9 +21,10 @@ pub struct Decoded<'a> {
 /// Bytes of the start of a file inspected for binary content / detection.
 const SAMPLE: usize = 8192;
 /// Bytes fed to chardetng. Detection dominated the cost of scanning GBK
-/// text (bench/scan: ~56% of CPU at 64 KiB); 16 KiB of Chinese text holds
-/// thousands of double-byte characters, plenty to tell GBK from Big5.
-const DETECT: usize = 16 * 1024;
+/// text (bench/scan: ~56% of CPU at 64 KiB, ~45% at 16 KiB); 4 KiB of
+/// Chinese text holds about 2,000 double-byte characters, plenty to tell GBK
+/// from Big5 (the encoding fixtures under fixtures/formats/text agree).
+const DETECT: usize = 4 * 1024;
 
 /// Does this look like binary data rather than text in any encoding?
 /// NUL bytes (outside UTF-16) or many control bytes in the first kilobytes.
