@@ -9,38 +9,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The collector binary, built once per test run.
+/// The collector binary, built once per test run (`util`, never stale).
 fn bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(b) = std::env::var_os("MIJIAN_COLLECTOR_BIN") {
-            return PathBuf::from(b);
-        }
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "mijian-collector",
-                "--bin",
-                "mijian-collector",
-            ])
-            .status()
-            .expect("run cargo build");
-        assert!(st.success(), "cargo build -p mijian-collector failed");
-        // target/<profile>/deps/e2e-… → target/<profile>/mijian-collector
-        let exe = std::env::current_exe().unwrap();
-        exe.parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .join("mijian-collector")
-    })
-    .clone()
+    crate::util::bin("mijian-collector")
 }
 
 struct Collector {

@@ -10,36 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    crate::util::workspace()
 }
 
-/// The agent binary: `MIJIAN_AGENT_BIN`, or the workspace's debug build
-/// (built here with the same cargo if it is missing).
+/// The agent binary (built once per run by `util`, never stale).
 fn agent() -> PathBuf {
-    if let Some(p) = std::env::var_os("MIJIAN_AGENT_BIN") {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    let bin = target.join("debug/mijian-agent");
-    if !bin.exists() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", "mijian-agent", "--bin", "mijian-agent"])
-            .current_dir(workspace())
-            .status()
-            .expect("run cargo build for mijian-agent");
-        assert!(st.success(), "building mijian-agent failed");
-    }
-    bin
+    crate::util::bin("mijian-agent")
 }
 
 fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    crate::util::have(tool)
 }
 
 fn skip_without_loop(test: &str) -> bool {
