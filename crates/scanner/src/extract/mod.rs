@@ -140,7 +140,7 @@ impl Ctx {
             if out.len() as u64 + n as u64 > cap {
                 return Err(if cap == ratio_cap && ratio_cap < remaining {
                     ExtractError::Limit(format!(
-                        "compression ratio above {} (zip bomb?)",
+                        "compression ratio above {} (decompression bomb?)",
                         self.limits.max_ratio
                     ))
                 } else {
