@@ -220,20 +220,34 @@ fn read_pwq_file(root: &Root, host: &str, q: &mut Quality) -> Result<(), Broken>
     Ok(())
 }
 
+impl Quality {
+    /// A module's compiled-in defaults: `minlen`, the same credit for all
+    /// four classes, `minclass 0`.
+    fn defaults(pam: &PamLine, minlen: i64, credit: i64) -> Quality {
+        let default = |v| Setting {
+            value: v,
+            origin: None,
+        };
+        Quality {
+            module: pam.module.clone(),
+            pam: loc(&pam.file, pam.line, pam.text.clone()),
+            minlen: default(minlen),
+            credits: [
+                default(credit),
+                default(credit),
+                default(credit),
+                default(credit),
+            ],
+            minclass: default(0),
+            read: Vec::new(),
+            ignored: Vec::new(),
+        }
+    }
+}
+
 fn pwquality(root: &Root, pam: &PamLine) -> Result<Quality, Broken> {
-    let default = |v| Setting {
-        value: v,
-        origin: None,
-    };
-    let mut q = Quality {
-        module: pam.module.clone(),
-        pam: loc(&pam.file, pam.line, pam.text.clone()),
-        minlen: default(8),
-        credits: [default(0), default(0), default(0), default(0)],
-        minclass: default(0),
-        read: Vec::new(),
-        ignored: Vec::new(),
-    };
+    // libpwquality 1.4.5 defaults.
+    let mut q = Quality::defaults(pam, 8, 0);
     let dir = "/etc/security/pwquality.conf.d";
     let names = root.list_dir(dir).map_err(|e| read_broken(&e))?;
     for name in names.iter().filter(|n| n.ends_with(".conf")) {
@@ -288,19 +302,8 @@ fn module_args(q: &mut Quality, pam: &PamLine, strict: bool) -> Result<(), Broke
 }
 
 fn cracklib(pam: &PamLine) -> Result<Quality, Broken> {
-    let default = |v| Setting {
-        value: v,
-        origin: None,
-    };
-    let mut q = Quality {
-        module: pam.module.clone(),
-        pam: loc(&pam.file, pam.line, pam.text.clone()),
-        minlen: default(9),
-        credits: [default(1), default(1), default(1), default(1)],
-        minclass: default(0),
-        read: Vec::new(),
-        ignored: Vec::new(),
-    };
+    // pam_cracklib.c: CO_MIN_LENGTH 9, CO_*_CREDIT 1.
+    let mut q = Quality::defaults(pam, 9, 1);
     module_args(&mut q, pam, false)?;
     Ok(q)
 }

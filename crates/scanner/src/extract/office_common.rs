@@ -325,6 +325,18 @@ pub(crate) fn parse_rels(
     Ok(out)
 }
 
+/// The relationships of `part` (empty when it has no rels part).
+pub(crate) fn part_rels(
+    pkg: &mut Package<'_>,
+    part: &str,
+    ctx: &mut Ctx,
+) -> Result<Vec<(String, String, String)>, ExtractError> {
+    match pkg.read(&rels_name(part), ctx)? {
+        Some(r) => parse_rels(&r, part, ctx),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// The relationships part of `part`: `word/document.xml` ->
 /// `word/_rels/document.xml.rels`.
 pub(crate) fn rels_name(part: &str) -> String {

@@ -13,7 +13,7 @@
 pub(crate) mod common;
 
 use super::{Child, Ctx, Document, ExtractError, ExtractResult, FailedChild};
-use common::{Package, TextBuf, attr, next, parse_rels, rels_name, text_of, xml_error, xml_reader};
+use common::{Package, TextBuf, attr, next, part_rels, text_of, xml_error, xml_reader};
 use quick_xml::events::Event;
 
 /// Characters of body text kept in the head when no page break is found.
@@ -115,11 +115,10 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
 /// The main document part: the `officeDocument` relationship of the
 /// package (`None`: an OPC package of another kind).
 fn main_part(pkg: &mut Package<'_>, ctx: &mut Ctx) -> Result<Option<String>, ExtractError> {
-    if let Some(rels) = pkg.read("_rels/.rels", ctx)? {
-        for (_, ty, target) in parse_rels(&rels, "", ctx)? {
-            if ty.ends_with("/officeDocument") && pkg.has(&target) {
-                return Ok(Some(target));
-            }
+    // The package relationships (`_rels/.rels`).
+    for (_, ty, target) in part_rels(pkg, "", ctx)? {
+        if ty.ends_with("/officeDocument") && pkg.has(&target) {
+            return Ok(Some(target));
         }
     }
     for p in [
@@ -368,10 +367,7 @@ fn word(
     ctx: &mut Ctx,
     tb: &mut TextBuf,
 ) -> Result<String, ExtractError> {
-    let rels = match pkg.read(&rels_name(main), ctx)? {
-        Some(r) => parse_rels(&r, main, ctx)?,
-        None => Vec::new(),
-    };
+    let rels = part_rels(pkg, main, ctx)?;
     let mut body = TextBuf::new(ctx.limits.max_text_chars);
     let info = word_part(main_xml, main, ctx, &mut body)?;
 
@@ -622,10 +618,7 @@ fn sheets(
     tb: &mut TextBuf,
 ) -> Result<Option<String>, ExtractError> {
     let mut head: Option<String> = None;
-    let rels = match pkg.read(&rels_name(main), ctx)? {
-        Some(r) => parse_rels(&r, main, ctx)?,
-        None => Vec::new(),
-    };
+    let rels = part_rels(pkg, main, ctx)?;
     let shared = match rels
         .iter()
         .find(|(_, ty, _)| ty.ends_with("/sharedStrings"))
@@ -681,11 +674,9 @@ fn sheets(
                 head = Some(String::new());
             }
         }
-        if let Some(srels) = pkg.read(&rels_name(&target), ctx)? {
-            for (_, ty, t) in parse_rels(&srels, &target, ctx)? {
-                if ty.ends_with("/comments") {
-                    comments.push(t);
-                }
+        for (_, ty, t) in part_rels(pkg, &target, ctx)? {
+            if ty.ends_with("/comments") {
+                comments.push(t);
             }
         }
     }
@@ -771,10 +762,7 @@ fn slides(
     ctx: &mut Ctx,
     tb: &mut TextBuf,
 ) -> Result<String, ExtractError> {
-    let rels = match pkg.read(&rels_name(main), ctx)? {
-        Some(r) => parse_rels(&r, main, ctx)?,
-        None => Vec::new(),
-    };
+    let rels = part_rels(pkg, main, ctx)?;
     let mut ids = Vec::new();
     let mut r = xml_reader(main_xml);
     loop {
@@ -808,13 +796,11 @@ fn slides(
             head = Some(tb.text[before..].to_owned());
         }
         drop(xml);
-        if let Some(srels) = pkg.read(&rels_name(&target), ctx)? {
-            for (_, ty, t) in parse_rels(&srels, &target, ctx)? {
-                if ty.ends_with("/notesSlide")
-                    && let Some(xml) = pkg.read(&t, ctx)?
-                {
-                    drawing_text(&xml, &t, b"t", ctx, tb)?;
-                }
+        for (_, ty, t) in part_rels(pkg, &target, ctx)? {
+            if ty.ends_with("/notesSlide")
+                && let Some(xml) = pkg.read(&t, ctx)?
+            {
+                drawing_text(&xml, &t, b"t", ctx, tb)?;
             }
         }
         if tb.truncated {
@@ -834,13 +820,12 @@ fn properties(pkg: &mut Package<'_>, ctx: &mut Ctx) -> Result<Vec<(String, Strin
     // the usual names.
     let mut core = "docProps/core.xml".to_owned();
     let mut custom = "docProps/custom.xml".to_owned();
-    if let Some(rels) = pkg.read("_rels/.rels", ctx)? {
-        for (_, ty, t) in parse_rels(&rels, "", ctx)? {
-            if ty.ends_with("/core-properties") {
-                core = t;
-            } else if ty.ends_with("/custom-properties") {
-                custom = t;
-            }
+    // The package relationships (`_rels/.rels`).
+    for (_, ty, t) in part_rels(pkg, "", ctx)? {
+        if ty.ends_with("/core-properties") {
+            core = t;
+        } else if ty.ends_with("/custom-properties") {
+            custom = t;
         }
     }
     if let Some(xml) = pkg.read(&core, ctx)? {

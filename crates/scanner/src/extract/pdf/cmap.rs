@@ -108,6 +108,16 @@ impl Codec {
 }
 
 /// Big-endian value of a code's bytes.
+/// The `<lo> <hi>` pairs of a `begincodespacerange` section: (code length,
+/// low, high). Pairs of unequal or unsupported length are skipped.
+fn read_codespace(lx: &mut Lexer<'_>, out: &mut Vec<(usize, u32, u32)>) {
+    while let (Some(Tok::Str(lo)), Some(Tok::Str(hi))) = (lx.next_tok(), lx.next_tok()) {
+        if !lo.is_empty() && lo.len() == hi.len() && lo.len() <= 4 {
+            out.push((lo.len(), code_value(&lo), code_value(&hi)));
+        }
+    }
+}
+
 pub(crate) fn code_value(code: &[u8]) -> u32 {
     code.iter()
         .take(4)
@@ -165,16 +175,7 @@ impl ToUnicode {
         while let Some(tok) = lx.next_tok() {
             let Tok::Kw(kw) = tok else { continue };
             match kw {
-                b"begincodespacerange" => {
-                    while let (Some(Tok::Str(lo)), Some(Tok::Str(hi))) =
-                        (lx.next_tok(), lx.next_tok())
-                    {
-                        if !lo.is_empty() && lo.len() == hi.len() && lo.len() <= 4 {
-                            tu.codespace
-                                .push((lo.len(), code_value(&lo), code_value(&hi)));
-                        }
-                    }
-                }
+                b"begincodespacerange" => read_codespace(&mut lx, &mut tu.codespace),
                 b"beginbfchar" => {
                     while let (Some(Tok::Str(src)), Some(Tok::Str(dst))) =
                         (lx.next_tok(), lx.next_tok())
@@ -241,16 +242,7 @@ impl CodeToCid {
         while let Some(tok) = lx.next_tok() {
             let Tok::Kw(kw) = tok else { continue };
             match kw {
-                b"begincodespacerange" => {
-                    while let (Some(Tok::Str(lo)), Some(Tok::Str(hi))) =
-                        (lx.next_tok(), lx.next_tok())
-                    {
-                        if !lo.is_empty() && lo.len() == hi.len() && lo.len() <= 4 {
-                            m.codespace
-                                .push((lo.len(), code_value(&lo), code_value(&hi)));
-                        }
-                    }
-                }
+                b"begincodespacerange" => read_codespace(&mut lx, &mut m.codespace),
                 b"begincidchar" => {
                     while let (Some(Tok::Str(src)), Some(Tok::Int(cid))) =
                         (lx.next_tok(), lx.next_tok())
