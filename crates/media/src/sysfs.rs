@@ -282,10 +282,22 @@ mod tests {
     #[test]
     fn live_loop_or_root_device_is_readable() {
         // Whatever backs `/` here, its sysfs entry (if any) never panics.
+        // And a device the kernel lists under /sys/dev/block resolves, with
+        // the kernel name that its uevent file gives.
         let text = std::fs::read("/proc/self/mountinfo").unwrap_or_default();
         let (entries, _) = crate::mountinfo::parse(&text);
         for e in entries {
-            let _ = block_info(Path::new("/sys"), e.major, e.minor);
+            let r = block_info(Path::new("/sys"), e.major, e.minor);
+            let link = format!("/sys/dev/block/{}:{}", e.major, e.minor);
+            let Ok(uevent) = std::fs::read_to_string(format!("{link}/uevent")) else {
+                continue;
+            };
+            let info = r.unwrap_or_else(|err| panic!("{link} exists but: {err}"));
+            let devname = uevent
+                .lines()
+                .find_map(|l| l.strip_prefix("DEVNAME="))
+                .unwrap_or_default();
+            assert_eq!(info.name, devname, "{link}");
         }
     }
 }
