@@ -32,6 +32,7 @@
 //! assert!(store.hosts(&Default::default()).unwrap().is_empty());
 //! ```
 
+mod group;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -281,7 +282,9 @@ pub trait Store: Send + Sync {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Link a verified report into its chain and store it atomically.
-    fn ingest(&self, report: &NewReport) -> Result<Outcome>;
+    /// Concurrent calls may share a transaction (SQLite: group commit); each
+    /// returns only once its own report is committed or refused.
+    fn ingest(&self, report: NewReport) -> Result<Outcome>;
     fn agent(&self, agent_id: &str) -> Result<Option<Agent>>;
     /// Register a key by hand; false when it was already registered.
     fn add_agent(

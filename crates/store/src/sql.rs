@@ -108,10 +108,17 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn with_conn<R>(&self, write: bool, f: impl FnOnce(&mut dyn Conn) -> Result<R>) -> Result<R>;
     /// Migrations in order: (version, SQL).
     fn migrations(&self) -> &'static [(i64, &'static str)];
+    /// One writer for all (SQLite): concurrent ingests share a transaction
+    /// ([`crate::group`]). Otherwise each ingest is its own transaction.
+    fn group_commit(&self) -> bool {
+        false
+    }
 }
 
 pub(crate) struct SqlStore<B: Backend> {
     b: B,
+    /// Reports waiting for a group commit (backends with one writer).
+    queue: crate::group::Queue,
 }
 
 /// Run `f` inside a write transaction: commit on Ok, roll back on Err.
@@ -132,7 +139,10 @@ fn tx<R>(c: &mut dyn Conn, f: impl FnOnce(&mut dyn Conn) -> Result<R>) -> Result
 
 impl<B: Backend> SqlStore<B> {
     pub(crate) fn new(b: B) -> Result<Self> {
-        let s = SqlStore { b };
+        let s = SqlStore {
+            b,
+            queue: Default::default(),
+        };
         s.migrate()?;
         Ok(s)
     }
@@ -314,71 +324,78 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
     let first = opt_int(&h, 1, "first_seq")?.map_or(r.seq, |f| f.min(r.seq));
     let max = opt_int(&h, 2, "max_seq")?.map_or(r.seq, |m| m.max(r.seq));
     let last_seen = opt_int(&h, 3, "last_seen")?.map_or(r.received_at, |l| l.max(r.received_at));
+
+    // Only the newest report (by seq) decides the current state; an older
+    // one arriving late is history.
+    if latest.is_some_and(|l| r.seq <= l) {
+        c.exec(
+            "UPDATE hosts SET first_seq = ?, max_seq = ?, seq_count = seq_count + 1, last_seen = ? \
+             WHERE agent_id = ?",
+            &[
+                first.into(),
+                max.into(),
+                last_seen.into(),
+                (&r.agent_id).into(),
+            ],
+        )?;
+        return Ok(Outcome::Stored);
+    }
+    // Upsert what this report carries, then resolve what it no longer
+    // carries: a finding seen again is one row write, not two.
+    let mut seen = std::collections::HashSet::new();
+    for f in &r.findings {
+        if !seen.insert(f.fingerprint.as_str()) {
+            continue;
+        }
+        c.exec(
+            "INSERT INTO findings (agent_id, fingerprint, kind, severity, severity_rank, path, body, \
+             status, first_seq, last_seq, first_seen, last_seen, resolved_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, NULL) \
+             ON CONFLICT (agent_id, fingerprint) DO UPDATE SET severity = excluded.severity, \
+             severity_rank = excluded.severity_rank, body = excluded.body, status = 'open', \
+             last_seq = excluded.last_seq, last_seen = excluded.last_seen, resolved_at = NULL",
+            &[
+                (&r.agent_id).into(),
+                (&f.fingerprint).into(),
+                (&f.kind).into(),
+                (&f.severity).into(),
+                f.severity_rank.into(),
+                f.path.as_ref().into(),
+                (&f.body).into(),
+                r.seq.into(),
+                r.seq.into(),
+                r.received_at.into(),
+                r.received_at.into(),
+            ],
+        )?;
+    }
     c.exec(
-        "UPDATE hosts SET first_seq = ?, max_seq = ?, seq_count = seq_count + 1, last_seen = ? \
-         WHERE agent_id = ?",
+        "UPDATE findings SET status = 'resolved', resolved_at = ? \
+         WHERE agent_id = ? AND status = 'open' AND last_seq < ?",
+        &[r.received_at.into(), (&r.agent_id).into(), r.seq.into()],
+    )?;
+    c.exec(
+        "UPDATE hosts SET first_seq = ?, max_seq = ?, seq_count = seq_count + 1, last_seen = ?, \
+         hostname = ?, os = ?, classification = ?, latest_seq = ?, \
+         latest_report_id = ?, latest_created_at = ?, compliant = ?, failed_checks = ?, \
+         open_findings = ?, latest_checks = ? WHERE agent_id = ?",
         &[
             first.into(),
             max.into(),
             last_seen.into(),
+            (&r.hostname).into(),
+            (&r.os).into(),
+            (&r.classification).into(),
+            r.seq.into(),
+            (&r.report_id).into(),
+            (&r.created_at).into(),
+            r.compliant.into(),
+            r.failed_checks.into(),
+            (seen.len() as i64).into(),
+            (&r.checks).into(),
             (&r.agent_id).into(),
         ],
     )?;
-
-    // Only the newest report (by seq) decides the current state; an older
-    // one arriving late is history.
-    if latest.is_none_or(|l| r.seq > l) {
-        c.exec(
-            "UPDATE findings SET status = 'resolved', resolved_at = ? \
-             WHERE agent_id = ? AND status = 'open'",
-            &[r.received_at.into(), (&r.agent_id).into()],
-        )?;
-        let mut seen = std::collections::HashSet::new();
-        for f in &r.findings {
-            if !seen.insert(f.fingerprint.as_str()) {
-                continue;
-            }
-            c.exec(
-                "INSERT INTO findings (agent_id, fingerprint, kind, severity, severity_rank, path, body, \
-                 status, first_seq, last_seq, first_seen, last_seen, resolved_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, NULL) \
-                 ON CONFLICT (agent_id, fingerprint) DO UPDATE SET severity = excluded.severity, \
-                 severity_rank = excluded.severity_rank, body = excluded.body, status = 'open', \
-                 last_seq = excluded.last_seq, last_seen = excluded.last_seen, resolved_at = NULL",
-                &[
-                    (&r.agent_id).into(),
-                    (&f.fingerprint).into(),
-                    (&f.kind).into(),
-                    (&f.severity).into(),
-                    f.severity_rank.into(),
-                    f.path.as_ref().into(),
-                    (&f.body).into(),
-                    r.seq.into(),
-                    r.seq.into(),
-                    r.received_at.into(),
-                    r.received_at.into(),
-                ],
-            )?;
-        }
-        c.exec(
-            "UPDATE hosts SET hostname = ?, os = ?, classification = ?, latest_seq = ?, \
-             latest_report_id = ?, latest_created_at = ?, compliant = ?, failed_checks = ?, \
-             open_findings = ?, latest_checks = ? WHERE agent_id = ?",
-            &[
-                (&r.hostname).into(),
-                (&r.os).into(),
-                (&r.classification).into(),
-                r.seq.into(),
-                (&r.report_id).into(),
-                (&r.created_at).into(),
-                r.compliant.into(),
-                r.failed_checks.into(),
-                (seen.len() as i64).into(),
-                (&r.checks).into(),
-                (&r.agent_id).into(),
-            ],
-        )?;
-    }
     Ok(Outcome::Stored)
 }
 
@@ -477,7 +494,13 @@ impl<B: Backend> Store for SqlStore<B> {
         self.b.name()
     }
 
-    fn ingest(&self, report: &NewReport) -> Result<Outcome> {
+    fn ingest(&self, report: NewReport) -> Result<Outcome> {
+        if self.b.group_commit() {
+            let mine = self.queue.push(report);
+            return self
+                .b
+                .with_conn(true, |c| self.queue.lead(c, &mine, ingest_tx));
+        }
         // A unique constraint can still fire when another process inserted the
         // same report_id for another agent between our read and write: try
         // again, the next attempt sees the committed row and decides.
@@ -486,7 +509,7 @@ impl<B: Backend> Store for SqlStore<B> {
             attempt += 1;
             let res = self
                 .b
-                .with_conn(true, |c| match tx(c, |c| ingest_tx(c, report)) {
+                .with_conn(true, |c| match tx(c, |c| ingest_tx(c, &report)) {
                     Err(e) if attempt < 4 && c.is_unique_violation(&e) => Ok(None),
                     other => other.map(Some),
                 })?;

@@ -3,6 +3,12 @@
 //! roll back, never corrupt), one writer connection behind a mutex (SQLite
 //! has one writer anyway) and a small pool of reader connections, which WAL
 //! lets read while the writer writes.
+//!
+//! Checkpoints (copying the WAL back into the database file, with an fsync)
+//! run on a thread of their own every 250 ms instead of inside whichever
+//! commit crosses SQLite's threshold, so no ingest waits for the disk. The
+//! thread stops when the store is dropped; the last connection to close
+//! checkpoints what is left, as SQLite always does.
 
 use crate::sql::{Backend, Conn, Dialect, V};
 use crate::{Result, StoreError};
@@ -16,6 +22,31 @@ pub(crate) struct Sqlite {
     path: PathBuf,
     writer: Mutex<SqliteConn>,
     readers: Mutex<Vec<SqliteConn>>,
+    /// Dropping it stops the checkpoint thread.
+    _checkpointer: Option<std::sync::mpsc::Sender<()>>,
+}
+
+/// Checkpoint period.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+/// WAL frames after which a passive checkpoint becomes a RESTART (waits for
+/// readers, so the file starts over instead of growing without bound).
+const WAL_RESTART_FRAMES: i64 = 65_536;
+
+/// Keep the WAL copied back into the database; returns when `stop` is dropped.
+fn checkpoint_loop(conn: rusqlite::Connection, stop: std::sync::mpsc::Receiver<()>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+        match frames {
+            Ok(n) if n > WAL_RESTART_FRAMES => {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+                    log::warn!("SQLite checkpoint (restart): {e}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => log::warn!("SQLite checkpoint: {e}"),
+        }
+    }
 }
 
 pub(crate) struct SqliteConn(rusqlite::Connection);
@@ -41,10 +72,23 @@ impl Sqlite {
             })?;
         }
         let writer = connect(path)?;
+        // If the thread cannot start, SQLite's own automatic checkpoints stay on.
+        let checkpointer = connect(path).ok().and_then(|c| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("sqlite-checkpoint".into())
+                .spawn(move || checkpoint_loop(c.0, rx))
+                .ok()?;
+            Some(tx)
+        });
+        if checkpointer.is_some() {
+            writer.0.pragma_update(None, "wal_autocheckpoint", 0)?;
+        }
         Ok(Sqlite {
             path: path.to_path_buf(),
             writer: Mutex::new(writer),
             readers: Mutex::new(Vec::new()),
+            _checkpointer: checkpointer,
         })
     }
 }
@@ -77,6 +121,10 @@ impl Backend for Sqlite {
 
     fn migrations(&self) -> &'static [(i64, &'static str)] {
         MIGRATIONS
+    }
+
+    fn group_commit(&self) -> bool {
+        true
     }
 }
 

@@ -41,16 +41,16 @@ fn story(s: &dyn Store) {
 
     // Chain: 1, then 3 (gap at 2), then 2 out of order.
     let r1 = report(a, 1, None, "one");
-    assert_eq!(s.ingest(&r1).unwrap(), Outcome::Stored);
-    assert_eq!(s.ingest(&r1).unwrap(), Outcome::Duplicate);
+    assert_eq!(s.ingest(r1.clone()).unwrap(), Outcome::Stored);
+    assert_eq!(s.ingest(r1.clone()).unwrap(), Outcome::Duplicate);
     let r2 = report(a, 2, Some(&r1.payload_sha256), "two");
     let r3 = report(a, 3, Some(&r2.payload_sha256), "three");
-    assert_eq!(s.ingest(&r3).unwrap(), Outcome::Stored);
+    assert_eq!(s.ingest(r3.clone()).unwrap(), Outcome::Stored);
     let h = s.host(a).unwrap().unwrap();
     assert_eq!(h.summary.latest_seq, Some(3));
     assert_eq!(h.summary.missing_seqs, 1);
     assert_eq!(h.gaps, vec![Gap { from: 2, to: 2 }]);
-    assert_eq!(s.ingest(&r2).unwrap(), Outcome::Stored);
+    assert_eq!(s.ingest(r2.clone()).unwrap(), Outcome::Stored);
     let h = s.host(a).unwrap().unwrap();
     assert_eq!(h.summary.missing_seqs, 0);
     assert!(h.gaps.is_empty());
@@ -63,16 +63,23 @@ fn story(s: &dyn Store) {
 
     // Conflicts: same seq other payload; prev mismatch; successor mismatch.
     let forged = report(a, 2, Some(&r1.payload_sha256), "forged");
-    assert!(matches!(s.ingest(&forged).unwrap(), Outcome::Conflict(r) if r.contains("seq 2")));
-    assert!(matches!(s.ingest(&forged).unwrap(), Outcome::Conflict(_)));
+    assert!(
+        matches!(s.ingest(forged.clone()).unwrap(), Outcome::Conflict(r) if r.contains("seq 2"))
+    );
+    assert!(matches!(
+        s.ingest(forged.clone()).unwrap(),
+        Outcome::Conflict(_)
+    ));
     let bad_prev = report(a, 4, Some("nope"), "four");
     assert!(
-        matches!(s.ingest(&bad_prev).unwrap(), Outcome::Conflict(r) if r.contains("predecessor"))
+        matches!(s.ingest(bad_prev.clone()).unwrap(), Outcome::Conflict(r) if r.contains("predecessor"))
     );
     let r6 = report(a, 6, Some("digest-of-5"), "six");
-    assert_eq!(s.ingest(&r6).unwrap(), Outcome::Stored);
+    assert_eq!(s.ingest(r6.clone()).unwrap(), Outcome::Stored);
     let r5 = report(a, 5, Some("whatever"), "five");
-    assert!(matches!(s.ingest(&r5).unwrap(), Outcome::Conflict(r) if r.contains("successor")));
+    assert!(
+        matches!(s.ingest(r5.clone()).unwrap(), Outcome::Conflict(r) if r.contains("successor"))
+    );
     let h = s.host(a).unwrap().unwrap();
     assert_eq!(
         h.summary.tamper_alerts, 3,
@@ -246,7 +253,9 @@ fn concurrent_identical_ingest_stores_once() {
     s.add_agent("a", "{}", None, 1).unwrap();
     let r = report("a", 1, None, "one");
     let outcomes: Vec<Outcome> = std::thread::scope(|sc| {
-        let hs: Vec<_> = (0..8).map(|_| sc.spawn(|| s.ingest(&r).unwrap())).collect();
+        let hs: Vec<_> = (0..8)
+            .map(|_| sc.spawn(|| s.ingest(r.clone()).unwrap()))
+            .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(
@@ -261,4 +270,36 @@ fn concurrent_identical_ingest_stores_once() {
         7
     );
     assert_eq!(s.stats().unwrap().reports, 1);
+}
+
+#[test]
+fn concurrent_ingest_of_many_chains_loses_nothing() {
+    // Group commit: many writers share transactions; every report is
+    // answered Stored once and every host ends at its last seq.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("c.db").display());
+    let s: std::sync::Arc<dyn Store> = open(&url).unwrap().into();
+    let agents: Vec<String> = (0..16).map(|i| format!("agent-{i}")).collect();
+    for a in &agents {
+        s.add_agent(a, "{}", None, 1).unwrap();
+    }
+    std::thread::scope(|sc| {
+        for a in &agents {
+            let s = s.clone();
+            sc.spawn(move || {
+                let mut prev: Option<String> = None;
+                for seq in 1..=25 {
+                    let r = report(a, seq, prev.as_deref(), &format!("b{seq}"));
+                    prev = Some(r.payload_sha256.clone());
+                    assert_eq!(s.ingest(r).unwrap(), Outcome::Stored, "{a} seq {seq}");
+                }
+            });
+        }
+    });
+    assert_eq!(s.stats().unwrap().reports, 16 * 25);
+    for h in s.hosts(&Default::default()).unwrap() {
+        assert_eq!(h.latest_seq, Some(25), "{}", h.agent_id);
+        assert_eq!(h.missing_seqs, 0);
+        assert_eq!(h.open_findings, 1);
+    }
 }
