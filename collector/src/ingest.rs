@@ -166,9 +166,10 @@ pub fn ingest(store: &dyn Store, bytes: &[u8], received_at: i64) -> Decision {
             ),
         );
     }
-    let new = prepare(&report, &verified.payload, jws.to_json(), received_at);
+    let stored = crate::archive::pack(&jws, &verified.payload);
+    let new = prepare(&report, &verified.payload, stored, received_at);
     let (agent_id, seq) = (report.agent_id, report.seq);
-    match store.ingest(&new) {
+    match store.ingest(new) {
         Ok(Outcome::Stored) => Decision::Stored { agent_id, seq },
         Ok(Outcome::Duplicate) => Decision::Duplicate { agent_id, seq },
         Ok(Outcome::Conflict(reason)) => Decision::Conflict {

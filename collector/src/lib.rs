@@ -12,6 +12,7 @@
 //! tamper alert, never data.
 
 pub mod api;
+pub mod archive;
 pub mod auth;
 pub mod cli;
 pub mod config;

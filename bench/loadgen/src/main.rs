@@ -47,6 +47,9 @@ struct Args {
     /// Target rate in reports/s across all senders (0: as fast as possible).
     #[arg(long, default_value_t = 0.0)]
     rate: f64,
+    /// Print one signed report of the kind this load sends, then exit.
+    #[arg(long)]
+    dump: bool,
 }
 
 fn realistic(key: &AgentKey, seq: u64, prev: Option<String>) -> Report {
@@ -201,6 +204,12 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 
 fn main() -> Result<()> {
     let a = Args::parse();
+    if a.dump {
+        let key = AgentKey::generate();
+        let payload = realistic(&key, 1, None).to_payload();
+        std::io::stdout().write_all(&Jws::sign(&payload, &key).to_json())?;
+        return Ok(());
+    }
     eprintln!("generating {} agents x {} reports ...", a.agents, a.reports);
     let mut conn = Conn::new(&a.url)?;
     let direct: Option<std::sync::Arc<dyn mijian_store::Store>> = a

@@ -55,6 +55,11 @@ fn chain_of_decisions() {
     let b1 = sign(&fx.key, &r1);
     assert_eq!(ingest(&*fx.store, &b1, 10).status(), 202);
     assert_eq!(ingest(&*fx.store, &b1, 11).status(), 200);
+    // Kept compressed, given back byte for byte.
+    let kept = fx.store.report_jws(&fx.key.kid(), 1).unwrap().unwrap();
+    assert!(kept.starts_with(b"MJZ1"), "stored in the compact form");
+    let back = crate::archive::signed_report(&*fx.store, &fx.key.kid(), 1, 1 << 20).unwrap();
+    assert_eq!(back.as_deref(), Some(b1.as_slice()));
     let r2 = report(&fx.key, 2, Some(sha256_hex(&r1.to_payload())));
     assert_eq!(ingest(&*fx.store, &sign(&fx.key, &r2), 12).status(), 202);
     let forged = report(&fx.key, 2, Some(sha256_hex(&r1.to_payload())));
