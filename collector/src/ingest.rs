@@ -3,14 +3,16 @@
 //!
 //! Order matters and is fixed: strict JWS parse → protected header (`alg`
 //! must be EdDSA, so `none` is refused before any key is touched) → the
-//! enrolled key of `kid` (unknown or revoked → unauthorised) → signature →
+//! enrolled key of `kid` ([`crate::keys`]; unknown or revoked → unauthorised,
+//! and the store checks both again in the storing transaction) → signature →
 //! payload validation ([`crate::validate`]) → payload `agent_id` = `kid` →
 //! chain linking and storage in one transaction ([`mijian_store::Store::ingest`]).
 //! This module knows nothing of HTTP; [`Decision::status`] maps to it.
 
 use crate::validate;
-use mijian_report::{Finding, Jwk, Jws, JwsError, Report, sha256_hex};
+use mijian_report::{Finding, Jwk, Jws, JwsError, PublicKey, Report, sha256_hex};
 use mijian_store::{NewFinding, NewReport, Outcome, Store};
+use std::sync::Arc;
 
 /// What happened to one signed report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,43 +108,14 @@ pub fn ingest(store: &dyn Store, bytes: &[u8], received_at: i64) -> Decision {
         Ok(k) => k,
         Err(e) => return jws_rejection(&e),
     };
-    let agent = match store.agent(&kid) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            return reject(
-                RejectKind::Unauthorized,
-                "unknown_key",
-                format!("no enrolled agent has key {kid}; enroll the agent first"),
-            );
-        }
-        Err(e) => {
-            log::error!("store: agent lookup: {e}");
-            return reject(
-                RejectKind::Internal,
-                "store_error",
-                "internal storage error",
-            );
-        }
+    let key = match crate::keys::get(&kid) {
+        Some(k) => k,
+        None => match enrolled_key(store, &kid) {
+            Ok(k) => k,
+            Err(d) => return d,
+        },
     };
-    if agent.revoked_at.is_some() {
-        return reject(
-            RejectKind::Unauthorized,
-            "revoked_key",
-            format!("agent key {kid} is revoked"),
-        );
-    }
-    let jwk = match Jwk::parse(agent.jwk.as_bytes()) {
-        Ok(j) => j,
-        Err(e) => {
-            log::error!("stored JWK of {kid} is unusable: {e}");
-            return reject(
-                RejectKind::Internal,
-                "store_error",
-                "internal storage error",
-            );
-        }
-    };
-    let verified = match jws.verify(&jwk) {
+    let verified = match jws.verify_with(&key) {
         Ok(v) => v,
         Err(e) => return jws_rejection(&e),
     };
@@ -177,6 +150,9 @@ pub fn ingest(store: &dyn Store, bytes: &[u8], received_at: i64) -> Decision {
             seq,
             reason,
         },
+        // Revoked (or removed) between the key lookup and the transaction.
+        Ok(Outcome::UnknownAgent) => unknown_key(&agent_id),
+        Ok(Outcome::Revoked) => revoked_key(&agent_id),
         Err(e) => {
             log::error!("store: ingest of {agent_id} seq {seq}: {e}");
             reject(
@@ -184,6 +160,56 @@ pub fn ingest(store: &dyn Store, bytes: &[u8], received_at: i64) -> Decision {
                 "store_error",
                 "internal storage error",
             )
+        }
+    }
+}
+
+fn unknown_key(kid: &str) -> Decision {
+    reject(
+        RejectKind::Unauthorized,
+        "unknown_key",
+        format!("no enrolled agent has key {kid}; enroll the agent first"),
+    )
+}
+
+fn revoked_key(kid: &str) -> Decision {
+    reject(
+        RejectKind::Unauthorized,
+        "revoked_key",
+        format!("agent key {kid} is revoked"),
+    )
+}
+
+/// The key of an enrolled, unrevoked agent, read from the store and cached.
+fn enrolled_key(store: &dyn Store, kid: &str) -> Result<Arc<PublicKey>, Decision> {
+    let internal = || {
+        reject(
+            RejectKind::Internal,
+            "store_error",
+            "internal storage error",
+        )
+    };
+    let agent = match store.agent(kid) {
+        Ok(Some(a)) => a,
+        Ok(None) => return Err(unknown_key(kid)),
+        Err(e) => {
+            log::error!("store: agent lookup: {e}");
+            return Err(internal());
+        }
+    };
+    if agent.revoked_at.is_some() {
+        return Err(revoked_key(kid));
+    }
+    let key = Jwk::parse(agent.jwk.as_bytes()).and_then(|j| j.public_key());
+    match key {
+        Ok(k) if k.kid() == kid => Ok(crate::keys::put(k)),
+        Ok(k) => {
+            log::error!("stored JWK of {kid} has thumbprint {}", k.kid());
+            Err(internal())
+        }
+        Err(e) => {
+            log::error!("stored JWK of {kid} is unusable: {e}");
+            Err(internal())
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod ingest;
+pub mod keys;
 pub mod metrics;
 pub mod server;
 pub mod tls;

@@ -127,3 +127,16 @@ fn fingerprints_follow_identity_not_severity() {
     b.path = Some("/y".into());
     assert_ne!(fingerprint(&a), fingerprint(&b));
 }
+
+#[test]
+fn revocation_counts_even_when_the_key_is_cached() {
+    let fx = fixture();
+    let r1 = report(&fx.key, 1, None);
+    assert_eq!(ingest(&*fx.store, &sign(&fx.key, &r1), 10).status(), 202);
+    assert!(crate::keys::get(&fx.key.kid()).is_some(), "key is cached");
+    assert!(fx.store.revoke_agent(&fx.key.kid(), 11).unwrap());
+    let r2 = report(&fx.key, 2, Some(sha256_hex(&r1.to_payload())));
+    let d = ingest(&*fx.store, &sign(&fx.key, &r2), 12);
+    assert_eq!((d.status(), d.label()), (401, "revoked_key"));
+    assert_eq!(fx.store.stats().unwrap().reports, 1);
+}

@@ -37,6 +37,19 @@ pub struct Jwk {
     pub use_: Option<String>,
 }
 
+/// An Ed25519 public key with its RFC 7638 `kid` ([`Jwk::public_key`]).
+#[derive(Debug, Clone)]
+pub struct PublicKey {
+    pub(crate) key: VerifyingKey,
+    kid: String,
+}
+
+impl PublicKey {
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+}
+
 impl Jwk {
     /// Parse a JWK from JSON, check it is an Ed25519 key, and check its `kid`
     /// (when present) is the key's thumbprint.
@@ -65,6 +78,15 @@ impl Jwk {
         }
         let bytes = decode32(&self.x).ok_or(JwkError::KeyBytes("x"))?;
         VerifyingKey::from_bytes(&bytes).map_err(|_| JwkError::KeyBytes("x"))
+    }
+
+    /// The key ready to verify with: the point decompressed once, and its kid.
+    /// Collectors keep these rather than re-deriving them for every report.
+    pub fn public_key(&self) -> Result<PublicKey, JwkError> {
+        Ok(PublicKey {
+            key: self.verifying_key()?,
+            kid: self.thumbprint(),
+        })
     }
 
     /// RFC 7638 thumbprint: SHA-256 over the required members in

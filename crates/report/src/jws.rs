@@ -9,7 +9,7 @@
 //! Hand-written because JOSE crates either do compact JWT only or pull a
 //! crypto stack we do not need (PITFALLS: jsonwebtoken).
 
-use crate::jwk::{AgentKey, Jwk, JwkError};
+use crate::jwk::{AgentKey, Jwk, JwkError, PublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use serde::{Deserialize, Serialize};
@@ -112,18 +112,19 @@ impl Jws {
     pub fn parse(bytes: &[u8]) -> Result<Jws, JwsError> {
         let v: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| JwsError::NotJson(e.to_string()))?;
-        let obj = v
-            .as_object()
-            .ok_or_else(|| JwsError::NotJson("top level is not a JSON object".into()))?;
+        let serde_json::Value::Object(mut obj) = v else {
+            return Err(JwsError::NotJson("top level is not a JSON object".into()));
+        };
         for k in obj.keys() {
             if !matches!(k.as_str(), "protected" | "payload" | "signature") {
                 return Err(JwsError::ExtraMember(k.clone()));
             }
         }
-        let member = |name: &'static str| -> Result<String, JwsError> {
-            match obj.get(name) {
+        // Members are moved out, not copied: the payload is most of the bytes.
+        let mut member = |name: &'static str| -> Result<String, JwsError> {
+            match obj.remove(name) {
                 None => Err(JwsError::MissingMember(name)),
-                Some(serde_json::Value::String(s)) => Ok(s.clone()),
+                Some(serde_json::Value::String(s)) => Ok(s),
                 Some(_) => Err(JwsError::NotString(name)),
             }
         };
@@ -171,25 +172,29 @@ impl Jws {
 
     /// Verify against a public JWK and return the signed payload bytes.
     pub fn verify(&self, jwk: &Jwk) -> Result<Verified, JwsError> {
+        self.verify_with(&jwk.public_key()?)
+    }
+
+    /// Verify against a prepared public key ([`Jwk::public_key`]).
+    pub fn verify_with(&self, key: &PublicKey) -> Result<Verified, JwsError> {
         let header = self.header()?;
         let header_kid = header.kid.clone().ok_or(JwsError::NoKid)?;
-        let key = jwk.verifying_key()?;
-        let key_kid = jwk.thumbprint();
-        if header_kid != key_kid {
+        if header_kid != key.kid() {
             return Err(JwsError::KidMismatch {
                 header_kid,
-                key_kid,
+                key_kid: key.kid().to_string(),
             });
         }
         let sig = b64("signature", &self.signature)?;
         let sig: [u8; 64] = sig.try_into().map_err(|_| JwsError::SignatureLength)?;
         let payload = b64("payload", &self.payload)?;
-        let signing_input = format!("{}.{}", self.protected, self.payload);
-        key.verify_strict(
-            signing_input.as_bytes(),
-            &ed25519_dalek::Signature::from_bytes(&sig),
-        )
-        .map_err(|_| JwsError::BadSignature)?;
+        let mut signing_input = Vec::with_capacity(self.protected.len() + 1 + self.payload.len());
+        signing_input.extend_from_slice(self.protected.as_bytes());
+        signing_input.push(b'.');
+        signing_input.extend_from_slice(self.payload.as_bytes());
+        key.key
+            .verify_strict(&signing_input, &ed25519_dalek::Signature::from_bytes(&sig))
+            .map_err(|_| JwsError::BadSignature)?;
         Ok(Verified {
             kid: header_kid,
             header,

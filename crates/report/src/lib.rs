@@ -24,7 +24,7 @@ mod jws;
 mod model;
 mod path;
 
-pub use jwk::{AgentKey, Jwk, JwkError};
+pub use jwk::{AgentKey, Jwk, JwkError, PublicKey};
 pub use jws::{ALG, Jws, JwsError, Protected, TYP, Verified};
 pub use model::*;
 pub use path::{EncodedPath, encode_path, encode_path_bytes};

@@ -114,6 +114,10 @@ pub enum Outcome {
     Duplicate,
     /// Conflicts with the agent's chain; kept as a tamper alert, not as data.
     Conflict(String),
+    /// No agent is enrolled with this id: nothing stored.
+    UnknownAgent,
+    /// The agent's key is revoked: nothing stored.
+    Revoked,
 }
 
 /// Staff role.

@@ -261,12 +261,22 @@ fn page(limit: i64, offset: i64) -> (i64, i64) {
 
 /// The chain decision and the writes for one report, inside the transaction.
 fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
-    if c.dialect() == Dialect::Postgres {
-        // Serialise ingest per agent across every collector process.
-        c.rows(
-            "SELECT agent_id FROM agents WHERE agent_id = ? FOR UPDATE",
-            &[(&r.agent_id).into()],
-        )?;
+    // Enrolment and revocation are decided here, in the transaction that
+    // stores: a report can never be stored after its key's revocation
+    // committed, whatever the caller saw earlier. PostgreSQL: the row lock
+    // also serialises ingest per agent across every collector process.
+    let lock = match c.dialect() {
+        Dialect::Postgres => " FOR UPDATE",
+        Dialect::Sqlite => "",
+    };
+    let agent = c.row(
+        &format!("SELECT revoked_at FROM agents WHERE agent_id = ?{lock}"),
+        &[(&r.agent_id).into()],
+    )?;
+    match agent {
+        None => return Ok(Outcome::UnknownAgent),
+        Some(a) if opt_int(&a, 0, "revoked_at")?.is_some() => return Ok(Outcome::Revoked),
+        Some(_) => {}
     }
     let conflict = chain_conflict(c, r)?;
     if let Some(reason) = conflict {
@@ -369,9 +379,21 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
             ],
         )?;
     }
+    // SQLite: the unary `+` keeps the planner on the primary key (this
+    // agent's rows) instead of the `(status, …)` index (every host's open
+    // findings), which it otherwise picks on a database without statistics.
+    let resolve = match c.dialect() {
+        Dialect::Sqlite => {
+            "UPDATE findings SET status = 'resolved', resolved_at = ? \
+             WHERE agent_id = ? AND +status = 'open' AND last_seq < ?"
+        }
+        Dialect::Postgres => {
+            "UPDATE findings SET status = 'resolved', resolved_at = ? \
+             WHERE agent_id = ? AND status = 'open' AND last_seq < ?"
+        }
+    };
     c.exec(
-        "UPDATE findings SET status = 'resolved', resolved_at = ? \
-         WHERE agent_id = ? AND status = 'open' AND last_seq < ?",
+        resolve,
         &[r.received_at.into(), (&r.agent_id).into(), r.seq.into()],
     )?;
     c.exec(

@@ -194,6 +194,17 @@ fn story(s: &dyn Store) {
         Enrolled::Revoked
     );
     assert_eq!(s.agent("c1").unwrap().unwrap().revoked_at, Some(7));
+    // Enrolment and revocation are decided inside the storing transaction.
+    let before = s.stats().unwrap().reports;
+    assert_eq!(
+        s.ingest(report("c1", 1, None, "late")).unwrap(),
+        Outcome::Revoked
+    );
+    assert_eq!(
+        s.ingest(report("never-enrolled", 1, None, "x")).unwrap(),
+        Outcome::UnknownAgent
+    );
+    assert_eq!(s.stats().unwrap().reports, before);
 
     // Staff.
     s.put_user("alice", Role::Auditor, "h1", 1).unwrap();
