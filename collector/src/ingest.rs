@@ -10,7 +10,7 @@
 //! This module knows nothing of HTTP; [`Decision::status`] maps to it.
 
 use crate::validate;
-use mijian_report::{Finding, Jwk, Jws, JwsError, PublicKey, Report, sha256_hex};
+use mijian_report::{Finding, Jwk, Jws, JwsError, PublicKey, sha256_hex};
 use mijian_store::{NewFinding, NewReport, Outcome, Store};
 use std::sync::Arc;
 
@@ -119,8 +119,8 @@ pub fn ingest(store: &dyn Store, bytes: &[u8], received_at: i64) -> Decision {
         Ok(v) => v,
         Err(e) => return jws_rejection(&e),
     };
-    let report = match validate::payload(&verified.payload) {
-        Ok(r) => r,
+    let valid = match validate::payload(&verified.payload) {
+        Ok(v) => v,
         Err(why) => {
             return reject(
                 RejectKind::Malformed,
@@ -129,19 +129,19 @@ pub fn ingest(store: &dyn Store, bytes: &[u8], received_at: i64) -> Decision {
             );
         }
     };
-    if report.agent_id != kid {
+    if valid.report.agent_id != kid {
         return reject(
             RejectKind::Malformed,
             "agent_id_mismatch",
             format!(
                 "payload agent_id {} is not the signing key {kid}",
-                report.agent_id
+                valid.report.agent_id
             ),
         );
     }
     let stored = crate::archive::pack(&jws, &verified.payload);
-    let new = prepare(&report, &verified.payload, stored, received_at);
-    let (agent_id, seq) = (report.agent_id, report.seq);
+    let new = prepare(&valid, &verified.payload, stored, received_at);
+    let (agent_id, seq) = (valid.report.agent_id, valid.report.seq);
     match store.ingest(new) {
         Ok(Outcome::Stored) => Decision::Stored { agent_id, seq },
         Ok(Outcome::Duplicate) => Decision::Duplicate { agent_id, seq },
@@ -233,18 +233,21 @@ pub fn fingerprint(f: &Finding) -> String {
     sha256_hex(id.as_bytes())[..32].to_string()
 }
 
-fn prepare(r: &Report, payload: &[u8], jws: Vec<u8>, received_at: i64) -> NewReport {
+fn prepare(v: &validate::Valid, payload: &[u8], jws: Vec<u8>, received_at: i64) -> NewReport {
     use mijian_report::CheckStatus;
+    let r = &v.report;
     let findings = r
         .findings
         .iter()
-        .map(|f| NewFinding {
+        .zip(&v.raw.findings)
+        .map(|(f, raw)| NewFinding {
             fingerprint: fingerprint(f),
             kind: f.kind.as_str().to_string(),
             severity: f.severity.as_str().to_string(),
             severity_rank: f.severity as i64,
             path: f.path.clone(),
-            body: serde_json::to_string(f).unwrap_or_else(|_| "{}".into()),
+            // As the agent sent it: valid JSON, never re-serialised.
+            body: raw.get().to_string(),
         })
         .collect();
     NewReport {
@@ -262,7 +265,7 @@ fn prepare(r: &Report, payload: &[u8], jws: Vec<u8>, received_at: i64) -> NewRep
         hostname: r.host.hostname.clone(),
         os: r.host.os.clone(),
         classification: r.host.classification.clone(),
-        checks: serde_json::to_string(&r.checks).unwrap_or_else(|_| "[]".into()),
+        checks: v.raw.checks.get().to_string(),
         failed_checks: r
             .checks
             .iter()

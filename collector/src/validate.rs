@@ -16,15 +16,26 @@ const MAX_ID: usize = 4096;
 /// Classification levels of `host.classification`.
 const LEVELS: [&str; 5] = ["非涉密", "内部", "秘密", "机密", "绝密"];
 
-/// Members the schema requires but serde would default when absent.
-#[derive(serde::Deserialize)]
-struct Required {
+/// The raw JSON text of the parts the collector stores as they were sent
+/// (so it never re-serialises them); also the members the schema requires
+/// but serde would default when absent.
+#[derive(Debug, serde::Deserialize)]
+pub struct Raw<'a> {
     #[allow(dead_code)]
     prev: serde::de::IgnoredAny,
-    #[allow(dead_code)]
-    checks: serde::de::IgnoredAny,
-    #[allow(dead_code)]
-    findings: serde::de::IgnoredAny,
+    /// The `checks` array.
+    #[serde(borrow)]
+    pub checks: &'a serde_json::value::RawValue,
+    /// Each finding object, in order.
+    #[serde(borrow)]
+    pub findings: Vec<&'a serde_json::value::RawValue>,
+}
+
+/// A valid report: the typed model and the raw text of its parts.
+#[derive(Debug)]
+pub struct Valid<'a> {
+    pub report: Report,
+    pub raw: Raw<'a>,
 }
 
 fn hex64(s: &str) -> bool {
@@ -32,9 +43,12 @@ fn hex64(s: &str) -> bool {
 }
 
 /// Parse and validate payload bytes; the error says what is wrong.
-pub fn payload(bytes: &[u8]) -> Result<Report, String> {
+pub fn payload(bytes: &[u8]) -> Result<Valid<'_>, String> {
     let r: Report = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    serde_json::from_slice::<Required>(bytes).map_err(|e| e.to_string())?;
+    let raw: Raw = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    if raw.findings.len() != r.findings.len() {
+        return Err("findings could not be read consistently".into());
+    }
     if r.schema != SCHEMA {
         return Err(format!("schema is `{}`, expected `{SCHEMA}`", r.schema));
     }
@@ -138,7 +152,7 @@ pub fn payload(bytes: &[u8]) -> Result<Report, String> {
             return Err(format!("findings[{i}].matches has a count below 1"));
         }
     }
-    Ok(r)
+    Ok(Valid { report: r, raw })
 }
 
 #[cfg(test)]
@@ -257,7 +271,8 @@ mod tests {
         ));
         examples.push(serde_json::to_value(full).unwrap());
         for doc in examples {
-            let ours = payload(&serde_json::to_vec(&doc).unwrap());
+            let bytes = serde_json::to_vec(&doc).unwrap();
+            let ours = payload(&bytes);
             assert_eq!(validator.is_valid(&doc), ours.is_ok(), "{doc} -> {ours:?}");
         }
     }
