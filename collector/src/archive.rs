@@ -42,7 +42,7 @@ pub fn pack(jws: &Jws, payload: &[u8]) -> Vec<u8> {
     let (Ok(pl), Ok(sl)) = (u16::try_from(p.len()), u16::try_from(s.len())) else {
         return jws.to_json();
     };
-    let Ok(z) = zstd::bulk::compress(payload, LEVEL) else {
+    let Ok(z) = compress(payload) else {
         return jws.to_json();
     };
     let mut out = Vec::with_capacity(8 + p.len() + s.len() + z.len());
@@ -97,6 +97,25 @@ fn field(b: &[u8]) -> Result<(&str, &[u8]), ArchiveError> {
     let (s, rest) = rest.split_at(len);
     let s = std::str::from_utf8(s).map_err(|_| ArchiveError::Format)?;
     Ok((s, rest))
+}
+
+/// zstd with one compression context per thread (making a context costs
+/// about as much as compressing a report).
+fn compress(payload: &[u8]) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        static CTX: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    CTX.with(|c| {
+        let mut c = c.try_borrow_mut().map_err(std::io::Error::other)?;
+        if c.is_none() {
+            *c = Some(zstd::bulk::Compressor::new(LEVEL)?);
+        }
+        match c.as_mut() {
+            Some(z) => z.compress(payload),
+            None => zstd::bulk::compress(payload, LEVEL),
+        }
+    })
 }
 
 fn decompress(z: &[u8], max: usize) -> Result<Vec<u8>, ArchiveError> {

@@ -129,19 +129,19 @@ pub fn ingest(store: &dyn Store, bytes: &[u8], received_at: i64) -> Decision {
             );
         }
     };
-    if valid.report.agent_id != kid {
+    if valid.wire.agent_id != kid {
         return reject(
             RejectKind::Malformed,
             "agent_id_mismatch",
             format!(
                 "payload agent_id {} is not the signing key {kid}",
-                valid.report.agent_id
+                valid.wire.agent_id
             ),
         );
     }
     let stored = crate::archive::pack(&jws, &verified.payload);
     let new = prepare(&valid, &verified.payload, stored, received_at);
-    let (agent_id, seq) = (valid.report.agent_id, valid.report.seq);
+    let (agent_id, seq) = (valid.wire.agent_id.to_string(), valid.wire.seq);
     match store.ingest(new) {
         Ok(Outcome::Stored) => Decision::Stored { agent_id, seq },
         Ok(Outcome::Duplicate) => Decision::Duplicate { agent_id, seq },
@@ -234,12 +234,11 @@ pub fn fingerprint(f: &Finding) -> String {
 }
 
 fn prepare(v: &validate::Valid, payload: &[u8], jws: Vec<u8>, received_at: i64) -> NewReport {
-    use mijian_report::CheckStatus;
-    let r = &v.report;
-    let findings = r
+    let r = &v.wire;
+    let findings = v
         .findings
         .iter()
-        .zip(&v.raw.findings)
+        .zip(&r.findings_raw)
         .map(|(f, raw)| NewFinding {
             fingerprint: fingerprint(f),
             kind: f.kind.as_str().to_string(),
@@ -251,26 +250,22 @@ fn prepare(v: &validate::Valid, payload: &[u8], jws: Vec<u8>, received_at: i64) 
         })
         .collect();
     NewReport {
-        agent_id: r.agent_id.clone(),
-        report_id: r.report_id.clone(),
+        agent_id: r.agent_id.to_string(),
+        report_id: r.report_id.to_string(),
         // validate::payload bounds seq to i64.
         seq: r.seq as i64,
-        prev: r.prev.clone(),
+        prev: r.prev.0.as_deref().map(str::to_string),
         payload_sha256: sha256_hex(payload),
         jws,
-        created_at: r.created_at.clone(),
+        created_at: r.created_at.to_string(),
         received_at,
         trigger: r.trigger.as_str().to_string(),
-        compliant: r.compliant(),
+        compliant: v.compliant(),
         hostname: r.host.hostname.clone(),
         os: r.host.os.clone(),
         classification: r.host.classification.clone(),
-        checks: v.raw.checks.get().to_string(),
-        failed_checks: r
-            .checks
-            .iter()
-            .filter(|c| matches!(c.status, CheckStatus::Fail | CheckStatus::Error))
-            .count() as i64,
+        checks: r.checks_raw.get().to_string(),
+        failed_checks: v.failed_checks() as i64,
         findings,
     }
 }

@@ -8,7 +8,11 @@
 //! Bounds: serde_json refuses nesting deeper than 128 levels, so deeply
 //! nested JSON is an error, never a stack overflow.
 
-use mijian_report::{FindingKind, Report, SCHEMA};
+use mijian_report::{
+    CheckStatus, Finding, FindingKind, HostInfo, PolicyRef, SCHEMA, Severity, Trigger,
+};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 /// Longest string accepted for identifiers (ids, hostnames, kinds).
 const MAX_ID: usize = 4096;
@@ -16,26 +20,108 @@ const MAX_ID: usize = 4096;
 /// Classification levels of `host.classification`.
 const LEVELS: [&str; 5] = ["非涉密", "内部", "秘密", "机密", "绝密"];
 
-/// The raw JSON text of the parts the collector stores as they were sent
-/// (so it never re-serialises them); also the members the schema requires
-/// but serde would default when absent.
+/// A report as the collector reads it: the fields it checks or stores,
+/// borrowed from the payload where they need no unescaping. Check values
+/// (`expected`, `actual`, `evidence`) are opaque to the collector and only
+/// skipped over; checks and findings are kept as the raw JSON the agent sent.
 #[derive(Debug, serde::Deserialize)]
-pub struct Raw<'a> {
-    #[allow(dead_code)]
-    prev: serde::de::IgnoredAny,
-    /// The `checks` array.
+pub struct Wire<'a> {
     #[serde(borrow)]
-    pub checks: &'a serde_json::value::RawValue,
-    /// Each finding object, in order.
+    pub schema: Cow<'a, str>,
     #[serde(borrow)]
-    pub findings: Vec<&'a serde_json::value::RawValue>,
+    pub report_id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub agent_id: Cow<'a, str>,
+    pub seq: u64,
+    /// Required, may be null (a newtype, so serde does not default it).
+    #[serde(borrow)]
+    pub prev: Prev<'a>,
+    #[serde(borrow)]
+    pub created_at: Cow<'a, str>,
+    pub trigger: Trigger,
+    pub host: HostInfo,
+    pub policy: PolicyRef,
+    /// The `checks` array as sent.
+    #[serde(borrow, rename = "checks")]
+    pub checks_raw: &'a RawValue,
+    /// Each finding object as sent.
+    #[serde(borrow, rename = "findings")]
+    pub findings_raw: Vec<&'a RawValue>,
 }
 
-/// A valid report: the typed model and the raw text of its parts.
+/// `prev`: required, a string or null.
+#[derive(Debug, serde::Deserialize)]
+pub struct Prev<'a>(#[serde(borrow)] pub Option<Cow<'a, str>>);
+
+/// What the collector reads of one check.
+#[derive(Debug, serde::Deserialize)]
+pub struct WireCheck<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub subject: Cow<'a, str>,
+    pub status: CheckStatus,
+    #[serde(borrow, default)]
+    #[allow(dead_code)]
+    remedy: Option<Cow<'a, str>>,
+}
+
+/// A valid report.
 #[derive(Debug)]
 pub struct Valid<'a> {
-    pub report: Report,
-    pub raw: Raw<'a>,
+    pub wire: Wire<'a>,
+    pub checks: Vec<WireCheck<'a>>,
+    pub findings: Vec<Finding>,
+}
+
+impl Valid<'_> {
+    /// Same rule as [`mijian_report::Report::compliant`].
+    pub fn compliant(&self) -> bool {
+        self.checks
+            .iter()
+            .all(|c| matches!(c.status, CheckStatus::Pass | CheckStatus::NotApplicable))
+            && self.findings.iter().all(|f| f.severity <= Severity::Info)
+    }
+
+    /// Checks that failed or could not be made.
+    pub fn failed_checks(&self) -> usize {
+        self.checks
+            .iter()
+            .filter(|c| matches!(c.status, CheckStatus::Fail | CheckStatus::Error))
+            .count()
+    }
+}
+
+/// Deepest nesting accepted in opaque values (serde_json's own limit for
+/// typed values): skipped values are not bounded by serde_json, so this is
+/// checked by hand — deeply nested JSON is an error, never stored.
+const MAX_DEPTH: usize = 128;
+
+fn depth_ok(json: &str) -> bool {
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    for b in json.bytes() {
+        if in_str {
+            match (esc, b) {
+                (true, _) => esc = false,
+                (false, b'\\') => esc = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
 }
 
 fn hex64(s: &str) -> bool {
@@ -44,11 +130,23 @@ fn hex64(s: &str) -> bool {
 
 /// Parse and validate payload bytes; the error says what is wrong.
 pub fn payload(bytes: &[u8]) -> Result<Valid<'_>, String> {
-    let r: Report = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    let raw: Raw = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    if raw.findings.len() != r.findings.len() {
-        return Err("findings could not be read consistently".into());
+    let r: Wire = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    // Valid JSON by now, so the byte scan cannot be misled by broken strings.
+    if !depth_ok(std::str::from_utf8(bytes).unwrap_or("")) {
+        return Err(format!(
+            "the report nests deeper than {MAX_DEPTH} levels (recursion limit)"
+        ));
     }
+    let checks: Vec<WireCheck> =
+        serde_json::from_str(r.checks_raw.get()).map_err(|e| format!("checks: {e}"))?;
+    let findings = r
+        .findings_raw
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            serde_json::from_str::<Finding>(f.get()).map_err(|e| format!("findings[{i}]: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     if r.schema != SCHEMA {
         return Err(format!("schema is `{}`, expected `{SCHEMA}`", r.schema));
     }
@@ -77,7 +175,7 @@ pub fn payload(bytes: &[u8]) -> Result<Valid<'_>, String> {
     if r.seq < 1 || r.seq > i64::MAX as u64 {
         return Err("seq must be at least 1 (and fit in 63 bits)".into());
     }
-    if let Some(prev) = &r.prev
+    if let Some(prev) = &r.prev.0
         && !hex64(prev)
     {
         return Err("prev is not a lowercase hex SHA-256".into());
@@ -103,7 +201,7 @@ pub fn payload(bytes: &[u8]) -> Result<Valid<'_>, String> {
     if !hex64(&r.policy.digest) {
         return Err("policy.digest is not a lowercase hex SHA-256".into());
     }
-    for (i, c) in r.checks.iter().enumerate() {
+    for (i, c) in checks.iter().enumerate() {
         if c.id.is_empty() || c.id.len() > MAX_ID {
             return Err(format!("checks[{i}].id is empty or too long"));
         }
@@ -115,7 +213,7 @@ pub fn payload(bytes: &[u8]) -> Result<Valid<'_>, String> {
             return Err(format!("checks[{i}].subject must be `host` or `user:NAME`"));
         }
     }
-    for (i, f) in r.findings.iter().enumerate() {
+    for (i, f) in findings.iter().enumerate() {
         if f.kind.as_str().is_empty() || f.kind.as_str().len() > MAX_ID {
             return Err(format!("findings[{i}].kind is empty or too long"));
         }
@@ -152,13 +250,17 @@ pub fn payload(bytes: &[u8]) -> Result<Valid<'_>, String> {
             return Err(format!("findings[{i}].matches has a count below 1"));
         }
     }
-    Ok(Valid { report: r, raw })
+    Ok(Valid {
+        wire: r,
+        checks,
+        findings,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mijian_report::{Check, CheckStatus, Finding, Severity, Trigger};
+    use mijian_report::{Check, Report};
 
     pub(crate) fn sample() -> Report {
         let kid = mijian_report::AgentKey::generate().kid();
@@ -288,5 +390,20 @@ mod tests {
         );
         let err = payload(r.as_bytes()).unwrap_err();
         assert!(err.contains("recursion"), "{err}");
+        // Also in a member the collector does not read, and inside strings
+        // brackets do not count.
+        let mut r = serde_json::to_string(&sample()).unwrap();
+        let nest = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        r = r.replacen("\"kind\":", &format!("\"x\":{},\"kind\":", nest(129)), 1);
+        assert!(payload(r.as_bytes()).unwrap_err().contains("recursion"));
+        let mut r = serde_json::to_string(&sample()).unwrap();
+        let s = format!("\"{}\\\"{}\"", "[".repeat(500), "{".repeat(500));
+        r = r.replacen(
+            "\"kind\":",
+            &format!("\"x\":{{\"s\":{s},\"n\":{}}},\"kind\":", nest(120)),
+            1,
+        );
+        let ok = payload(r.as_bytes());
+        assert!(ok.is_ok(), "{ok:?}");
     }
 }

@@ -110,6 +110,27 @@ impl Jws {
 
     /// Parse the flattened JSON serialization, strictly.
     pub fn parse(bytes: &[u8]) -> Result<Jws, JwsError> {
+        /// The well-formed case, read without building a JSON tree (the
+        /// payload string is most of the bytes and is borrowed, then copied
+        /// once). Anything else takes the slow path below, which says what
+        /// is wrong.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Members<'a> {
+            #[serde(borrow)]
+            protected: std::borrow::Cow<'a, str>,
+            #[serde(borrow)]
+            payload: std::borrow::Cow<'a, str>,
+            #[serde(borrow)]
+            signature: std::borrow::Cow<'a, str>,
+        }
+        if let Ok(m) = serde_json::from_slice::<Members>(bytes) {
+            return Ok(Jws {
+                protected: m.protected.into_owned(),
+                payload: m.payload.into_owned(),
+                signature: m.signature.into_owned(),
+            });
+        }
         let v: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| JwsError::NotJson(e.to_string()))?;
         let serde_json::Value::Object(mut obj) = v else {
