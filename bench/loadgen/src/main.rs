@@ -277,14 +277,20 @@ fn main() -> Result<()> {
     let results: Vec<Result<(Vec<Duration>, Vec<u16>)>> = std::thread::scope(|sc| {
         let handles: Vec<_> = work
             .into_iter()
-            .map(|reports| {
+            .enumerate()
+            .map(|(k, reports)| {
                 let url = a.url.clone();
                 let direct = direct.clone();
                 sc.spawn(move || -> Result<(Vec<Duration>, Vec<u16>)> {
                     let mut c = Conn::new(&url)?;
                     let mut lat = Vec::with_capacity(reports.len());
                     let mut codes = Vec::with_capacity(reports.len());
-                    let t0 = Instant::now();
+                    // Senders are staggered across the interval, so paced
+                    // load arrives evenly rather than in bursts of one per sender.
+                    let t0 = Instant::now()
+                        + per_thread_interval.map_or(Duration::ZERO, |iv| {
+                            iv * k as u32 / a.concurrency.max(1) as u32
+                        });
                     for (i, r) in reports.iter().enumerate() {
                         if let Some(iv) = per_thread_interval {
                             let due = t0 + iv * i as u32;

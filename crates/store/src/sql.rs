@@ -353,18 +353,17 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
     // Upsert what this report carries, then resolve what it no longer
     // carries: a finding seen again is one row write, not two.
     let mut seen = std::collections::HashSet::new();
-    for f in &r.findings {
-        if !seen.insert(f.fingerprint.as_str()) {
-            continue;
-        }
-        c.exec(
-            "INSERT INTO findings (agent_id, fingerprint, kind, severity, severity_rank, path, body, \
-             status, first_seq, last_seq, first_seen, last_seen, resolved_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, NULL) \
-             ON CONFLICT (agent_id, fingerprint) DO UPDATE SET severity = excluded.severity, \
-             severity_rank = excluded.severity_rank, body = excluded.body, status = 'open', \
-             last_seq = excluded.last_seq, last_seen = excluded.last_seen, resolved_at = NULL",
-            &[
+    let unique: Vec<&NewFinding> = r
+        .findings
+        .iter()
+        .filter(|f| seen.insert(f.fingerprint.as_str()))
+        .collect();
+    // Several rows per statement (one round trip to PostgreSQL, one VDBE
+    // program run in SQLite); the row counts are few, so statements stay cached.
+    for chunk in unique.chunks(FINDINGS_PER_STATEMENT) {
+        let mut params = Vec::with_capacity(chunk.len() * 11);
+        for f in chunk {
+            params.extend([
                 (&r.agent_id).into(),
                 (&f.fingerprint).into(),
                 (&f.kind).into(),
@@ -376,8 +375,9 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
                 r.seq.into(),
                 r.received_at.into(),
                 r.received_at.into(),
-            ],
-        )?;
+            ]);
+        }
+        c.exec(&upsert_findings_sql(chunk.len()), &params)?;
     }
     // SQLite: the unary `+` keeps the planner on the primary key (this
     // agent's rows) instead of the `(status, …)` index (every host's open
@@ -421,59 +421,92 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
     Ok(Outcome::Stored)
 }
 
+/// Findings written per statement.
+const FINDINGS_PER_STATEMENT: usize = 8;
+
+/// Insert `n` findings, or bring them back to `open` with this report's data.
+fn upsert_findings_sql(n: usize) -> String {
+    let row = "(?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, NULL)";
+    format!(
+        "INSERT INTO findings (agent_id, fingerprint, kind, severity, severity_rank, path, body, \
+         status, first_seq, last_seq, first_seen, last_seen, resolved_at) VALUES {} \
+         ON CONFLICT (agent_id, fingerprint) DO UPDATE SET severity = excluded.severity, \
+         severity_rank = excluded.severity_rank, body = excluded.body, status = 'open', \
+         last_seq = excluded.last_seq, last_seen = excluded.last_seen, resolved_at = NULL",
+        vec![row; n].join(", ")
+    )
+}
+
 /// `None`: link it. `Some("")`: exact duplicate. `Some(reason)`: conflict.
 fn chain_conflict(c: &mut dyn Conn, r: &NewReport) -> Result<Option<String>> {
-    if let Some(e) = c.row(
-        "SELECT report_id, payload_sha256 FROM reports WHERE agent_id = ? AND seq = ?",
-        &[(&r.agent_id).into(), r.seq.into()],
-    )? {
-        let id = text(&e, 0, "report_id")?;
-        let sha = text(&e, 1, "payload_sha256")?;
-        if id == r.report_id && sha == r.payload_sha256 {
+    // One query for the report's slot, its neighbours and its report_id.
+    let rows = c.rows(
+        "SELECT agent_id, seq, report_id, payload_sha256, prev FROM reports \
+         WHERE (agent_id = ? AND seq BETWEEN ? AND ?) OR report_id = ?",
+        &[
+            (&r.agent_id).into(),
+            (r.seq - 1).into(),
+            r.seq.saturating_add(1).into(),
+            (&r.report_id).into(),
+        ],
+    )?;
+    struct Near {
+        agent_id: String,
+        seq: i64,
+        report_id: String,
+        sha: String,
+        prev: Option<String>,
+    }
+    let near = rows
+        .iter()
+        .map(|row| {
+            Ok(Near {
+                agent_id: text(row, 0, "agent_id")?,
+                seq: int(row, 1, "seq")?,
+                report_id: text(row, 2, "report_id")?,
+                sha: text(row, 3, "payload_sha256")?,
+                prev: opt_text(row, 4, "prev")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let at = |seq: i64| {
+        near.iter()
+            .find(|n| n.agent_id == r.agent_id && n.seq == seq)
+    };
+    if let Some(e) = at(r.seq) {
+        if e.report_id == r.report_id && e.sha == r.payload_sha256 {
             return Ok(Some(String::new()));
         }
         return Ok(Some(format!(
-            "seq {} is already stored with a different payload (report_id {id})",
-            r.seq
+            "seq {} is already stored with a different payload (report_id {})",
+            r.seq, e.report_id
         )));
     }
-    if let Some(e) = c.row(
-        "SELECT agent_id, seq FROM reports WHERE report_id = ?",
-        &[(&r.report_id).into()],
-    )? {
+    if let Some(e) = near.iter().find(|n| n.report_id == r.report_id) {
         return Ok(Some(format!(
             "report_id {} is already stored as seq {} of agent {}",
-            r.report_id,
-            int(&e, 1, "seq")?,
-            text(&e, 0, "agent_id")?
+            r.report_id, e.seq, e.agent_id
         )));
     }
-    if let Some(p) = c.row(
-        "SELECT payload_sha256 FROM reports WHERE agent_id = ? AND seq = ?",
-        &[(&r.agent_id).into(), (r.seq - 1).into()],
-    )? {
-        let pred = text(&p, 0, "payload_sha256")?;
-        if r.prev.as_deref() != Some(pred.as_str()) {
-            return Ok(Some(format!(
-                "prev {} does not match the stored predecessor seq {} ({pred})",
-                r.prev.as_deref().unwrap_or("null"),
-                r.seq - 1
-            )));
-        }
+    if let Some(p) = at(r.seq - 1)
+        && r.prev.as_deref() != Some(p.sha.as_str())
+    {
+        return Ok(Some(format!(
+            "prev {} does not match the stored predecessor seq {} ({})",
+            r.prev.as_deref().unwrap_or("null"),
+            r.seq - 1,
+            p.sha
+        )));
     }
-    if let Some(s) = c.row(
-        "SELECT prev FROM reports WHERE agent_id = ? AND seq = ?",
-        &[(&r.agent_id).into(), (r.seq + 1).into()],
-    )? {
-        let succ_prev = opt_text(&s, 0, "prev")?;
-        if succ_prev.as_deref() != Some(r.payload_sha256.as_str()) {
-            return Ok(Some(format!(
-                "the stored successor seq {} has prev {}, not this report's digest {}",
-                r.seq + 1,
-                succ_prev.as_deref().unwrap_or("null"),
-                r.payload_sha256
-            )));
-        }
+    if let Some(n) = at(r.seq.saturating_add(1))
+        && n.prev.as_deref() != Some(r.payload_sha256.as_str())
+    {
+        return Ok(Some(format!(
+            "the stored successor seq {} has prev {}, not this report's digest {}",
+            r.seq + 1,
+            n.prev.as_deref().unwrap_or("null"),
+            r.payload_sha256
+        )));
     }
     Ok(None)
 }

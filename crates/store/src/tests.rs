@@ -314,3 +314,49 @@ fn concurrent_ingest_of_many_chains_loses_nothing() {
         assert_eq!(h.open_findings, 1);
     }
 }
+
+#[test]
+fn findings_follow_the_latest_report_across_statement_chunks() {
+    // 20 findings a report (several per statement): those carried again stay
+    // open with the new seq, those dropped are resolved, new ones open.
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&format!("sqlite:{}", dir.path().join("c.db").display())).unwrap();
+    s.add_agent("a", "{}", None, 1).unwrap();
+    let with = |seq: i64, prev: Option<&str>, fps: std::ops::Range<i32>| {
+        let mut r = report("a", seq, prev, &format!("s{seq}"));
+        r.findings = fps
+            .map(|i| NewFinding {
+                fingerprint: format!("fp{i}"),
+                kind: "unmarked_classified".into(),
+                severity: "high".into(),
+                severity_rank: 3,
+                path: Some(format!("/f{i}")),
+                body: format!(r#"{{"seq":{seq}}}"#),
+            })
+            .collect();
+        r
+    };
+    let r1 = with(1, None, 0..20);
+    assert_eq!(s.ingest(r1.clone()).unwrap(), Outcome::Stored);
+    let r2 = with(2, Some(&r1.payload_sha256), 10..30);
+    assert_eq!(s.ingest(r2).unwrap(), Outcome::Stored);
+    let q = |status: &str| {
+        s.findings(&FindingQuery {
+            status: Some(status.into()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let open = q("open");
+    assert_eq!(open.len(), 20);
+    assert!(
+        open.iter()
+            .all(|f| f.last_seq == 2 && f.body == r#"{"seq":2}"#)
+    );
+    assert_eq!(open.iter().filter(|f| f.first_seq == 1).count(), 10);
+    let resolved = q("resolved");
+    assert_eq!(resolved.len(), 10);
+    assert!(resolved.iter().all(|f| f.last_seq == 1));
+    assert_eq!(s.host("a").unwrap().unwrap().summary.open_findings, 20);
+}
