@@ -11,7 +11,13 @@ use ::postgres::{Client, NoTls, Statement};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-static MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+static MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_findings_open.sql"),
+    ),
+];
 
 pub(crate) struct Postgres {
     url: String,
