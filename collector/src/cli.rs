@@ -10,7 +10,7 @@ use crate::ingest::{self, Decision};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use mijian_report::Jwk;
-use mijian_store::{Role, Store};
+use mijian_store::{Role, Store, TokenRevoked};
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -124,6 +124,10 @@ enum ApiTokenCmd {
         #[arg(long, value_name = "DURATION")]
         expires: Option<String>,
     },
+    /// List API tokens (staff logins included) by id; tokens themselves are never stored.
+    List,
+    /// Revoke an API token by the id `api-token list` shows (at least 8 hex digits).
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -236,6 +240,17 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Unix seconds as RFC 3339 (UTC), for listings.
+fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
 fn run(cli: Cli) -> Result<i32> {
     let config = Config::load(cli.global.config.as_deref())?;
     let out = std::io::stdout();
@@ -271,6 +286,44 @@ fn run(cli: Cli) -> Result<i32> {
                 Role::from(role).as_str()
             )?;
             Ok(0)
+        }
+        Cmd::ApiToken(ApiTokenCmd::List) => {
+            let store = open_store(&config, &cli.global)?;
+            writeln!(
+                out,
+                "ID            ROLE     CREATED               EXPIRES               LABEL"
+            )?;
+            for t in store.api_tokens()? {
+                writeln!(
+                    out,
+                    "{:<13} {:<8} {:<21} {:<21} {}",
+                    t.id,
+                    t.role.as_str(),
+                    rfc3339(t.created_at),
+                    t.expires_at.map_or_else(|| "never".to_string(), rfc3339),
+                    t.label.as_deref().unwrap_or("-")
+                )?;
+            }
+            Ok(0)
+        }
+        Cmd::ApiToken(ApiTokenCmd::Revoke { id }) => {
+            let store = open_store(&config, &cli.global)?;
+            match store.revoke_api_token(&id)? {
+                TokenRevoked::Revoked => {
+                    writeln!(out, "API token {id} revoked")?;
+                    Ok(0)
+                }
+                TokenRevoked::NotFound => {
+                    eprintln!("mijian-collector: no API token has id {id} (see `api-token list`)");
+                    Ok(1)
+                }
+                TokenRevoked::Ambiguous(n) => {
+                    eprintln!(
+                        "mijian-collector: {n} API tokens have ids starting {id}; give more digits"
+                    );
+                    Ok(1)
+                }
+            }
         }
         Cmd::ApiToken(ApiTokenCmd::Create {
             role,

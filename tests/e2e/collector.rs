@@ -413,6 +413,21 @@ fn collector_ingest_cli_and_hostile_input() {
     );
     assert!(metrics.contains("mijian_reports_rejected_total{reason=\"revoked_key\"} 1"));
     assert!(metrics.contains("mijian_reports_rejected_total{reason=\"too_large\"} 2"));
+
+    // A leaked API token is revoked by the id `api-token list` shows.
+    let (code, list, err) = c.cli(&["api-token", "list"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(!list.contains(&admin), "a listing never shows a token");
+    let id = list
+        .lines()
+        .find(|l| l.contains("auditor"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let (code, _, err) = c.cli(&["api-token", "revoke", &id], "");
+    assert_eq!(code, 0, "{err}");
+    let (st, _) = c.request("GET", "/api/v1/hosts", Some(&admin), b"");
+    assert_eq!(st, 401);
 }
 
 #[test]

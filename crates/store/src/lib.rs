@@ -163,6 +163,27 @@ pub struct User {
     pub password_hash: String,
 }
 
+/// An API token as listed to an admin: never the token, only the start of
+/// its hash, which names it for [`Store::revoke_api_token`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiTokenInfo {
+    /// First 12 hex digits of the token's SHA-256.
+    pub id: String,
+    pub role: Role,
+    pub label: Option<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+/// Result of [`Store::revoke_api_token`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRevoked {
+    Revoked,
+    NotFound,
+    /// The id prefix names more than one token; give more digits.
+    Ambiguous(usize),
+}
+
 /// Result of [`Store::enroll`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Enrolled {
@@ -329,6 +350,10 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
     /// The role of a valid (unexpired) API token.
     fn api_token(&self, token_hash: &str, now: i64) -> Result<Option<Role>>;
+    /// Every API token (staff logins included), oldest first.
+    fn api_tokens(&self) -> Result<Vec<ApiTokenInfo>>;
+    /// Delete the one token whose hash starts with `id` (hex, at least 8 digits).
+    fn revoke_api_token(&self, id: &str) -> Result<TokenRevoked>;
     fn hosts(&self, q: &HostQuery) -> Result<Vec<HostSummary>>;
     fn host(&self, agent_id: &str) -> Result<Option<HostDetail>>;
     fn findings(&self, q: &FindingQuery) -> Result<Vec<FindingRow>>;

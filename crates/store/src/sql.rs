@@ -750,6 +750,57 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 
+    fn api_tokens(&self) -> Result<Vec<ApiTokenInfo>> {
+        self.b.with_conn(false, |c| {
+            c.rows(
+                "SELECT token_hash, role, label, created_at, expires_at FROM api_tokens \
+                 ORDER BY created_at, token_hash",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                let role = text(r, 1, "role")?;
+                Ok(ApiTokenInfo {
+                    id: text(r, 0, "token_hash")?.chars().take(12).collect(),
+                    role: Role::parse(&role).ok_or(StoreError::Column("role"))?,
+                    label: opt_text(r, 2, "label")?,
+                    created_at: int(r, 3, "created_at")?,
+                    expires_at: opt_int(r, 4, "expires_at")?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn revoke_api_token(&self, id: &str) -> Result<TokenRevoked> {
+        let id = id.to_ascii_lowercase();
+        if id.len() < 8 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::Invalid(
+                "a token id is at least 8 hex digits, as `api-token list` shows it".into(),
+            ));
+        }
+        self.b.with_conn(true, |c| {
+            tx(c, |c| {
+                // Hex only, so LIKE sees no wildcard but the one appended.
+                let hits = c.rows(
+                    "SELECT token_hash FROM api_tokens WHERE token_hash LIKE ?",
+                    &[format!("{id}%").as_str().into()],
+                )?;
+                match hits.as_slice() {
+                    [] => Ok(TokenRevoked::NotFound),
+                    [one] => {
+                        c.exec(
+                            "DELETE FROM api_tokens WHERE token_hash = ?",
+                            &[text(one, 0, "token_hash")?.as_str().into()],
+                        )?;
+                        Ok(TokenRevoked::Revoked)
+                    }
+                    many => Ok(TokenRevoked::Ambiguous(many.len())),
+                }
+            })
+        })
+    }
+
     fn hosts(&self, q: &HostQuery) -> Result<Vec<HostSummary>> {
         let mut sql = format!(
             "SELECT {HOST_COLS} FROM hosts h LEFT JOIN agents a ON a.agent_id = h.agent_id WHERE 1 = 1"

@@ -218,6 +218,62 @@ fn story(s: &dyn Store) {
         .unwrap();
     assert_eq!(s.api_token("th", 100).unwrap(), Some(Role::Auditor));
     assert_eq!(s.api_token("te", 100).unwrap(), None);
+    // Listing shows ids, never tokens; revoking needs an unambiguous id.
+    let (h1, h2) = (
+        format!("abcdef01{}", "0".repeat(56)),
+        format!("abcdef02{}", "1".repeat(56)),
+    );
+    s.create_api_token(&h1, Role::Admin, Some("ops"), None, 2)
+        .unwrap();
+    s.create_api_token(&h2, Role::Auditor, None, Some(99), 3)
+        .unwrap();
+    let listed = s.api_tokens().unwrap();
+    assert_eq!(listed.len(), 4);
+    assert!(
+        listed
+            .iter()
+            .any(|t| t.id == "abcdef010000" && t.label.as_deref() == Some("ops"))
+    );
+    assert_eq!(
+        s.revoke_api_token("abcdef0")
+            .err()
+            .map(|e| e.to_string().contains("8 hex")),
+        Some(true)
+    );
+    assert_eq!(
+        s.revoke_api_token("abcdef0%")
+            .err()
+            .map(|e| e.to_string().contains("8 hex")),
+        Some(true)
+    );
+    assert_eq!(
+        s.revoke_api_token("ABCDEF0_")
+            .err()
+            .map(|e| e.to_string().contains("8 hex")),
+        Some(true)
+    );
+    assert_eq!(
+        s.revoke_api_token("abcdef00").unwrap(),
+        TokenRevoked::NotFound
+    );
+    s.create_api_token(
+        &format!("abcdef01f{}", "2".repeat(55)),
+        Role::Admin,
+        None,
+        None,
+        4,
+    )
+    .unwrap();
+    assert_eq!(
+        s.revoke_api_token("abcdef01").unwrap(),
+        TokenRevoked::Ambiguous(2)
+    );
+    assert_eq!(
+        s.revoke_api_token("ABCDEF010").unwrap(),
+        TokenRevoked::Revoked
+    );
+    assert_eq!(s.api_token(&h1, 100).unwrap(), None);
+    assert_eq!(s.api_token(&h2, 50).unwrap(), Some(Role::Auditor));
 
     // Retention keeps each host's latest report.
     let stats = s.stats().unwrap();
