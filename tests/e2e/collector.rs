@@ -196,6 +196,18 @@ fn collector_ingest_cli_and_hostile_input() {
     let (st, body) = c.request("POST", "/api/v1/reports", None, &signed(&key, &forged));
     assert_eq!((st, body["error"].as_str()), (409, Some("chain_conflict")));
 
+    // The evidence comes back as signed: same JWS, still verifying.
+    let path = format!("/api/v1/hosts/{}/reports/1", key.kid());
+    let (st, back) = c.request("GET", &path, Some(&admin), b"");
+    assert_eq!(st, 200, "{back}");
+    assert_eq!(
+        back,
+        serde_json::from_slice::<serde_json::Value>(&b1).unwrap()
+    );
+    assert_eq!(c.request("GET", &path, None, b"").0, 401);
+    let missing = format!("/api/v1/hosts/{}/reports/99", key.kid());
+    assert_eq!(c.request("GET", &missing, Some(&admin), b"").0, 404);
+
     // Malformed JWS shapes.
     let good: serde_json::Value = serde_json::from_slice(&b1).unwrap();
     let mut bad_b64 = good.clone();

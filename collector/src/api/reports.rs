@@ -1,19 +1,54 @@
 //! `POST /api/v1/reports`: a signed report (CONTRACT §5) in, the ingest
 //! decision out — 202 stored, 200 duplicate, 400, 401, 409, 413 (§7).
+//!
+//! `GET /api/v1/hosts/{agent_id}/reports/{seq}` (staff): the stored report
+//! back, byte for byte the signed JWS the collector verified, so an
+//! inspector can take it away and check it offline
+//! (`mijian-agent verify --jwk KEY FILE`).
 
 use super::{ApiError, App, read_body};
+use crate::auth::Staff;
 use crate::auth::now;
 use crate::ingest::{self, Decision};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use std::time::Instant;
 
 pub fn router() -> Router<App> {
-    Router::new().route("/api/v1/reports", post(post_report))
+    Router::new()
+        .route("/api/v1/reports", post(post_report))
+        .route("/api/v1/hosts/{agent_id}/reports/{seq}", get(signed_report))
+}
+
+async fn signed_report(
+    _staff: Staff,
+    State(app): State<App>,
+    Path((agent_id, seq)): Path<(String, i64)>,
+) -> Result<Response, ApiError> {
+    // The stored payload decompresses to at most what a body could carry.
+    let max = app.limits.max_body_bytes;
+    let jws = app
+        .blocking(move |s| {
+            crate::archive::signed_report(s, &agent_id, seq, max)
+                .map_err(|e| mijian_store::StoreError::Invalid(e.to_string()))
+        })
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no stored report with this agent and seq (pruned, or never received)",
+            )
+        })?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/jose+json")],
+        jws,
+    )
+        .into_response())
 }
 
 async fn post_report(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
