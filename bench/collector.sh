@@ -5,7 +5,8 @@
 #
 # Each backend gets a fresh store and a release `mijian-collector serve` on
 # loopback; `mijian-loadgen` (bench/loadgen) enrolls N agents and sends their
-# pre-signed chains (~47 KB signed reports: 50 checks, 20 findings). The
+# pre-signed chains (~47 KB signed reports: 50 checks, 20 findings, 5% of
+# findings changing between an agent's reports; one run with all changing). The
 # unpaced run is repeated and the median reported, because on a shared
 # 2-core machine single runs vary by +-15%. Server CPU is read from
 # /proc/PID/stat around each run. The load generator runs on the same cores.
@@ -77,6 +78,9 @@ bench() {
     med=$(printf '%s\n' "${rows[@]}" | sort -t$'\t' -k2,2n | sed -n "$(( (RUNS + 1) / 2 ))p")
     printf '%s\n' "$med" | awk -F'\t' -v b="$backend" '{printf "%s unpaced (median)\t%s\t%s\t%s\t%s\n", b, $2, $3, $4, $5}' >>"$WORK/summary"
     run "$backend at 500/s" "$port" "$token" --rate 500 | tee -a "$WORK/summary"
+    # Worst case: every finding of every report is new (the default load
+    # changes 5% of them per report, as real hosts mostly report the same files).
+    run "$backend unpaced, churn 1" "$port" "$token" --churn 1 | tee -a "$WORK/summary"
     kill "$SERVER" 2>/dev/null || true
     wait "$SERVER" 2>/dev/null || true
     SERVER=""

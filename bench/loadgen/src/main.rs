@@ -1,6 +1,8 @@
 //! mijian-loadgen: N simulated agents with real Ed25519 keys send realistic
 //! signed reports (about 30 KB: 50 checks, 20 findings) to a collector and
-//! print reports/s and latency percentiles.
+//! print reports/s and latency percentiles. Between an agent's reports the
+//! checks stay the same and a share of the findings changes (`--churn`,
+//! default 5%; `--churn 1` makes every finding new every time).
 //!
 //! Agents enroll through `POST /api/v1/enroll` with a multi-use token
 //! (`mijian-collector token create --uses N`). Reports are built and signed
@@ -47,12 +49,25 @@ struct Args {
     /// Target rate in reports/s across all senders (0: as fast as possible).
     #[arg(long, default_value_t = 0.0)]
     rate: f64,
+    /// Share of findings whose content (the file's hash) changes from one
+    /// report of an agent to the next. Real hosts mostly report the same
+    /// files again; 1.0 makes every finding new in every report (worst case).
+    #[arg(long, default_value_t = 0.05)]
+    churn: f64,
     /// Print one signed report of the kind this load sends, then exit.
     #[arg(long)]
     dump: bool,
 }
 
-fn realistic(key: &AgentKey, seq: u64, prev: Option<String>) -> Report {
+/// Deterministic per (agent, seq, finding): whether that finding changed.
+fn changes(kid: &str, seq: u64, i: usize, churn: f64) -> bool {
+    let h = sha256_hex(format!("{kid}/{seq}/{i}").as_bytes());
+    let x = u32::from_str_radix(&h[..8], 16).unwrap_or(0) as f64 / u32::MAX as f64;
+    x < churn
+}
+
+/// A report of agent `key`; `versions[i]` is the content version of finding `i`.
+fn realistic(key: &AgentKey, seq: u64, prev: Option<String>, versions: &[u32]) -> Report {
     let mut r = Report::new(&key.kid(), seq, prev, Trigger::Schedule);
     r.host.hostname = format!("ws-{}", &key.kid()[..8]);
     r.host.os = "Kylin V10 SP3 (Linux 4.19.90-52.22.v2207.ky10.x86_64)".into();
@@ -92,7 +107,10 @@ fn realistic(key: &AgentKey, seq: u64, prev: Option<String>) -> Report {
             "/home/user{}/文档/项目资料/第{i}批/技术方案-修订稿-{i:03}.docx",
             i % 3
         ));
-        f.sha256 = Some(sha256_hex(format!("{seq}-{i}").as_bytes()));
+        let version = versions.get(i).copied().unwrap_or(0);
+        f.sha256 = Some(sha256_hex(
+            format!("{}-{i}-{version}", key.kid()).as_bytes(),
+        ));
         f.format = Some("docx".into());
         f.matches = (0..4)
             .map(|m| RuleMatch {
@@ -206,7 +224,7 @@ fn main() -> Result<()> {
     let a = Args::parse();
     if a.dump {
         let key = AgentKey::generate();
-        let payload = realistic(&key, 1, None).to_payload();
+        let payload = realistic(&key, 1, None, &[0; 20]).to_payload();
         std::io::stdout().write_all(&Jws::sign(&payload, &key).to_json())?;
         return Ok(());
     }
@@ -238,8 +256,14 @@ fn main() -> Result<()> {
         }
         let mut prev = None;
         let mut chain = Vec::new();
+        let mut versions = [0u32; 20];
         for seq in 1..=a.reports {
-            let payload = realistic(&key, seq, prev.take()).to_payload();
+            for (i, v) in versions.iter_mut().enumerate() {
+                if seq > 1 && changes(&key.kid(), seq, i, a.churn) {
+                    *v += 1;
+                }
+            }
+            let payload = realistic(&key, seq, prev.take(), &versions).to_payload();
             prev = Some(sha256_hex(&payload));
             let jws = Jws::sign(&payload, &key).to_json();
             total_bytes += jws.len();
@@ -249,8 +273,9 @@ fn main() -> Result<()> {
     }
     let n: usize = chains.iter().map(Vec::len).sum();
     eprintln!(
-        "{n} reports, {} KB average signed size; sending with {} connections",
+        "{n} reports, {} KB average signed size, finding churn {}; sending with {} connections",
         total_bytes / n.max(1) / 1024,
+        a.churn,
         a.concurrency
     );
 

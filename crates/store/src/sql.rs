@@ -219,8 +219,14 @@ fn host_summary(r: &Row) -> Result<HostSummary> {
     })
 }
 
+/// An open finding's row is not rewritten while the host keeps reporting it
+/// unchanged (see `ingest_tx`): its last seq and last seen are the host's.
 const FINDING_COLS: &str = "f.agent_id, h.hostname, f.fingerprint, f.kind, f.severity, f.path, f.body, \
-     f.status, f.first_seq, f.last_seq, f.first_seen, f.last_seen, f.resolved_at";
+     f.status, f.first_seq, \
+     CASE WHEN f.status = 'open' AND h.latest_seq IS NOT NULL THEN h.latest_seq ELSE f.last_seq END, \
+     f.first_seen, \
+     CASE WHEN f.status = 'open' AND h.last_seen IS NOT NULL THEN h.last_seen ELSE f.last_seen END, \
+     f.resolved_at";
 
 fn finding_row(r: &Row) -> Result<FindingRow> {
     Ok(FindingRow {
@@ -333,7 +339,8 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
     let latest = opt_int(&h, 0, "latest_seq")?;
     let first = opt_int(&h, 1, "first_seq")?.map_or(r.seq, |f| f.min(r.seq));
     let max = opt_int(&h, 2, "max_seq")?.map_or(r.seq, |m| m.max(r.seq));
-    let last_seen = opt_int(&h, 3, "last_seen")?.map_or(r.received_at, |l| l.max(r.received_at));
+    let prev_seen = opt_int(&h, 3, "last_seen")?;
+    let last_seen = prev_seen.map_or(r.received_at, |l| l.max(r.received_at));
 
     // Only the newest report (by seq) decides the current state; an older
     // one arriving late is history.
@@ -350,17 +357,43 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
         )?;
         return Ok(Outcome::Stored);
     }
-    // Upsert what this report carries, then resolve what it no longer
-    // carries: a finding seen again is one row write, not two.
+    // Findings change rarely between a host's reports. A finding carried
+    // again unchanged is not written at all (while open, its last seq and
+    // last seen are the host's: FINDING_COLS); new or changed ones are
+    // upserted; open ones this report no longer carries are resolved and
+    // stamped with the last report that carried them.
+    let open_sql = match c.dialect() {
+        // `+status`: stay on the primary key (this agent's rows), not the
+        // `(status, …)` index of every host's open findings.
+        Dialect::Sqlite => {
+            "SELECT fingerprint, severity_rank, body FROM findings \
+             WHERE agent_id = ? AND +status = 'open'"
+        }
+        Dialect::Postgres => {
+            "SELECT fingerprint, severity_rank, body FROM findings \
+             WHERE agent_id = ? AND status = 'open'"
+        }
+    };
+    let mut open = std::collections::HashMap::new();
+    for row in c.rows(open_sql, &[(&r.agent_id).into()])? {
+        open.insert(
+            text(&row, 0, "fingerprint")?,
+            (int(&row, 1, "severity_rank")?, text(&row, 2, "body")?),
+        );
+    }
     let mut seen = std::collections::HashSet::new();
-    let unique: Vec<&NewFinding> = r
+    let changed: Vec<&NewFinding> = r
         .findings
         .iter()
         .filter(|f| seen.insert(f.fingerprint.as_str()))
+        .filter(|f| {
+            !matches!(open.get(&f.fingerprint),
+                Some((rank, body)) if *rank == f.severity_rank && *body == f.body)
+        })
         .collect();
     // Several rows per statement (one round trip to PostgreSQL, one VDBE
     // program run in SQLite); the row counts are few, so statements stay cached.
-    for chunk in unique.chunks(FINDINGS_PER_STATEMENT) {
+    for chunk in changed.chunks(FINDINGS_PER_STATEMENT) {
         let mut params = Vec::with_capacity(chunk.len() * 11);
         for f in chunk {
             params.extend([
@@ -379,23 +412,19 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
         }
         c.exec(&upsert_findings_sql(chunk.len()), &params)?;
     }
-    // SQLite: the unary `+` keeps the planner on the primary key (this
-    // agent's rows) instead of the `(status, …)` index (every host's open
-    // findings), which it otherwise picks on a database without statistics.
-    let resolve = match c.dialect() {
-        Dialect::Sqlite => {
-            "UPDATE findings SET status = 'resolved', resolved_at = ? \
-             WHERE agent_id = ? AND +status = 'open' AND last_seq < ?"
-        }
-        Dialect::Postgres => {
-            "UPDATE findings SET status = 'resolved', resolved_at = ? \
-             WHERE agent_id = ? AND status = 'open' AND last_seq < ?"
-        }
-    };
-    c.exec(
-        resolve,
-        &[r.received_at.into(), (&r.agent_id).into(), r.seq.into()],
-    )?;
+    for fp in open.keys().filter(|fp| !seen.contains(fp.as_str())) {
+        c.exec(
+            "UPDATE findings SET status = 'resolved', resolved_at = ?, last_seq = ?, last_seen = ? \
+             WHERE agent_id = ? AND fingerprint = ?",
+            &[
+                r.received_at.into(),
+                latest.unwrap_or(r.seq - 1).into(),
+                prev_seen.unwrap_or(r.received_at).into(),
+                (&r.agent_id).into(),
+                fp.into(),
+            ],
+        )?;
+    }
     c.exec(
         "UPDATE hosts SET first_seq = ?, max_seq = ?, seq_count = seq_count + 1, last_seen = ?, \
          hostname = ?, os = ?, classification = ?, latest_seq = ?, \

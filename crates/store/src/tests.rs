@@ -372,11 +372,22 @@ fn concurrent_ingest_of_many_chains_loses_nothing() {
 }
 
 #[test]
-fn findings_follow_the_latest_report_across_statement_chunks() {
-    // 20 findings a report (several per statement): those carried again stay
-    // open with the new seq, those dropped are resolved, new ones open.
+fn findings_follow_the_latest_report_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let s = open(&format!("sqlite:{}", dir.path().join("c.db").display())).unwrap();
+    findings_story(&*open(&format!("sqlite:{}", dir.path().join("c.db").display())).unwrap());
+}
+
+#[test]
+fn findings_follow_the_latest_report_postgres() {
+    let Some(url) = testing::fresh_pg_url("findings") else {
+        return;
+    };
+    findings_story(&*open(&url).unwrap());
+}
+
+/// 20 findings a report (several per statement): those carried again stay
+/// open with the new seq, those dropped are resolved, new ones open.
+fn findings_story(s: &dyn Store) {
     s.add_agent("a", "{}", None, 1).unwrap();
     let with = |seq: i64, prev: Option<&str>, fps: std::ops::Range<i32>| {
         let mut r = report("a", seq, prev, &format!("s{seq}"));
@@ -395,7 +406,9 @@ fn findings_follow_the_latest_report_across_statement_chunks() {
     let r1 = with(1, None, 0..20);
     assert_eq!(s.ingest(r1.clone()).unwrap(), Outcome::Stored);
     let r2 = with(2, Some(&r1.payload_sha256), 10..30);
+    let (r2_sha, r2_findings) = (r2.payload_sha256.clone(), r2.findings.clone());
     assert_eq!(s.ingest(r2).unwrap(), Outcome::Stored);
+    let r3_sha = "a-3-s3".to_string();
     let q = |status: &str| {
         s.findings(&FindingQuery {
             status: Some(status.into()),
@@ -415,4 +428,44 @@ fn findings_follow_the_latest_report_across_statement_chunks() {
     assert_eq!(resolved.len(), 10);
     assert!(resolved.iter().all(|f| f.last_seq == 1));
     assert_eq!(s.host("a").unwrap().unwrap().summary.open_findings, 20);
+
+    // Report 3 carries fp15..fp30 unchanged and drops fp10..fp15: the
+    // unchanged ones are not rewritten yet read as seen in report 3.
+    let mut r3 = report("a", 3, Some(&r2_sha), "s3");
+    r3.findings = r2_findings
+        .into_iter()
+        .filter(|f| f.fingerprint != "fp10" && !(11..15).any(|i| f.fingerprint == format!("fp{i}")))
+        .collect();
+    assert_eq!(r3.findings.len(), 15);
+    assert_eq!(s.ingest(r3).unwrap(), Outcome::Stored);
+    let open = q("open");
+    assert_eq!(open.len(), 15);
+    assert!(
+        open.iter()
+            .all(|f| f.last_seq == 3 && f.last_seen == 1003 && f.body == r#"{"seq":2}"#),
+        "{open:?}"
+    );
+    let resolved = q("resolved");
+    assert_eq!(resolved.len(), 15);
+    let dropped: Vec<_> = resolved.iter().filter(|f| f.last_seq == 2).collect();
+    assert_eq!(dropped.len(), 5, "{resolved:?}");
+    assert!(
+        dropped
+            .iter()
+            .all(|f| f.last_seen == 1002 && f.resolved_at == Some(1003))
+    );
+    // A resolved finding that comes back is open again, first seen kept.
+    let mut r4 = report("a", 4, Some(&r3_sha), "s4");
+    r4.findings = vec![NewFinding {
+        fingerprint: "fp0".into(),
+        kind: "unmarked_classified".into(),
+        severity: "high".into(),
+        severity_rank: 3,
+        path: Some("/f0".into()),
+        body: "{}".into(),
+    }];
+    assert_eq!(s.ingest(r4).unwrap(), Outcome::Stored);
+    let open = q("open");
+    assert_eq!(open.len(), 1);
+    assert_eq!((open[0].first_seq, open[0].last_seq), (1, 4));
 }
