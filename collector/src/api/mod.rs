@@ -32,6 +32,10 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     pub limits: LimitsConfig,
     pub silent_after_secs: u64,
+    /// Ingests running at once: one per core, plus one waiting on the store.
+    /// More would only have CPU-bound threads preempt each other (and hold
+    /// a parsed report each); a waiting request costs next to nothing.
+    pub ingest_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
@@ -41,6 +45,9 @@ impl App {
             metrics: Arc::new(Metrics::default()),
             limits,
             silent_after_secs,
+            ingest_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()) + 1,
+            )),
         }
     }
 

@@ -60,6 +60,10 @@ async fn post_report(State(app): State<App>, headers: HeaderMap, body: Body) -> 
         }
     };
     let start = Instant::now();
+    // Closed only at shutdown, which ends this request anyway.
+    let Ok(_slot) = app.ingest_slots.acquire().await else {
+        return ApiError::internal("shutting down").into_response();
+    };
     let store = app.store.clone();
     let decision =
         match tokio::task::spawn_blocking(move || ingest::ingest(&*store, &bytes, now())).await {
