@@ -382,18 +382,37 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
         );
     }
     let mut seen = std::collections::HashSet::new();
-    let changed: Vec<&NewFinding> = r
+    // Three kinds of carried finding: unchanged (no write), open with the
+    // same severity but new content (only the row: no indexed column
+    // changes, so no index is touched), and new, reopened or re-graded
+    // (the upsert, which also maintains the status/severity index).
+    let mut upsert: Vec<&NewFinding> = Vec::new();
+    for f in r
         .findings
         .iter()
         .filter(|f| seen.insert(f.fingerprint.as_str()))
-        .filter(|f| {
-            !matches!(open.get(&f.fingerprint),
-                Some((rank, body)) if *rank == f.severity_rank && *body == f.body)
-        })
-        .collect();
+    {
+        match open.get(&f.fingerprint) {
+            Some((rank, body)) if *rank == f.severity_rank && *body == f.body => {}
+            Some((rank, _)) if *rank == f.severity_rank => {
+                c.exec(
+                    "UPDATE findings SET body = ?, last_seq = ?, last_seen = ? \
+                     WHERE agent_id = ? AND fingerprint = ?",
+                    &[
+                        (&f.body).into(),
+                        r.seq.into(),
+                        r.received_at.into(),
+                        (&r.agent_id).into(),
+                        (&f.fingerprint).into(),
+                    ],
+                )?;
+            }
+            _ => upsert.push(f),
+        }
+    }
     // Several rows per statement (one round trip to PostgreSQL, one VDBE
     // program run in SQLite); the row counts are few, so statements stay cached.
-    for chunk in changed.chunks(FINDINGS_PER_STATEMENT) {
+    for chunk in upsert.chunks(FINDINGS_PER_STATEMENT) {
         let mut params = Vec::with_capacity(chunk.len() * 11);
         for f in chunk {
             params.extend([
