@@ -394,7 +394,9 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
     {
         match open.get(&f.fingerprint) {
             Some((rank, body)) if *rank == f.severity_rank && *body == f.body => {}
-            Some((rank, _)) if *rank == f.severity_rank => {
+            // In-process SQLite only: to PostgreSQL a statement per row is
+            // a round trip per row, dearer than the batched upsert.
+            Some((rank, _)) if *rank == f.severity_rank && c.dialect() == Dialect::Sqlite => {
                 c.exec(
                     "UPDATE findings SET body = ?, last_seq = ?, last_seen = ? \
                      WHERE agent_id = ? AND fingerprint = ?",
