@@ -1,12 +1,18 @@
 //! Payload validation (CONTRACT §4; `schema/report.schema.json` describes the
-//! same document). Hand-written over the serde types of `mijian-report`
-//! rather than a JSON Schema engine on the hot path: a compiled schema walk
-//! of a 30 KB report costs more than the signature check, and the collector
-//! must take 2,000 reports/s on two cores. A test checks that this and the
-//! JSON Schema agree on examples.
+//! same document). Hand-written rather than a JSON Schema engine on the hot
+//! path: a compiled schema walk of a 30 KB report costs more than the
+//! signature check, and the collector must take 2,000 reports/s on two
+//! cores. A test checks that this and the JSON Schema agree on examples.
 //!
-//! Bounds: serde_json refuses nesting deeper than 128 levels, so deeply
-//! nested JSON is an error, never a stack overflow.
+//! One pass reads a borrowed view of the report ([`Wire`]): the fields the
+//! collector checks or stores, with check values skipped rather than built
+//! and checks and findings kept as the raw JSON text the agent sent; the
+//! checks and each finding are then read into their typed forms from that
+//! text. The enums (trigger, status, severity, kind) are `mijian-report`'s.
+//!
+//! Bounds: skipped values are not depth-limited by serde_json, so the
+//! payload's nesting is checked by hand ([`MAX_DEPTH`]); deeply nested JSON
+//! is an error, never a stack overflow and never stored.
 
 use mijian_report::{
     CheckStatus, Finding, FindingKind, HostInfo, PolicyRef, SCHEMA, Severity, Trigger,
