@@ -96,8 +96,27 @@ fn name_hits(path: &Path, c: &Compiled) -> Hits {
 fn child_path(parent: &Path, name: &str) -> PathBuf {
     let mut s = OsString::from(parent.as_os_str());
     s.push("!/");
-    s.push(name.trim_start_matches('/'));
+    if name.is_empty() {
+        // A compressed file's one unnamed member: the parent's name without
+        // its compression suffix (`a.tar.gz!/a.tar`, `b.tgz!/b.tar`).
+        s.push(decompressed_name(parent));
+    } else {
+        s.push(name.trim_start_matches('/'));
+    }
     PathBuf::from(s)
+}
+
+fn decompressed_name(parent: &Path) -> OsString {
+    let name = parent.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    // ASCII lowercasing keeps byte offsets, and the suffixes are ASCII.
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".tgz") && name.len() > 4 {
+        return format!("{}.tar", &name[..name.len() - 4]).into();
+    }
+    if lower.ends_with(".gz") && name.len() > 3 {
+        return name[..name.len() - 3].into();
+    }
+    "content".into()
 }
 
 /// Analyse one file; returns its format name.
@@ -144,6 +163,8 @@ fn run_extractor(fmt: Format, data: &[u8], ctx: &mut Ctx) -> Result<Document, Ex
         Format::Odf => extract::odf::extract,
         Format::Ofd => extract::ofd::extract,
         Format::Zip => extract::archive::extract,
+        Format::Gzip => extract::gzip::extract,
+        Format::Tar => extract::tar::extract,
         Format::Text => text::extract,
         Format::Binary => return Err(ExtractError::Unsupported("binary content".into())),
     };

@@ -3,7 +3,8 @@
 //!
 //! Zip containers are told apart by their entries (`[Content_Types].xml` →
 //! OOXML, `mimetype` = `application/vnd.oasis.opendocument.*` → ODF,
-//! `OFD.xml` → OFD, anything else → archive). Binary junk (executables,
+//! `OFD.xml` → OFD, anything else → archive); gzip by its magic, tar by the
+//! ustar magic of its first header. Binary junk (executables,
 //! images, media, other compressed formats) is `Binary`: its content is
 //! skipped (counted, not called clean) while its name is still scanned.
 
@@ -22,6 +23,8 @@ pub enum Format {
     Odf,
     Ofd,
     Zip,
+    Gzip,
+    Tar,
     Binary,
 }
 
@@ -39,6 +42,8 @@ impl Format {
             Format::Odf => "odf",
             Format::Ofd => "ofd",
             Format::Zip => "zip",
+            Format::Gzip => "gzip",
+            Format::Tar => "tar",
             Format::Binary => "binary",
         }
     }
@@ -53,7 +58,6 @@ const BINARY_MAGIC: &[&[u8]] = &[
     b"\xff\xd8\xff",
     b"GIF87a",
     b"GIF89a",
-    b"\x1f\x8b",
     b"\xfd7zXZ\x00",
     b"7z\xbc\xaf\x27\x1c",
     b"Rar!\x1a\x07",
@@ -80,6 +84,13 @@ pub fn sniff(data: &[u8]) -> Format {
     }
     if data.starts_with(OLE_MAGIC) {
         return Format::Ole;
+    }
+    if data.starts_with(b"\x1f\x8b\x08") {
+        return Format::Gzip;
+    }
+    // ustar ("ustar\0", POSIX) or GNU ("ustar  \0") magic in the first header.
+    if data.len() >= 512 && data[257..262] == *b"ustar" {
+        return Format::Tar;
     }
     let head = &data[..data.len().min(1024)];
     if memchr::memmem::find(head, b"%PDF-").is_some() {

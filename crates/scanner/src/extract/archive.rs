@@ -194,7 +194,7 @@ fn ratio_bound(zip: &Zip<'_>, index: usize, ctx: &Ctx, remaining: u64) -> bool {
 /// in China, GBK otherwise; the zip crate already decoded flagged UTF-8 and
 /// CP437. Raw bytes that are valid GBK and not ASCII are decoded as GBK,
 /// because Chinese Windows archivers write GBK without the UTF-8 flag.
-fn member_name(raw: &[u8]) -> String {
+pub(crate) fn member_name(raw: &[u8]) -> String {
     if let Ok(s) = std::str::from_utf8(raw) {
         return s.trim_start_matches('/').to_string();
     }

@@ -13,12 +13,14 @@
 
 pub mod archive;
 pub mod eml;
+pub mod gzip;
 pub mod odf;
 pub mod ofd;
 pub mod ole;
 pub mod ooxml;
 pub mod pdf;
 pub mod rtf;
+pub mod tar;
 
 use std::io::Read;
 use std::time::{Duration, Instant};

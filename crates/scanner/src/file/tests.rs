@@ -99,3 +99,51 @@ fn archive_members_are_reported_as_parent_bang_member() {
     );
     assert_eq!(a.findings[0].kind, FindingKind::MarkedClassified);
 }
+
+#[test]
+fn tar_gz_members_are_reported_through_both_layers() {
+    use std::io::Write;
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        ("dir/note.txt", "机密★5年\n正文".as_bytes()),
+        ("clean.txt", b"nothing"),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+    }
+    let tar = b.into_inner().unwrap();
+    let mut w = flate2::GzBuilder::new()
+        .filename("a.tar")
+        .write(Vec::new(), flate2::Compression::default());
+    w.write_all(&tar).unwrap();
+    let data = w.finish().unwrap();
+    let a = run("/h/a.tar.gz", &data);
+    assert_eq!(a.format, "gzip");
+    assert_eq!(a.files, 4, "the gzip, the tar and two members");
+    assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
+    assert_eq!(
+        a.findings[0].path.as_deref(),
+        Some("/h/a.tar.gz!/a.tar!/dir/note.txt")
+    );
+    assert_eq!(a.findings[0].kind, FindingKind::MarkedClassified);
+}
+
+#[test]
+fn an_unnamed_gzip_member_is_named_after_the_file() {
+    use std::io::Write;
+    let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    w.write_all("机密★5年\n正文".as_bytes()).unwrap();
+    let data = w.finish().unwrap();
+    for (name, member) in [
+        ("/h/报告.TXT.GZ", "/h/报告.TXT.GZ!/报告.TXT"),
+        ("/h/b.tgz", "/h/b.tgz!/b.tar"),
+        ("/h/noext", "/h/noext!/content"),
+    ] {
+        let a = run(name, &data);
+        assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
+        assert_eq!(a.findings[0].path.as_deref(), Some(member));
+    }
+}
