@@ -123,12 +123,7 @@ pub fn has_member(zip: &Zip<'_>, name: &str) -> bool {
 /// scanned as `ARCHIVE!/member`. The document text is the member names, so
 /// a telling file name inside an archive is matched like any file name.
 pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
-    if ctx.depth >= ctx.limits.max_depth {
-        return Err(ExtractError::Limit(format!(
-            "archives nested deeper than {} levels",
-            ctx.limits.max_depth
-        )));
-    }
+    ctx.check_archive_depth()?;
     let mut zip = open_zip(data, ctx)?;
     let mut doc = Document {
         format: "zip",

@@ -7,17 +7,12 @@
 //! deadline — so a gzip bomb is a `Limit`, never an allocation; nesting is
 //! bounded by `Ctx::depth` like zip archives.
 
-use super::{Child, Ctx, Document, ExtractError, ExtractResult};
+use super::{Child, Ctx, Document, ExtractResult};
 use flate2::read::MultiGzDecoder;
 
 /// Extract the one member of a gzip stream.
 pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
-    if ctx.depth >= ctx.limits.max_depth {
-        return Err(ExtractError::Limit(format!(
-            "archives nested deeper than {} levels",
-            ctx.limits.max_depth
-        )));
-    }
+    ctx.check_archive_depth()?;
     let decoder = MultiGzDecoder::new(data);
     // The stored name (FNAME) when the producer kept one, as `gzip -N` would;
     // else empty, and the analysis names it after the file (`a.tar.gz!/a.tar`).
@@ -42,7 +37,7 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extract::Limits;
+    use crate::extract::{ExtractError, Limits};
     use flate2::{Compression, GzBuilder};
     use std::io::Write;
 

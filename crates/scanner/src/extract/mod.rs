@@ -83,6 +83,18 @@ impl Ctx {
         }
     }
 
+    /// Refuse to open another archive layer once `depth` reaches the limit
+    /// (zip, tar and gzip all nest: `42.zip`, `a.tar.gz` inside a zip, …).
+    pub fn check_archive_depth(&self) -> Result<(), ExtractError> {
+        if self.depth >= self.limits.max_depth {
+            return Err(ExtractError::Limit(format!(
+                "archives nested deeper than {} levels",
+                self.limits.max_depth
+            )));
+        }
+        Ok(())
+    }
+
     /// Count `n` elements; error once the element budget or the deadline is spent.
     pub fn tick(&mut self, n: u64) -> Result<(), ExtractError> {
         self.elements = self.elements.saturating_add(n);

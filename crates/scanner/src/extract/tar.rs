@@ -10,12 +10,7 @@ use std::io::Cursor;
 
 /// Extract a tar archive held in memory.
 pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
-    if ctx.depth >= ctx.limits.max_depth {
-        return Err(ExtractError::Limit(format!(
-            "archives nested deeper than {} levels",
-            ctx.limits.max_depth
-        )));
-    }
+    ctx.check_archive_depth()?;
     let mut archive = tar::Archive::new(Cursor::new(data));
     let entries = archive
         .entries()
