@@ -14,9 +14,7 @@
 //! payload's nesting is checked by hand ([`MAX_DEPTH`]); deeply nested JSON
 //! is an error, never a stack overflow and never stored.
 
-use mijian_report::{
-    CheckStatus, Finding, FindingKind, HostInfo, PolicyRef, SCHEMA, Severity, Trigger,
-};
+use mijian_report::{CheckStatus, Finding, FindingKind, HostInfo, PolicyRef, SCHEMA, Trigger};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
@@ -81,12 +79,12 @@ pub struct Valid<'a> {
 }
 
 impl Valid<'_> {
-    /// Same rule as [`mijian_report::Report::compliant`].
+    /// The rule of [`mijian_report::Report::compliant`].
     pub fn compliant(&self) -> bool {
-        self.checks
-            .iter()
-            .all(|c| matches!(c.status, CheckStatus::Pass | CheckStatus::NotApplicable))
-            && self.findings.iter().all(|f| f.severity <= Severity::Info)
+        mijian_report::compliant(
+            self.checks.iter().map(|c| c.status),
+            self.findings.iter().map(|f| f.severity),
+        )
     }
 
     /// Checks that failed or could not be made.
@@ -266,7 +264,7 @@ pub fn payload(bytes: &[u8]) -> Result<Valid<'_>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mijian_report::{Check, Report};
+    use mijian_report::{Check, Report, Severity};
 
     pub(crate) fn sample() -> Report {
         let kid = mijian_report::AgentKey::generate().kid();

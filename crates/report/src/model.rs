@@ -69,11 +69,24 @@ impl Report {
     /// too: an inspector cannot call a host compliant on a check that could
     /// not be made.
     pub fn compliant(&self) -> bool {
-        self.checks
-            .iter()
-            .all(|c| matches!(c.status, CheckStatus::Pass | CheckStatus::NotApplicable))
-            && self.findings.iter().all(|f| f.severity <= Severity::Info)
+        compliant(
+            self.checks.iter().map(|c| c.status),
+            self.findings.iter().map(|f| f.severity),
+        )
     }
+}
+
+/// The compliance rule of [`Report::compliant`], over check statuses and
+/// finding severities, for readers that do not hold a whole [`Report`]
+/// (the collector reads a borrowed view).
+pub fn compliant(
+    checks: impl IntoIterator<Item = CheckStatus>,
+    findings: impl IntoIterator<Item = Severity>,
+) -> bool {
+    checks
+        .into_iter()
+        .all(|s| matches!(s, CheckStatus::Pass | CheckStatus::NotApplicable))
+        && findings.into_iter().all(|s| s <= Severity::Info)
 }
 
 /// The current UTC time as RFC 3339 with seconds precision.
