@@ -298,29 +298,19 @@ fn analyse_file(
         Ok(f) => f,
         Err((reason, message)) => return FileResult::unreadable(analyser, path, reason, message),
     };
-    let mut head = Vec::with_capacity(HEAD_BYTES.min(stamp.size as usize + 1));
-    if let Err(e) = (&mut file).take(HEAD_BYTES as u64).read_to_end(&mut head) {
-        return FileResult::unreadable(
-            analyser,
-            path,
-            "io",
-            format!("reading {}: {e}", path.display()),
-        );
-    }
+    let head = Vec::with_capacity(HEAD_BYTES.min(stamp.size as usize + 1));
+    let head = match read_rest(analyser, path, &mut file, head, HEAD_BYTES as u64) {
+        Ok(h) => h,
+        Err(unreadable) => return unreadable,
+    };
     let limits = &opts.limits;
     if analyser.is_plain_text(&head) {
         let mut ctx = Ctx::new(limits.clone());
         if stamp.size <= WHOLE_TEXT_BYTES {
-            let mut data = head;
-            if let Err(e) = (&mut file).take(WHOLE_TEXT_BYTES).read_to_end(&mut data) {
-                return FileResult::unreadable(
-                    analyser,
-                    path,
-                    "io",
-                    format!("reading {}: {e}", path.display()),
-                );
-            }
-            return analyser.analyse(path, &data, &mut ctx);
+            return match read_rest(analyser, path, &mut file, head, WHOLE_TEXT_BYTES) {
+                Ok(data) => analyser.analyse(path, &data, &mut ctx),
+                Err(unreadable) => unreadable,
+            };
         }
         let mut r = std::io::Cursor::new(head).chain(file);
         return analyser.analyse_reader(path, &mut r, &mut ctx);
@@ -354,37 +344,45 @@ fn analyse_file(
                     "scan worker unavailable ({why}); parsing {} in-process",
                     path.display()
                 );
-                let mut data = head;
-                if let Err(e) = (&mut file)
-                    .take(limits.max_file_bytes)
-                    .read_to_end(&mut data)
-                {
-                    return FileResult::unreadable(
-                        analyser,
-                        path,
-                        "io",
-                        format!("reading {}: {e}", path.display()),
-                    );
-                }
-                let mut ctx = Ctx::new(limits.clone());
-                analyser.analyse(path, &data, &mut ctx)
+                in_process(analyser, path, &mut file, head, limits)
             }
         };
     }
-    let mut data = head;
-    if let Err(e) = (&mut file)
-        .take(limits.max_file_bytes)
-        .read_to_end(&mut data)
-    {
-        return FileResult::unreadable(
+    in_process(analyser, path, &mut file, head, limits)
+}
+
+/// Read the rest of a document (bounded) and analyse it in this process.
+fn in_process(
+    analyser: &dyn Analyser,
+    path: &Path,
+    file: &mut std::fs::File,
+    head: Vec<u8>,
+    limits: &Limits,
+) -> FileResult {
+    match read_rest(analyser, path, file, head, limits.max_file_bytes) {
+        Ok(data) => analyser.analyse(path, &data, &mut Ctx::new(limits.clone())),
+        Err(unreadable) => unreadable,
+    }
+}
+
+/// `head` followed by at most `max` more bytes of `file`; a read error is
+/// the file's result (an `io` finding).
+fn read_rest(
+    analyser: &dyn Analyser,
+    path: &Path,
+    file: &mut std::fs::File,
+    mut data: Vec<u8>,
+    max: u64,
+) -> Result<Vec<u8>, FileResult> {
+    match file.take(max).read_to_end(&mut data) {
+        Ok(_) => Ok(data),
+        Err(e) => Err(FileResult::unreadable(
             analyser,
             path,
             "io",
             format!("reading {}: {e}", path.display()),
-        );
+        )),
     }
-    let mut ctx = Ctx::new(limits.clone());
-    analyser.analyse(path, &data, &mut ctx)
 }
 
 #[cfg(test)]
