@@ -177,6 +177,15 @@ pub fn walk_parallel(
     });
 }
 
+/// The item for a root (or directory) that could not be read.
+fn cannot_read(root: &Path, e: &std::io::Error) -> WalkItem {
+    WalkItem::Unreadable {
+        path: root.to_path_buf(),
+        reason: io_reason(e),
+        message: format!("cannot read {}: {e}", root.display()),
+    }
+}
+
 /// Hand out a root's files and first-level entries; collect the
 /// subdirectories to walk. Returns false when the sink asked to stop.
 fn split_root(
@@ -188,11 +197,7 @@ fn split_root(
     let meta = match std::fs::metadata(root) {
         Ok(m) => m,
         Err(e) => {
-            return sink(WalkItem::Unreadable {
-                path: root.to_path_buf(),
-                reason: io_reason(&e),
-                message: format!("cannot read {}: {e}", root.display()),
-            });
+            return sink(cannot_read(root, &e));
         }
     };
     if !meta.is_dir() || is_pseudo_fs(root) {
@@ -204,22 +209,14 @@ fn split_root(
     let rd = match std::fs::read_dir(root) {
         Ok(rd) => rd,
         Err(e) => {
-            return sink(WalkItem::Unreadable {
-                path: root.to_path_buf(),
-                reason: io_reason(&e),
-                message: format!("cannot read {}: {e}", root.display()),
-            });
+            return sink(cannot_read(root, &e));
         }
     };
     for entry in rd {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                if !sink(WalkItem::Unreadable {
-                    path: root.to_path_buf(),
-                    reason: io_reason(&e),
-                    message: format!("cannot read {}: {e}", root.display()),
-                }) {
+                if !sink(cannot_read(root, &e)) {
                     return false;
                 }
                 continue;
@@ -265,11 +262,7 @@ fn walk_root(root: &Path, opts: &WalkOptions, sink: &mut impl FnMut(WalkItem) ->
     let meta = match std::fs::metadata(root) {
         Ok(m) => m,
         Err(e) => {
-            return sink(WalkItem::Unreadable {
-                path: root.to_path_buf(),
-                reason: io_reason(&e),
-                message: format!("cannot read {}: {e}", root.display()),
-            });
+            return sink(cannot_read(root, &e));
         }
     };
     if meta.is_file() {
