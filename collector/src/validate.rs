@@ -101,9 +101,9 @@ impl Valid<'_> {
 /// checked by hand — deeply nested JSON is an error, never stored.
 const MAX_DEPTH: usize = 128;
 
-fn depth_ok(json: &str) -> bool {
+fn depth_ok(json: &[u8]) -> bool {
     let (mut depth, mut in_str, mut esc) = (0usize, false, false);
-    for b in json.bytes() {
+    for &b in json {
         if in_str {
             match (esc, b) {
                 (true, _) => esc = false,
@@ -136,7 +136,7 @@ fn hex64(s: &str) -> bool {
 pub fn payload(bytes: &[u8]) -> Result<Valid<'_>, String> {
     let r: Wire = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     // Valid JSON by now, so the byte scan cannot be misled by broken strings.
-    if !depth_ok(std::str::from_utf8(bytes).unwrap_or("")) {
+    if !depth_ok(bytes) {
         return Err(format!(
             "the report nests deeper than {MAX_DEPTH} levels (recursion limit)"
         ));
