@@ -19,11 +19,13 @@
 //! assert_eq!(verified.payload, report.to_payload());
 //! ```
 
+mod category;
 mod jwk;
 mod jws;
 mod model;
 mod path;
 
+pub use category::Category;
 pub use jwk::{AgentKey, Jwk, JwkError, PublicKey};
 pub use jws::{ALG, Jws, JwsError, Protected, TYP, Verified};
 pub use model::*;

@@ -5,6 +5,7 @@
 //! Optional fields are omitted when absent rather than written as `null`
 //! (except `prev`, which the contract writes as `null` for the first report).
 
+use crate::category::Category;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
@@ -184,6 +185,11 @@ pub struct Check {
     /// Addition: for a failure or error, one sentence on how to fix it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remedy: Option<String>,
+    /// The inspection category (`shared/spec/inspection-checks.md`); set by
+    /// [`Check::new`] from the id. Reports from older agents may lack it:
+    /// read it through [`Check::category`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
 }
 
 impl Check {
@@ -196,7 +202,20 @@ impl Check {
             actual: None,
             evidence: None,
             remedy: None,
+            category: None,
         }
+        .with_category()
+    }
+
+    fn with_category(mut self) -> Self {
+        self.category = Some(Category::for_check(&self.id));
+        self
+    }
+
+    /// The check's category: as carried, else derived from its id.
+    pub fn category(&self) -> Category {
+        self.category
+            .unwrap_or_else(|| Category::for_check(&self.id))
     }
     pub fn expected(mut self, v: impl Into<Value>) -> Self {
         self.expected = Some(v.into());
