@@ -128,18 +128,22 @@ EOF
   if [ "$pkg" = mijian-agent ]; then
     cat <<'EOF'
 
-Files: usr/bin/mijian-agent (embedded: OpenCC TSCharacters.txt)
+Files: crates/scanner/data/TSCharacters.txt
 Copyright: Carbo Kuo and contributors (OpenCC)
 License: Apache-2.0
- Traditional-to-simplified character table from OpenCC, embedded unchanged.
- Its licence: /usr/share/doc/mijian-agent/OpenCC-LICENSE.txt.
+Comment: OpenCC's traditional-to-simplified character table, embedded
+ unchanged in /usr/bin/mijian-agent. Its licence file:
+ /usr/share/doc/mijian-agent/OpenCC-LICENSE.txt.
 
-Files: usr/bin/mijian-agent (embedded: Adobe-GB1 and Adobe-CNS1 CID tables)
+Files: crates/scanner/data/cmap/*
 Copyright: 1990-2020 Adobe
 License: BSD-3-Clause
- CID-to-Unicode tables derived from Adobe's Adobe-GB1-UCS2 and
- Adobe-CNS1-UCS2 CMap resources (as shipped in poppler-data's cMap/; the
- GPL-licensed cidToUnicode files of poppler-data are not used).
+Comment: CID-to-Unicode tables derived from Adobe's Adobe-GB1-UCS2 and
+ Adobe-CNS1-UCS2 CMap resources (as shipped in poppler-data's cMap/),
+ embedded in /usr/bin/mijian-agent. poppler-data's GPL-licensed
+ cidToUnicode files are not used.
+
+License: BSD-3-Clause
 EOF
     sed 's/^$/./; s/^/ /' crates/scanner/data/cmap/LICENSE-Adobe-CMaps.txt
   fi

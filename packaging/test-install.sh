@@ -4,7 +4,7 @@
 #
 # Builds the packages (packaging/build.sh), plus the same binaries packaged as
 # a later version for the upgrade, then in a minimal Debian 12 root
-# (mmdebstrap --variant=minbase plus systemd and man-db; cached as a tarball in
+# (mmdebstrap --variant=minbase plus systemd, man-db, procps; cached as a tarball in
 # /var/cache/mijian-pkgtest, override with MIJIAN_PKGTEST_CACHE) it:
 #   - installs mijian-agent with dpkg -i: state dir 0700, key 0600, kid
 #     printed, unit enabled, conffiles registered;
@@ -91,7 +91,11 @@ pass "file lists"
 
 # --- the Debian 12 root --------------------------------------------------
 cache=${MIJIAN_PKGTEST_CACHE:-/var/cache/mijian-pkgtest}
-tarball=$cache/bookworm-minbase-systemd.tar
+# systemd (not running: a chroot) for systemd-analyze verify and the unit
+# links; man-db for the Documentation= man pages; procps for /bin/kill
+# (ExecReload=, and a dependency of mijian-agent).
+includes=systemd,man-db,procps
+tarball=$cache/bookworm-minbase-${includes//,/-}.tar
 mkdir -p "$cache"
 if [ ! -s "$tarball" ]; then
   # The machine's own Debian mirror (deb822 or one-line sources).
@@ -99,17 +103,15 @@ if [ ! -s "$tarball" ]; then
     /etc/apt/sources.list.d/*.list 2>/dev/null | head -n 1 | tr -d ' ' || true)
   mirror=${mirror:-http://deb.debian.org/debian}
   step "mmdebstrap bookworm minbase from $mirror (cached in $tarball)"
-  # systemd (not running: a chroot) for systemd-analyze verify and the unit
-  # links; man-db for the Documentation= man pages.
-  mmdebstrap --quiet --variant=minbase --include=systemd,man-db bookworm "$cache/.bookworm-systemd.tmp.tar" "$mirror"
-  mv "$cache/.bookworm-systemd.tmp.tar" "$tarball"
+  mmdebstrap --quiet --variant=minbase --include="$includes" bookworm "$cache/.bookworm.tmp.tar" "$mirror"
+  mv "$cache/.bookworm.tmp.tar" "$tarball"
 fi
 R=$(mktemp -d /tmp/mijian-pkgtest.XXXXXX)
 cleanup() {
   for m in "$R/proc" "$R/sys" "$R/dev"; do
     mountpoint -q "$m" 2>/dev/null && umount -l "$m"
   done
-  [ -z "${collector_pid:-}" ] || kill "$collector_pid" 2>/dev/null || true
+  stop_bg "${collector_pid:-}"
   rm -rf --one-file-system "$R"
 }
 trap cleanup EXIT
@@ -120,6 +122,18 @@ mount -t sysfs -o ro sysfs "$R/sys" 2>/dev/null || true
 mkdir -p "$R/tmp/pkgs"
 cp "$agent_deb" "$coll_deb" "$agent_next" "$coll_next" "$R/tmp/pkgs/"
 in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
+# A collector in the background, in a session of its own (chroot, runuser and
+# the server are one process group); stop_bg ends that group.
+bg_collector() {
+  setsid chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+    runuser -u mijian -- mijian-collector serve "$@" &
+  bg_pid=$!
+}
+stop_bg() {
+  [ -n "${1:-}" ] || return 0
+  kill -TERM -- "-$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
 [ ! -e "$R/run/systemd/system" ] || fail "the root claims a running systemd"
 echo "root: $(cat "$R/etc/debian_version") in $R"
 
@@ -131,7 +145,8 @@ kid=$(sed -n 's/^mijian-agent: agent key id (kid): \([A-Za-z0-9_-]\{43\}\)$/\1/p
 [ -n "$kid" ] || fail "postinst printed no kid"
 [ "$(stat -c %a "$R/var/lib/mijian")" = 700 ] || fail "state dir mode $(stat -c %a "$R/var/lib/mijian")"
 [ "$(stat -c %a "$R/var/lib/mijian/agent-key.jwk")" = 600 ] || fail "key mode"
-grep -q "\"kid\": *\"$kid\"" <(in_root mijian-agent key) || fail "mijian-agent key disagrees with the printed kid"
+jwk=$(in_root mijian-agent key)
+grep -q "\"kid\": *\"$kid\"" <<<"$jwk" || fail "mijian-agent key disagrees with the printed kid"
 [ -L "$R/etc/systemd/system/multi-user.target.wants/mijian-agent.service" ] || fail "unit not enabled"
 conffiles=$(in_root dpkg-query -W -f='${Conffiles}\n' mijian-agent)
 for c in /etc/mijian/agent.toml /etc/mijian/rules/baseline.toml /etc/mijian/rules/media.toml; do
@@ -154,12 +169,13 @@ r = json.load(open(sys.argv[1]))
 kid, rc = sys.argv[2], int(sys.argv[3])
 assert r["agent_id"] == kid, (r["agent_id"], kid)
 assert r["policy"]["source"] == "/etc/mijian/rules", r["policy"]
-assert len(r["checks"]) >= 10, len(r["checks"])
 st = {}
 for c in r["checks"]:
     st[c["status"]] = st.get(c["status"], 0) + 1
-compliant = not any(c["status"] == "fail" for c in r["checks"]) and not r["findings"]
-assert (rc == 0) == compliant or rc == 1, (rc, st)
+    print(f"  {c['id']}: {c['status']}")
+assert r["checks"], "no checks"
+# A failed check makes the host non-compliant: exit status 1.
+assert rc == 1 or not st.get("fail"), (rc, st)
 print(f"report: {len(r['checks'])} checks {st}, {len(r['findings'])} findings, "
       f"exit {rc}, rules {r['policy']['source']} {r['policy']['digest'][:12]}")
 EOF
@@ -193,30 +209,30 @@ sed 's/password: .*/password: (hidden in this log)/' <<<"$out"
 pw=$(sed -n 's/^mijian-collector: first staff account: admin, password: \(.*\)$/\1/p' <<<"$out")
 [ "${#pw}" -ge 16 ] || fail "no admin password printed"
 in_root getent passwd mijian | grep -q ':/var/lib/mijian-collector:/usr/sbin/nologin$' || fail "no mijian system user"
-[ "$(stat -c '%U:%G %a' "$R/var/lib/mijian-collector")" = "mijian:mijian 750" ] || fail "data dir owner/mode"
-[ "$(stat -c '%U:%G %a' "$R/etc/mijian/collector.toml")" = "root:mijian 640" ] || fail "collector.toml owner/mode"
-[ "$(stat -c %U "$R/var/lib/mijian-collector/collector.db")" = mijian ] || fail "database not owned by mijian"
+# (stat inside the root: the host has no `mijian` user)
+[ "$(in_root stat -c '%U:%G %a' /var/lib/mijian-collector)" = "mijian:mijian 750" ] || fail "data dir owner/mode"
+[ "$(in_root stat -c '%U:%G %a' /etc/mijian/collector.toml)" = "root:mijian 640" ] || fail "collector.toml owner/mode"
+[ "$(in_root stat -c %U /var/lib/mijian-collector/collector.db)" = mijian ] || fail "database not owned by mijian"
 [ -L "$R/etc/systemd/system/multi-user.target.wants/mijian-collector.service" ] || fail "collector unit not enabled"
 pass "collector installed: user mijian, /var/lib/mijian-collector 0750, admin password printed"
 
 # The packaged config listens on loopback: its default address is 127.0.0.1.
 step "collector serve (packaged config) listens on loopback only"
-in_root runuser -u mijian -- mijian-collector serve >"$R/tmp/serve-default.out" 2>&1 &
-serve_pid=$!
+bg_collector >"$R/tmp/serve-default.out" 2>&1
+serve_pid=$bg_pid
 for _ in $(seq 50); do
   grep -qE 'listening on|cannot listen' "$R/tmp/serve-default.out" && break
   sleep 0.1
 done
-kill "$serve_pid" 2>/dev/null || true
-wait "$serve_pid" 2>/dev/null || true
+stop_bg "$serve_pid"
 cat "$R/tmp/serve-default.out"
 grep -qE 'listening on http://127\.0\.0\.1:8080|cannot listen on 127\.0\.0\.1:8080' "$R/tmp/serve-default.out" ||
   fail "default listen address is not 127.0.0.1:8080"
 pass "default listener: 127.0.0.1:8080 (plain HTTP on loopback until TLS is configured)"
 
 step "README: log in with the printed password, enroll the agent, hand on reports"
-in_root runuser -u mijian -- mijian-collector serve --listen 127.0.0.1:0 >"$R/tmp/serve.out" 2>&1 &
-collector_pid=$!
+bg_collector --listen 127.0.0.1:0 >"$R/tmp/serve.out" 2>&1
+collector_pid=$bg_pid
 url=
 for _ in $(seq 100); do
   url=$(sed -n 's/^listening on \(http:\/\/127\.0\.0\.1:[0-9]*\)$/\1/p' "$R/tmp/serve.out")
@@ -245,9 +261,10 @@ in_root sh -c 'mijian-agent key > /tmp/agent.jwk'
 in_root runuser -u mijian -- mijian-collector agents add --jwk /tmp/agent.jwk | tail -n 1 | grep -qx "$kid" ||
   fail "agents add --jwk (the key by hand)"
 pass "enrolled as $kid (and agents add --jwk agrees); signed report verified and imported"
-kill "$collector_pid"
-wait "$collector_pid" 2>/dev/null || true
+stop_bg "$collector_pid"
 collector_pid=
+python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=2)' "$url" 2>/dev/null &&
+  fail "the collector still answers after it was stopped"
 
 step "the daemon queues reports in the outbox (no collector reachable)"
 # Enrolled collector is down now: `run` seals a boot check and a heartbeat
