@@ -3,7 +3,7 @@
 # mijian-collector, and the Windows agent's .msi when a Windows build exists.
 #
 #   packaging/build.sh [--profile release|dev] [--no-build] [--out DIR]
-#                      [--deb-version V] [--skip-rpm] [--skip-msi]
+#                      [--deb-version V] [--skip-deb] [--skip-rpm] [--skip-msi]
 #                      [--windows-exe PATH]
 #
 #   --profile    cargo profile of the binaries (default release; CI uses dev,
@@ -30,6 +30,7 @@ profile=release
 build=1
 out=target/packages
 deb_version=
+skip_deb=
 skip_rpm=
 skip_msi=
 windows_exe=
@@ -39,6 +40,7 @@ while [ $# -gt 0 ]; do
     --no-build) build=; shift ;;
     --out) out=$2; shift 2 ;;
     --deb-version) deb_version=$2; shift 2 ;;
+    --skip-deb) skip_deb=1; shift ;;
     --skip-rpm) skip_rpm=1; shift ;;
     --skip-msi) skip_msi=1; shift ;;
     --windows-exe) windows_exe=$2; shift 2 ;;
@@ -60,7 +62,7 @@ need() {
     exit 2
   }
 }
-need cargo-deb "cargo install --locked cargo-deb"
+[ -n "$skip_deb" ] || need cargo-deb "cargo install --locked cargo-deb"
 [ -n "$skip_rpm" ] || need cargo-generate-rpm "cargo install --locked cargo-generate-rpm"
 
 if [ -n "$build" ]; then
@@ -210,10 +212,12 @@ done
 # --- .deb ------------------------------------------------------------------
 deb_args=(--no-build --profile "$profile" --strip --output "$out")
 [ -z "$deb_version" ] || deb_args+=(--deb-version "$deb_version")
-for p in mijian-agent mijian-collector; do
-  log "cargo deb -p $p"
-  cargo deb -p "$p" "${deb_args[@]}"
-done
+if [ -z "$skip_deb" ]; then
+  for p in mijian-agent mijian-collector; do
+    log "cargo deb -p $p"
+    cargo deb -p "$p" "${deb_args[@]}"
+  done
+fi
 
 # --- .rpm ------------------------------------------------------------------
 if [ -z "$skip_rpm" ]; then
