@@ -358,7 +358,7 @@ if command -v rpm >/dev/null 2>&1 && ls "$pkgs"/*.rpm >/dev/null 2>&1; then
   [ -x "$E/usr/bin/mijian-agent" ] && [ -f "$E/etc/mijian/rules/media.toml" ] &&
     [ -f "$E/usr/lib/systemd/system/mijian-collector.service" ] || fail "rpm --root install"
   "$E/usr/bin/mijian-agent" --version
-  rpm --root "$E" -e mijian-agent mijian-collector
+  rpm --root "$E" -e --noscripts mijian-agent mijian-collector
   [ ! -e "$E/usr/bin/mijian-agent" ] || fail "rpm -e"
   rm -rf "$E"
   pass "rpm: listed, scriptlets present, installed into and erased from an empty root (--noscripts)"
