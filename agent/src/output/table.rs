@@ -107,6 +107,12 @@ pub fn render(report: &Report, lang: Lang, style: Style) -> String {
     if !report.notes.is_empty() {
         out.push('\n');
         for n in &report.notes {
+            let n = match (lang, n.as_str()) {
+                (Lang::Zh, "removable media: live mounts not inspected under --root") => {
+                    "移动存储介质：在 --root 下不检查本机的实时挂载"
+                }
+                _ => n.as_str(),
+            };
             let _ = writeln!(out, "{}{}", lang.t("注意：", "note: "), visible(n));
         }
     }
@@ -164,12 +170,12 @@ fn checks_table(checks: &[&Check], lang: Lang, style: Style) -> Table {
         ],
         style,
     );
-    // Status, check and subject never wrap; the remedy gets room to read.
+    // The status never wraps; the remedy gets room to read.
     use comfy_table::{ColumnConstraint, Width};
     for (i, c) in [
         (0, ColumnConstraint::ContentWidth),
-        (1, ColumnConstraint::ContentWidth),
-        (2, ColumnConstraint::ContentWidth),
+        (1, ColumnConstraint::UpperBoundary(Width::Percentage(18))),
+        (2, ColumnConstraint::UpperBoundary(Width::Percentage(14))),
         (3, ColumnConstraint::UpperBoundary(Width::Percentage(16))),
         (4, ColumnConstraint::UpperBoundary(Width::Percentage(16))),
         (6, ColumnConstraint::LowerBoundary(Width::Percentage(30))),
@@ -212,11 +218,20 @@ fn checks_table(checks: &[&Check], lang: Lang, style: Style) -> Table {
             Cell::new(visible(&words::subject(&c.subject, lang))),
             Cell::new(visible(&v(&c.expected))),
             Cell::new(visible(&actual)),
-            Cell::new(visible(&words::places(c.evidence.as_ref()).join("\n"))),
-            Cell::new(visible(&note.join("\n"))),
+            Cell::new(lines(&words::places(c.evidence.as_ref()))),
+            Cell::new(lines(&note)),
         ]);
     }
     t
+}
+
+/// Lines of one cell, each made visible (a newline inside one is escaped).
+fn lines(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| visible(i).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn status_cell(s: CheckStatus, lang: Lang) -> Cell {
@@ -251,13 +266,14 @@ fn findings_table(findings: &[&Finding], lang: Lang, style: Style) -> Table {
             .or_else(|| f.mount_point.clone())
             .or_else(|| f.device.clone())
             .unwrap_or_default();
+        place = visible(&place).into_owned();
         if let Some(s) = &f.scan_path {
-            place = format!("{place}\n({} {s})", lang.t("读自", "read at"));
+            place = format!("{place}\n({} {})", lang.t("读自", "read at"), visible(s));
         }
         t.add_row(vec![
             Cell::new(severity_label(f.severity, lang)).fg(color),
             Cell::new(kind_label(&f.kind, lang)),
-            Cell::new(visible(&place)),
+            Cell::new(place),
             Cell::new(visible(&detail(f, lang))),
         ]);
     }

@@ -294,6 +294,7 @@ fn error_words(e: &str, lang: Lang) -> String {
         ("permission denied", "无权读取"),
         ("No such file or directory (os error 2)", "文件不存在"),
         ("not an integer", "不是整数"),
+        ("needs an integer value, not", "需要整数值，而不是"),
         ("unknown setting", "未知设置"),
         ("cannot read", "无法读取"),
         ("cannot parse", "无法解析"),
