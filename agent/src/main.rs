@@ -417,7 +417,9 @@ fn run(cli: Cli) -> Result<u8> {
                 Err(e) => unlinked(&mut report, e, lang),
             }
             print_report(&report, Format::resolve(format))?;
-            Ok(if report.findings.is_empty() { 0 } else { 1 })
+            // A file deleted while the scan ran is counted, not a finding.
+            let found = report.findings.iter().any(|f| !output::table::is_noise(f));
+            Ok(if found { 1 } else { 0 })
         }
         Command::Key { config } => {
             let cfg = AgentConfig::load(config.as_deref())?;

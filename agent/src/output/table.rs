@@ -126,7 +126,7 @@ pub fn render(report: &Report, lang: Lang, style: Style) -> String {
 
 /// A file deleted while the scan ran: counted in the coverage line, not
 /// listed as something to act on.
-fn is_noise(f: &Finding) -> bool {
+pub fn is_noise(f: &Finding) -> bool {
     f.kind == FindingKind::Unscannable
         && f.reason.as_deref() == Some("vanished")
         && f.severity <= Severity::Info
@@ -352,6 +352,28 @@ pub fn verdict(report: &Report, lang: Lang) -> String {
         .iter()
         .filter(|f| f.severity > Severity::Info)
         .count();
+    if report.checks.is_empty() {
+        // A content scan (`scan`, a file-change report): no checks to pass.
+        let to_act = report.findings.iter().filter(|f| !is_noise(f)).count();
+        return match lang {
+            Lang::Zh => format!(
+                "结论：{}（{to_act} 条发现，其中 {serious} 条需处理）",
+                if to_act == 0 {
+                    "未发现问题"
+                } else {
+                    "有发现"
+                }
+            ),
+            Lang::En => format!(
+                "Result: {} ({to_act} findings, {serious} to act on)",
+                if to_act == 0 {
+                    "nothing found"
+                } else {
+                    "FINDINGS"
+                }
+            ),
+        };
+    }
     if report.compliant() {
         match lang {
             Lang::Zh => format!(
@@ -561,6 +583,22 @@ mod tests {
         let s = render(&r, Lang::En, Style::default());
         assert!(!s.contains("/tmp/gone.txt"), "{s}");
         assert!(s.contains("1 vanished during the scan"), "{s}");
+    }
+
+    #[test]
+    fn a_scan_reports_findings_not_compliance() {
+        let mut r = Report::new("kid", 1, None, Trigger::Manual);
+        assert_eq!(
+            verdict(&r, Lang::En),
+            "Result: nothing found (0 findings, 0 to act on)"
+        );
+        let mut v = Finding::new(FindingKind::Unscannable, Severity::Info);
+        v.reason = Some("vanished".into());
+        r.findings.push(v);
+        assert_eq!(
+            verdict(&r, Lang::Zh),
+            "结论：未发现问题（0 条发现，其中 0 条需处理）"
+        );
     }
 
     #[test]

@@ -349,8 +349,7 @@ pub fn remedy(c: &Check, lang: Lang) -> Option<String> {
     let last_num = || -> Option<i64> {
         c.expected.as_ref().and_then(Value::as_str).and_then(|s| {
             s.split(|ch: char| !ch.is_ascii_digit())
-                .filter(|t| !t.is_empty())
-                .last()
+                .rfind(|t| !t.is_empty())
                 .and_then(|t| t.parse().ok())
         })
     };
