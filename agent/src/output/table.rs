@@ -16,6 +16,7 @@ use mijian_report::{
     Category, Check, CheckStatus, Coverage, Finding, FindingKind, Report, Severity,
 };
 use std::fmt::Write;
+use unicode_width::UnicodeWidthStr;
 
 /// How the table is laid out: the width to wrap to (`None`: no wrapping)
 /// and whether to colour it.
@@ -170,22 +171,7 @@ fn checks_table(checks: &[&Check], lang: Lang, style: Style) -> Table {
         ],
         style,
     );
-    // The status never wraps; the remedy gets room to read.
-    use comfy_table::{ColumnConstraint, Width};
-    for (i, c) in [
-        (0, ColumnConstraint::ContentWidth),
-        (1, ColumnConstraint::UpperBoundary(Width::Percentage(18))),
-        (2, ColumnConstraint::UpperBoundary(Width::Percentage(14))),
-        (3, ColumnConstraint::UpperBoundary(Width::Percentage(16))),
-        (4, ColumnConstraint::UpperBoundary(Width::Percentage(16))),
-        (6, ColumnConstraint::LowerBoundary(Width::Percentage(30))),
-    ] {
-        if style.width.is_some()
-            && let Some(col) = t.column_mut(i)
-        {
-            col.set_constraint(c);
-        }
-    }
+    let (mut name_w, mut where_w) = (0usize, 0usize);
     for c in checks {
         let v = |x: &Option<serde_json::Value>| {
             x.as_ref()
@@ -212,15 +198,50 @@ fn checks_table(checks: &[&Check], lang: Lang, style: Style) -> Table {
         if let Some(r) = words::remedy(c, lang) {
             note.push(format!("{}{r}", lang.t("处理：", "remedy: ")));
         }
+        let places = words::places(c.evidence.as_ref());
+        let name = words::check_name(&c.id, lang);
+        name_w = name_w.max(name.width());
+        where_w = where_w.max(places.iter().map(|p| p.width()).max().unwrap_or(0));
         t.add_row(vec![
             status_cell(c.status, lang),
-            Cell::new(visible(&words::check_name(&c.id, lang))),
+            Cell::new(visible(&name)),
             Cell::new(visible(&words::subject(&c.subject, lang))),
             Cell::new(visible(&v(&c.expected))),
             Cell::new(visible(&actual)),
-            Cell::new(lines(&words::places(c.evidence.as_ref()))),
+            Cell::new(lines(&places)),
             Cell::new(lines(&note)),
         ]);
+    }
+    // On a terminal: the status never wraps; names and places keep their
+    // width while it fits (a file:line is read whole), the remedy gets room.
+    if let Some(w) = style.width {
+        use comfy_table::{ColumnConstraint as C, Width};
+        let w = usize::from(w);
+        let fixed = |n: usize| Width::Fixed(u16::try_from(n).unwrap_or(u16::MAX));
+        // Below 120 columns nothing can keep its width: share it out.
+        let (name, place) = if w >= 120 {
+            (
+                C::LowerBoundary(fixed(name_w.min(w / 6) + 2)),
+                C::LowerBoundary(fixed(where_w.min(w * 2 / 5) + 2)),
+            )
+        } else {
+            (
+                C::UpperBoundary(Width::Percentage(18)),
+                C::UpperBoundary(Width::Percentage(22)),
+            )
+        };
+        for (i, c) in [
+            (0, C::ContentWidth),
+            (1, name),
+            (3, C::UpperBoundary(Width::Percentage(16))),
+            (4, C::UpperBoundary(Width::Percentage(16))),
+            (5, place),
+            (6, C::LowerBoundary(Width::Percentage(25))),
+        ] {
+            if let Some(col) = t.column_mut(i) {
+                col.set_constraint(c);
+            }
+        }
     }
     t
 }
