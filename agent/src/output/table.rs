@@ -16,7 +16,6 @@ use mijian_report::{
     Category, Check, CheckStatus, Coverage, Finding, FindingKind, Report, Severity,
 };
 use std::fmt::Write;
-use unicode_width::UnicodeWidthStr;
 
 /// How the table is laid out: the width to wrap to (`None`: no wrapping)
 /// and whether to colour it.
@@ -171,7 +170,6 @@ fn checks_table(checks: &[&Check], lang: Lang, style: Style) -> Table {
         ],
         style,
     );
-    let (mut name_w, mut where_w) = (0usize, 0usize);
     for c in checks {
         let v = |x: &Option<serde_json::Value>| {
             x.as_ref()
@@ -200,8 +198,6 @@ fn checks_table(checks: &[&Check], lang: Lang, style: Style) -> Table {
         }
         let places = words::places(c.evidence.as_ref());
         let name = words::check_name(&c.id, lang);
-        name_w = name_w.max(name.width());
-        where_w = where_w.max(places.iter().map(|p| p.width()).max().unwrap_or(0));
         t.add_row(vec![
             status_cell(c.status, lang),
             Cell::new(visible(&name)),
@@ -212,38 +208,78 @@ fn checks_table(checks: &[&Check], lang: Lang, style: Style) -> Table {
             Cell::new(lines(&note)),
         ]);
     }
-    // On a terminal: the status never wraps; names and places keep their
-    // width while it fits (a file:line is read whole), the remedy gets room.
-    if let Some(w) = style.width {
-        use comfy_table::{ColumnConstraint as C, Width};
+    // On a terminal: when the table does not fit unwrapped, give each
+    // column its natural width up to a share of the terminal (a file:line
+    // is read whole while it can be), and the reason/remedy the rest.
+    if let Some(w) = style.width
+        && !fits(&mut t, w)
+    {
         let w = usize::from(w);
-        let fixed = |n: usize| Width::Fixed(u16::try_from(n).unwrap_or(u16::MAX));
-        // Below 120 columns nothing can keep its width: share it out.
-        let (name, place) = if w >= 120 {
-            (
-                C::LowerBoundary(fixed(name_w.min(w / 6) + 2)),
-                C::LowerBoundary(fixed(where_w.min(w * 2 / 5) + 2)),
-            )
-        } else {
-            (
-                C::UpperBoundary(Width::Percentage(18)),
-                C::UpperBoundary(Width::Percentage(22)),
-            )
-        };
-        for (i, c) in [
-            (0, C::ContentWidth),
-            (1, name),
-            (3, C::UpperBoundary(Width::Percentage(16))),
-            (4, C::UpperBoundary(Width::Percentage(16))),
-            (5, place),
-            (6, C::LowerBoundary(Width::Percentage(25))),
+        let natural: Vec<usize> = t
+            .column_max_content_widths()
+            .iter()
+            .map(|x| usize::from(*x))
+            .collect();
+        let caps = [
+            usize::MAX,
+            w / 5,
+            w / 7,
+            w * 16 / 100,
+            w * 16 / 100,
+            w * 2 / 5,
+        ];
+        let mut alloc: Vec<usize> = natural
+            .iter()
+            .zip(caps)
+            .map(|(n, c)| (*n).min(c).max(1))
+            .collect();
+        let borders = 3 * natural.len() + 1;
+        let used = |a: &[usize]| a.iter().sum::<usize>() + borders;
+        // The reason/remedy column gets a third of the width (less if its
+        // text is shorter): expected and actual give way first, then check
+        // and subject, the place (file:line) last.
+        let want = (w / 3).max(20).min(natural.get(6).copied().unwrap_or(20));
+        for (cols, floor) in [
+            (&[3usize, 4][..], 12usize),
+            (&[1, 2][..], 10),
+            (&[5][..], 12),
+            (&[1, 2, 3, 4, 5][..], 4),
         ] {
+            while w.saturating_sub(used(&alloc)) < want {
+                let Some(&i) = cols
+                    .iter()
+                    .filter(|i| alloc.get(**i).is_some_and(|a| *a > floor))
+                    .max_by_key(|i| alloc[**i])
+                else {
+                    break;
+                };
+                alloc[i] -= 1;
+            }
+        }
+        let rest = w.saturating_sub(used(&alloc)).max(10);
+        alloc.push(rest);
+        use comfy_table::{ColumnConstraint, Width};
+        for (i, a) in alloc.into_iter().enumerate() {
             if let Some(col) = t.column_mut(i) {
-                col.set_constraint(c);
+                let a = u16::try_from(a + 2).unwrap_or(u16::MAX);
+                col.set_constraint(ColumnConstraint::Absolute(Width::Fixed(a)));
             }
         }
     }
     t
+}
+
+/// Whether the table fits `width` unwrapped; if so, lay it out unwrapped
+/// (comfy-table's dynamic layout wraps wide columns even when all would fit).
+fn fits(t: &mut Table, width: u16) -> bool {
+    let widths = t.column_max_content_widths();
+    // Each column adds two spaces of padding and one border.
+    let natural: usize = widths.iter().map(|w| usize::from(*w) + 3).sum::<usize>() + 1;
+    let fit = natural <= usize::from(width);
+    if fit {
+        t.set_content_arrangement(ContentArrangement::Disabled);
+    }
+    fit
 }
 
 /// Lines of one cell, each made visible (a newline inside one is escaped).
@@ -297,6 +333,9 @@ fn findings_table(findings: &[&Finding], lang: Lang, style: Style) -> Table {
             Cell::new(place),
             Cell::new(visible(&detail(f, lang))),
         ]);
+    }
+    if let Some(w) = style.width {
+        fits(&mut t, w);
     }
     t
 }
