@@ -570,6 +570,14 @@ fn print_report(report: &Report, format: Format) -> Result<()> {
     Ok(())
 }
 
+/// "rules: …" in the reader's language (the detail names file and line).
+fn rules_error(e: impl std::fmt::Display) -> anyhow::Error {
+    match Lang::from_env() {
+        Lang::Zh => anyhow::anyhow!("规则有误：{e}（请修正该文件的该行后重试）"),
+        Lang::En => anyhow::anyhow!("rules: {e}"),
+    }
+}
+
 /// Rules: `--rules`, else `paths.rules_dir`, else `/etc/mijian/rules`, else
 /// the checkout's `rules/` (when run from a source tree), else built-in.
 fn load_policy(explicit: Option<&Path>, cfg: &AgentConfig) -> Result<Policy> {
@@ -577,14 +585,14 @@ fn load_policy(explicit: Option<&Path>, cfg: &AgentConfig) -> Result<Policy> {
         .map(Path::to_path_buf)
         .or_else(|| cfg.paths.rules_dir.clone());
     if let Some(dir) = dir {
-        return Policy::load(&dir).map_err(|e| anyhow::anyhow!("rules: {e}"));
+        return Policy::load(&dir).map_err(rules_error);
     }
     let system = Path::new("/etc/mijian/rules");
     if system.is_dir() {
-        return Policy::load(system).map_err(|e| anyhow::anyhow!("rules: {e}"));
+        return Policy::load(system).map_err(rules_error);
     }
     if let Some(dir) = checkout_rules() {
-        return Policy::load(&dir).map_err(|e| anyhow::anyhow!("rules: {e}"));
+        return Policy::load(&dir).map_err(rules_error);
     }
     Policy::builtin().map_err(|e| anyhow::anyhow!("built-in rules: {e}"))
 }

@@ -526,11 +526,18 @@ fn detail(f: &Finding, lang: Lang) -> String {
         parts.push(format!(
             "{}{}",
             lang.t("命中规则：", "rules: "),
-            rules.join(", ")
+            rules.join(lang.t("，", ", "))
         ));
     }
     if let Some(r) = &f.reason {
-        parts.push(reason_label(r, lang));
+        // The English message usually starts with the reason word already.
+        let said = lang == Lang::En
+            && f.message
+                .as_deref()
+                .is_some_and(|m| m.starts_with(r.as_str()));
+        if !said {
+            parts.push(reason_label(r, lang));
+        }
     }
     if let Some(reg) = f.registered {
         parts.push(match (reg, &f.medium_id) {
@@ -546,7 +553,7 @@ fn detail(f: &Finding, lang: Lang) -> String {
     {
         parts.push(m.clone());
     }
-    parts.join("; ")
+    parts.join(lang.t("；", "; "))
 }
 
 #[cfg(test)]
