@@ -41,11 +41,15 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../rules/markings.toml"),
     ),
     ("media.toml", include_str!("../../../rules/media.toml")),
-    (
-        "keywords/example.toml",
-        include_str!("../../../rules/keywords/example.toml"),
-    ),
 ];
+
+/// The documented example keyword set (`docs/examples/keywords/example.toml`):
+/// never active in a shipped policy (issue 18: its terms gave real false
+/// positives), loaded only by [`Policy::example`] for tests and demos.
+const EXAMPLE_KEYWORDS: (&str, &str) = (
+    "keywords/example.toml",
+    include_str!("../../../docs/examples/keywords/example.toml"),
+);
 
 /// A complete, validated policy.
 #[derive(Debug, Clone)]
@@ -61,10 +65,23 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The rules embedded in the binary.
+    /// The rules embedded in the binary: thresholds, markings and an empty
+    /// media register; no keyword set (each unit writes its own).
     pub fn builtin() -> Result<Policy, PolicyError> {
         let files: Vec<(String, Vec<u8>)> = BUILTIN
             .iter()
+            .map(|(p, s)| (p.to_string(), s.as_bytes().to_vec()))
+            .collect();
+        Self::from_files(Path::new("<built-in>"), &files, None)
+    }
+
+    /// The built-in rules plus the documented example keyword set
+    /// (`docs/examples/keywords/example.toml`): for tests, benchmarks and
+    /// demonstrations only, never a workstation's policy.
+    pub fn example() -> Result<Policy, PolicyError> {
+        let files: Vec<(String, Vec<u8>)> = BUILTIN
+            .iter()
+            .chain(std::iter::once(&EXAMPLE_KEYWORDS))
             .map(|(p, s)| (p.to_string(), s.as_bytes().to_vec()))
             .collect();
         Self::from_files(Path::new("<built-in>"), &files, None)

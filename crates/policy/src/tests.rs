@@ -15,8 +15,20 @@ fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
 fn builtin_rules_load() {
     let p = Policy::builtin().unwrap();
     assert_eq!(p.baseline.password.min_length, 10);
-    assert!(p.keywords.rules.iter().any(|r| r.id == "example-codename"));
     assert_eq!(p.digest.len(), 64);
+}
+
+/// Issue 18: the example keyword set (示例工程 ...) gave real false positives
+/// on workstations; it is documentation, loaded only by `Policy::example`.
+#[test]
+fn example_keywords_are_never_active_rules() {
+    let p = Policy::builtin().unwrap();
+    assert!(p.keywords.rules.is_empty(), "{:?}", p.keywords.rules);
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
+    assert!(Policy::load(&shipped).unwrap().keywords.rules.is_empty());
+    let e = Policy::example().unwrap();
+    assert!(e.keywords.rules.iter().any(|r| r.id == "example-codename"));
+    assert_ne!(e.digest, p.digest);
 }
 
 #[test]
