@@ -87,22 +87,26 @@ cp docs/agent.toml "$conf/agent.toml"
 for f in baseline markings media; do
   cp "rules/$f.toml" "$conf/rules/$f.toml"
 done
-mkdir -p "$stage/mijian-agent/doc/examples"
+mkdir -p "$stage/mijian-agent/doc/examples/keywords"
 shopt -s nullglob
 for f in rules/keywords/*.toml; do
   case "$(basename "$f")" in
-    example*) cp "$f" "$stage/mijian-agent/doc/examples/" ;;
+    example*) cp "$f" "$stage/mijian-agent/doc/examples/keywords/" ;;
     *) cp "$f" "$conf/rules/keywords/" ;;
   esac
 done
-for f in rules/examples/*.toml rules/examples/*/*.toml; do
-  cp "$f" "$stage/mijian-agent/doc/examples/"
+for f in docs/examples/keywords/*.toml; do
+  cp "$f" "$stage/mijian-agent/doc/examples/keywords/"
 done
 shopt -u nullglob
-if [ -z "$(ls -A "$conf/rules/keywords")" ]; then
+if [ -f rules/keywords/README.md ]; then
+  cp rules/keywords/README.md "$conf/rules/keywords/README.md"
+  printf '\nInstalled example: /usr/share/doc/mijian-agent/examples/keywords/example.toml\n' \
+    >>"$conf/rules/keywords/README.md"
+elif [ -z "$(ls -A "$conf/rules/keywords")" ]; then
   # An empty directory cannot be a packaged file; keep a note there instead.
   printf '%s\n' "# Keyword rule files (*.toml) of this site go into this directory." \
-    "# Examples: /usr/share/doc/mijian-agent/examples/" >"$conf/rules/keywords/README"
+    "# Example: /usr/share/doc/mijian-agent/examples/keywords/example.toml" >"$conf/rules/keywords/README"
 fi
 log "default rules staged: $(cd "$conf" && find rules -type f | sort | tr '\n' ' ')"
 
