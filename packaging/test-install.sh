@@ -77,7 +77,7 @@ for f in ./usr/bin/mijian-agent ./etc/mijian/agent.toml ./etc/mijian/rules/basel
   ./usr/share/doc/mijian-agent/LICENSE-Adobe-CMaps.txt; do
   grep -q " $f\$" <<<"$contents" || fail "$f missing from $agent_deb"
 done
-grep -q 'keywords/example' <<<"$contents" && fail "example keyword rules are installed as active rules"
+grep -q ' ./etc/mijian/rules/keywords/example' <<<"$contents" && fail "example keyword rules are installed as active rules"
 coll_contents=$(dpkg-deb -c "$coll_deb")
 for f in ./usr/bin/mijian-collector ./etc/mijian/collector.toml \
   ./usr/lib/systemd/system/mijian-collector.service ./usr/share/man/man1/mijian-collector.1.gz \
