@@ -269,9 +269,20 @@ python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/h
 step "the daemon queues reports in the outbox (no collector reachable)"
 # Enrolled collector is down now: `run` seals a boot check and a heartbeat
 # into the outbox and keeps them for later delivery.
-in_root timeout -s TERM 15 mijian-agent run >"$R/tmp/run.out" 2>&1 || true
+in_root timeout -s TERM 8 mijian-agent run >"$R/tmp/run.out" 2>&1 || true
 n_out=$(find "$R/var/lib/mijian/outbox" -name '*.msg' | wc -l)
 [ "$n_out" -ge 1 ] || { tail -n 20 "$R/tmp/run.out"; fail "nothing queued in the outbox"; }
+# README: hand on what is undelivered (air-gapped host).
+in_root mijian-agent export --out /tmp/export
+n_exp=$(find "$R/tmp/export" -name '*.jws' | wc -l)
+[ "$n_exp" -ge "$n_out" ] || fail "export wrote $n_exp of $n_out queued reports"
+in_root runuser -u mijian -- mijian-collector import /tmp/export | tail -n 1 | grep -q "^stored $n_exp," ||
+  fail "collector import of the exported reports"
+pass "export wrote $n_exp queued report(s); the collector imported them"
+# Queue again, for the upgrade and remove checks below.
+in_root timeout -s TERM 8 mijian-agent run >"$R/tmp/run2.out" 2>&1 || true
+n_out=$(find "$R/var/lib/mijian/outbox" -name '*.msg' | wc -l)
+[ "$n_out" -ge 1 ] || { tail -n 20 "$R/tmp/run2.out"; fail "nothing queued in the outbox"; }
 outbox_sum=$(cd "$R/var/lib/mijian/outbox" && find . -name '*.msg' | sort | xargs sha256sum | sha256sum)
 chain_sum=$(sha256sum <"$R/var/lib/mijian/chain.json")
 db_sum=$(cat "$R"/var/lib/mijian-collector/collector.db* | sha256sum)
@@ -296,11 +307,6 @@ grep -q 'BM-U-2026-001' "$R/etc/mijian/rules/media.toml" || fail "registered med
 grep -q "kid): $kid" <<<"$out" || fail "kid changed on upgrade"
 [ "$(cat "$R"/var/lib/mijian-collector/collector.db* | sha256sum)" = "$db_sum" ] || fail "collector database changed on upgrade"
 in_root runuser -u mijian -- mijian-collector api-token list | grep -q admin || fail "database unreadable after upgrade"
-in_root mijian-agent export --out /tmp/export >/dev/null
-n_exp=$(find "$R/tmp/export" -name '*.jws' | wc -l)
-[ "$n_exp" -ge "$n_out" ] || fail "export wrote $n_exp of $n_out queued reports"
-n_out=$(find "$R/var/lib/mijian/outbox" -name '*.msg' | wc -l)
-echo "exported $n_exp report(s) for an air-gapped handover; $n_out left in the outbox"
 pass "upgrade kept key, chain, outbox ($n_out), agent.toml and media.toml edits, collector database"
 
 # --- units ---------------------------------------------------------------------
@@ -318,7 +324,8 @@ step "dpkg -r (remove): keys, outbox, database and config stay"
 in_root dpkg -r mijian-agent mijian-collector
 [ ! -e "$R/usr/bin/mijian-agent" ] || fail "binary left after remove"
 [ "$(sha256sum <"$R/var/lib/mijian/agent-key.jwk")" = "$key_sum" ] || fail "key lost on remove"
-[ "$(find "$R/var/lib/mijian/outbox" -name '*.msg' | wc -l)" = "$n_out" ] || fail "outbox lost on remove"
+[ "$(cd "$R/var/lib/mijian/outbox" && find . -name '*.msg' | sort | xargs sha256sum | sha256sum)" = "$outbox_sum" ] ||
+  fail "outbox changed on remove"
 [ -e "$R/var/lib/mijian-collector/collector.db" ] || fail "database lost on remove"
 [ -e "$R/etc/mijian/agent.toml" ] || fail "conffile lost on remove"
 pass "after remove: $(cd "$R" && find etc/mijian var/lib/mijian var/lib/mijian-collector -maxdepth 1 | sort | tr '\n' ' ')"
