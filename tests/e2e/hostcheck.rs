@@ -121,10 +121,20 @@ fn inspection_cases() {
             .args(["--format", "json", "--no-content"])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{}: {}", case.display(), util::stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}: {}",
+            case.display(),
+            util::stderr(&out)
+        );
         let stdout = util::stdout(&out);
         for secret in ["wd=secret", "q=secret", "http://", "notreal123"] {
-            assert!(!stdout.contains(secret), "{}: report holds `{secret}`", case.display());
+            assert!(
+                !stdout.contains(secret),
+                "{}: report holds `{secret}`",
+                case.display()
+            );
         }
         let report: Value = serde_json::from_str(&stdout).unwrap();
         util::assert_schema_valid(&report);
@@ -144,11 +154,22 @@ fn inspection_cases() {
                 _ => "系统安全",
             };
             assert_eq!(c["category"], category, "{}: {id}", case.display());
-            got.push(format!("{id} {} {}", c["subject"].as_str().unwrap(), c["status"].as_str().unwrap()));
+            got.push(format!(
+                "{id} {} {}",
+                c["subject"].as_str().unwrap(),
+                c["status"].as_str().unwrap()
+            ));
         }
         let mut want: Vec<String> = want
             .iter()
-            .map(|v| format!("{} {} {}", v["id"].as_str().unwrap(), v["subject"].as_str().unwrap(), v["status"].as_str().unwrap()))
+            .map(|v| {
+                format!(
+                    "{} {} {}",
+                    v["id"].as_str().unwrap(),
+                    v["subject"].as_str().unwrap(),
+                    v["status"].as_str().unwrap()
+                )
+            })
             .collect();
         want.sort();
         got.sort();
@@ -182,7 +203,10 @@ fn inspection_checks_on_unclassified_host_trees() {
             .unwrap_or_else(|| panic!("no {id} {subject}"))
     };
     assert_eq!(status("network.internet_trace", "host"), "not_applicable");
-    assert_eq!(status("network.internet_trace", "user:alice"), "not_applicable");
+    assert_eq!(
+        status("network.internet_trace", "user:alice"),
+        "not_applicable"
+    );
     assert_eq!(status("software.prohibited", "host"), "not_applicable");
     assert_eq!(status("software.antivirus", "host"), "fail");
     assert_eq!(status("trace.recent_files", "user:alice"), "pass");

@@ -26,7 +26,9 @@ fn watches_mijian(line: &str) -> bool {
             "-w" if is_dir(next) => watch = true,
             "-a" if matches!(next, "always,exit" | "exit,always") => always_exit = true,
             "-F" => {
-                if let Some(v) = next.strip_prefix("dir=").or_else(|| next.strip_prefix("path="))
+                if let Some(v) = next
+                    .strip_prefix("dir=")
+                    .or_else(|| next.strip_prefix("path="))
                     && is_dir(v)
                 {
                     field = true;
@@ -44,7 +46,13 @@ pub fn check(root: &Root, live: &Live) -> Check {
     let mut missing = Vec::new();
     // The wants link: lstat only, its target need not resolve.
     let linked = root
-        .resolve(Path::new(WANTS).parent().map(|p| p.to_string_lossy().into_owned()).as_deref().unwrap_or("/"))
+        .resolve(
+            Path::new(WANTS)
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .as_deref()
+                .unwrap_or("/"),
+        )
         .ok()
         .map(|(d, _)| std::fs::symlink_metadata(d.join("auditd.service")).is_ok())
         .unwrap_or(false);
@@ -54,11 +62,14 @@ pub fn check(root: &Root, live: &Live) -> Check {
         .and_then(|(d, _)| std::fs::read_link(d.join("auditd.service")).ok())
         .is_some_and(|t| t == Path::new("/dev/null"));
     if linked && !masked {
-        o.notes.push(json!({"unit": "auditd.service", "link": WANTS, "enabled": true}));
+        o.notes
+            .push(json!({"unit": "auditd.service", "link": WANTS, "enabled": true}));
     } else if masked {
         missing.push(json!({"unit": "auditd.service", "reason": "masked (/etc/systemd/system/auditd.service -> /dev/null)"}));
     } else {
-        missing.push(json!({"unit": "auditd.service", "reason": format!("not enabled: {WANTS} is missing")}));
+        missing.push(
+            json!({"unit": "auditd.service", "reason": format!("not enabled: {WANTS} is missing")}),
+        );
     }
     let mut files: Vec<String> = root
         .list_dir("/etc/audit/rules.d")
@@ -111,7 +122,9 @@ mod tests {
     fn rule_forms() {
         assert!(watches_mijian("-w /etc/mijian -p wa -k mijian"));
         assert!(watches_mijian("-w /etc/mijian/"));
-        assert!(watches_mijian("-a always,exit -F dir=/etc/mijian/ -F perm=wa"));
+        assert!(watches_mijian(
+            "-a always,exit -F dir=/etc/mijian/ -F perm=wa"
+        ));
         assert!(watches_mijian("-a exit,always -F path=/etc/mijian"));
         assert!(!watches_mijian("-a never,exit -F dir=/etc/mijian"));
         assert!(!watches_mijian("-w /etc/mijian2"));

@@ -25,7 +25,10 @@ impl Switch {
 }
 
 fn read_trim(root: &Root, p: &str) -> Option<String> {
-    root.read(p).ok().flatten().map(|f| f.text().trim().to_string())
+    root.read(p)
+        .ok()
+        .flatten()
+        .map(|f| f.text().trim().to_string())
 }
 
 pub fn checks(root: &Root) -> Vec<Check> {
@@ -91,7 +94,11 @@ fn judge(id: &str, radios: Vec<Value>, switches: &[Switch], kind: &str, remedy: 
     let c = Check::new(
         id,
         "host",
-        if pass { CheckStatus::Pass } else { CheckStatus::Fail },
+        if pass {
+            CheckStatus::Pass
+        } else {
+            CheckStatus::Fail
+        },
     )
     .evidence(Value::Array(ev));
     if pass { c } else { c.remedy(remedy) }

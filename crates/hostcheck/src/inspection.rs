@@ -50,12 +50,11 @@ impl InspectionConfig {
 /// `MIJIAN_NOW` (RFC 3339) when set, else the clock.
 pub fn now_from_env() -> Result<i64, String> {
     match std::env::var("MIJIAN_NOW") {
-        Ok(v) if !v.trim().is_empty() => time::OffsetDateTime::parse(
-            v.trim(),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .map(|t| t.unix_timestamp())
-        .map_err(|e| format!("MIJIAN_NOW=`{v}` is not an RFC 3339 time ({e})")),
+        Ok(v) if !v.trim().is_empty() => {
+            time::OffsetDateTime::parse(v.trim(), &time::format_description::well_known::Rfc3339)
+                .map(|t| t.unix_timestamp())
+                .map_err(|e| format!("MIJIAN_NOW=`{v}` is not an RFC 3339 time ({e})"))
+        }
         _ => Ok(time::OffsetDateTime::now_utc().unix_timestamp()),
     }
 }
@@ -106,7 +105,10 @@ pub fn inspection_checks(root: &Root, cfg: &InspectionConfig) -> Vec<Check> {
     }
     out.push(software::antivirus(root, cfg, &sw, &live));
     for (id, f) in [
-        ("services.remote_access", services::remote_access as fn(&Root) -> Check),
+        (
+            "services.remote_access",
+            services::remote_access as fn(&Root) -> Check,
+        ),
         ("services.shares", services::shares),
     ] {
         if applies(cfg.level, Classification::Secret) {

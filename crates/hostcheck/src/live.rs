@@ -41,7 +41,10 @@ impl Live {
             .map(|(pid, p)| Proc {
                 pid: pid.as_u32(),
                 name: p.name().to_string_lossy().into_owned(),
-                exe: p.exe().and_then(|e| e.file_name()).map(|n| n.to_string_lossy().into_owned()),
+                exe: p
+                    .exe()
+                    .and_then(|e| e.file_name())
+                    .map(|n| n.to_string_lossy().into_owned()),
             })
             .collect();
         procs.sort_by_key(|p| p.pid);

@@ -103,7 +103,10 @@ mod tests {
     fn c() -> Classifier {
         Classifier::new(&NetworkRules {
             internal_domains: vec!["corp.example".into()],
-            internal_cidrs: vec!["59.255.0.0/16".parse().unwrap(), "2001:db8::/32".parse().unwrap()],
+            internal_cidrs: vec![
+                "59.255.0.0/16".parse().unwrap(),
+                "2001:db8::/32".parse().unwrap(),
+            ],
         })
     }
 

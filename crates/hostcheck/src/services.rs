@@ -59,14 +59,16 @@ fn sshd_words(line: &str) -> Vec<String> {
 
 fn read_sshd(root: &Root, file: &str, in_match: bool, depth: usize, s: &mut Sshd) {
     if depth > MAX_INCLUDE_DEPTH {
-        s.errors.push(json!({"file": file, "reason": "Include nested too deeply"}));
+        s.errors
+            .push(json!({"file": file, "reason": "Include nested too deeply"}));
         return;
     }
     let text = match root.read(file) {
         Ok(Some(f)) => f.text(),
         Ok(None) => return,
         Err(e) => {
-            s.errors.push(json!({"file": file, "reason": e.to_string()}));
+            s.errors
+                .push(json!({"file": file, "reason": e.to_string()}));
             return;
         }
     };
@@ -117,12 +119,21 @@ fn expand_include(root: &Root, arg: &str) -> Vec<String> {
         join("/etc/ssh", arg)
     };
     let p = Path::new(&full);
-    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if !name.contains(['*', '?', '[']) {
         return vec![full];
     }
-    let dir = p.parent().map(|d| d.to_string_lossy().into_owned()).unwrap_or_else(|| "/".into());
-    let Ok(glob) = globset::GlobBuilder::new(&name).literal_separator(true).build() else {
+    let dir = p
+        .parent()
+        .map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "/".into());
+    let Ok(glob) = globset::GlobBuilder::new(&name)
+        .literal_separator(true)
+        .build()
+    else {
         return Vec::new();
     };
     let m = glob.compile_matcher();
@@ -193,7 +204,9 @@ pub fn remote_access(root: &Root) -> Check {
             continue;
         }
         let wdir = join(sys, &wants);
-        let Ok((real_dir, _)) = root.resolve(&wdir) else { continue };
+        let Ok((real_dir, _)) = root.resolve(&wdir) else {
+            continue;
+        };
         for unit in root.list_dir(&wdir).unwrap_or_default() {
             if !unit_matches(&unit) {
                 continue;
@@ -208,7 +221,8 @@ pub fn remote_access(root: &Root) -> Check {
                 o.notes.push(json!({"source": "systemd", "unit": unit, "link": join(&wdir, &unit), "masked": true}));
                 continue;
             }
-            o.findings.push(json!({"source": "systemd", "unit": unit, "link": join(&wdir, &unit)}));
+            o.findings
+                .push(json!({"source": "systemd", "unit": unit, "link": join(&wdir, &unit)}));
         }
     }
     match root.read("/etc/inetd.conf") {
@@ -224,7 +238,9 @@ pub fn remote_access(root: &Root) -> Check {
             }
         }
         Ok(None) => {}
-        Err(e) => o.errors.push(json!({"file": "/etc/inetd.conf", "reason": e.to_string()})),
+        Err(e) => o
+            .errors
+            .push(json!({"file": "/etc/inetd.conf", "reason": e.to_string()})),
     }
     o.check(
         "services.remote_access",
@@ -256,11 +272,14 @@ pub fn shares(root: &Root) -> Check {
                     if t.is_empty() || t.starts_with('#') {
                         continue;
                     }
-                    o.findings.push(json!({"source": "nfs", "file": file, "line": i + 1, "export": t}));
+                    o.findings
+                        .push(json!({"source": "nfs", "file": file, "line": i + 1, "export": t}));
                 }
             }
             Ok(None) => {}
-            Err(e) => o.errors.push(json!({"file": file, "reason": e.to_string()})),
+            Err(e) => o
+                .errors
+                .push(json!({"file": file, "reason": e.to_string()})),
         }
     }
     o.check(
@@ -303,17 +322,29 @@ fn samba(text: &str, file: &str, o: &mut Outcome) {
         if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
             continue;
         }
-        if let Some(name) = l.strip_prefix('[').and_then(|r| r.split_once(']')).map(|(n, _)| n.trim()) {
+        if let Some(name) = l
+            .strip_prefix('[')
+            .and_then(|r| r.split_once(']'))
+            .map(|(n, _)| n.trim())
+        {
             flush(&mut cur, o);
             cur = Some((name.to_string(), n, None, true));
             continue;
         }
-        let Some((k, v)) = l.split_once('=') else { continue };
-        let key: String = k.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
+        let Some((k, v)) = l.split_once('=') else {
+            continue;
+        };
+        let key: String = k
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
         let v = v.trim();
         if let Some(c) = cur.as_mut() {
             match key.as_str() {
-                "available" => c.3 = !matches!(v.to_ascii_lowercase().as_str(), "no" | "false" | "0"),
+                "available" => {
+                    c.3 = !matches!(v.to_ascii_lowercase().as_str(), "no" | "false" | "0")
+                }
                 "path" | "directory" => c.2 = Some(v.to_string()),
                 _ => {}
             }
@@ -328,9 +359,18 @@ mod tests {
 
     #[test]
     fn sshd_words_forms() {
-        assert_eq!(sshd_words("PasswordAuthentication=no"), vec!["PasswordAuthentication", "no"]);
-        assert_eq!(sshd_words("passwordauthentication   yes"), vec!["passwordauthentication", "yes"]);
-        assert_eq!(sshd_words("Include = \"/etc/ssh/a b.conf\" x"), vec!["Include", "/etc/ssh/a b.conf", "x"]);
+        assert_eq!(
+            sshd_words("PasswordAuthentication=no"),
+            vec!["PasswordAuthentication", "no"]
+        );
+        assert_eq!(
+            sshd_words("passwordauthentication   yes"),
+            vec!["passwordauthentication", "yes"]
+        );
+        assert_eq!(
+            sshd_words("Include = \"/etc/ssh/a b.conf\" x"),
+            vec!["Include", "/etc/ssh/a b.conf", "x"]
+        );
     }
 
     #[test]
@@ -339,7 +379,10 @@ mod tests {
         assert!(unit_matches("xrdp.service"));
         assert!(!unit_matches("xrdp2.service"));
         assert!(unit_matches("telnet@0-10.0.0.1:23-10.0.0.2:5000.service"));
-        assert_eq!(template("vncserver@:1.service").as_deref(), Some("vncserver@.service"));
+        assert_eq!(
+            template("vncserver@:1.service").as_deref(),
+            Some("vncserver@.service")
+        );
     }
 
     #[test]
@@ -350,7 +393,11 @@ mod tests {
             "/etc/samba/smb.conf",
             &mut o,
         );
-        let names: Vec<_> = o.findings.iter().map(|f| f["share"].as_str().unwrap().to_string()).collect();
+        let names: Vec<_> = o
+            .findings
+            .iter()
+            .map(|f| f["share"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(names, vec!["homes", "data"]);
         assert_eq!(o.findings[1]["path"], "/srv/data");
     }

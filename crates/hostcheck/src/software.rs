@@ -57,7 +57,9 @@ impl Installed {
         match root.read(DPKG_STATUS) {
             Ok(Some(f)) => i.dpkg = dpkg_installed(&f.text()),
             Ok(None) => {}
-            Err(e) => i.errors.push(json!({"source": "dpkg", "file": DPKG_STATUS, "reason": e.to_string()})),
+            Err(e) => i
+                .errors
+                .push(json!({"source": "dpkg", "file": DPKG_STATUS, "reason": e.to_string()})),
         }
         match sqlite::open(root, RPMDB_SQLITE) {
             Ok(Some(db)) => {
@@ -78,7 +80,9 @@ impl Installed {
                 });
                 match r {
                     Ok(n) => i.rpm = n,
-                    Err(reason) => i.errors.push(json!({"source": "rpm", "file": RPMDB_SQLITE, "reason": reason})),
+                    Err(reason) => i
+                        .errors
+                        .push(json!({"source": "rpm", "file": RPMDB_SQLITE, "reason": reason})),
                 }
             }
             Ok(None) => {
@@ -89,7 +93,9 @@ impl Installed {
                     }
                 }
             }
-            Err(reason) => i.errors.push(json!({"source": "rpm", "file": RPMDB_SQLITE, "reason": reason})),
+            Err(reason) => i
+                .errors
+                .push(json!({"source": "rpm", "file": RPMDB_SQLITE, "reason": reason})),
         }
         for d in SYSTEM_DESKTOP_DIRS {
             i.desktop_dir(root, d, None);
@@ -106,12 +112,15 @@ impl Installed {
         let names = match root.list_dir(dir) {
             Ok(n) => n,
             Err(e) => {
-                self.errors.push(json!({"source": "desktop", "file": dir, "reason": e.to_string()}));
+                self.errors
+                    .push(json!({"source": "desktop", "file": dir, "reason": e.to_string()}));
                 return;
             }
         };
         for name in names {
-            let Some(base) = name.strip_suffix(".desktop") else { continue };
+            let Some(base) = name.strip_suffix(".desktop") else {
+                continue;
+            };
             let file = join(dir, &name);
             let exec = match root.read(&file) {
                 Ok(Some(f)) => desktop_exec(&f.text()),
@@ -120,7 +129,9 @@ impl Installed {
                 Err(e) => {
                     // A folder named x.desktop is not a menu entry.
                     if !root.is_dir(&file) {
-                        self.errors.push(json!({"source": "desktop", "file": file, "reason": e.to_string()}));
+                        self.errors.push(
+                            json!({"source": "desktop", "file": file, "reason": e.to_string()}),
+                        );
                     }
                     None
                 }
@@ -179,7 +190,10 @@ pub fn dpkg_installed(text: &str) -> BTreeSet<String> {
 /// first word after `env VAR=...` prefixes, quotes removed.
 pub fn desktop_exec(text: &str) -> Option<String> {
     let exec = match parse_keyfile(text) {
-        Ok(g) => g.get("Desktop Entry").and_then(|m| m.get("Exec")).map(|(v, _)| v.clone()),
+        Ok(g) => g
+            .get("Desktop Entry")
+            .and_then(|m| m.get("Exec"))
+            .map(|(v, _)| v.clone()),
         // Menus are read leniently: a stray line does not hide the Exec key.
         Err(_) => {
             let mut in_entry = false;
@@ -187,11 +201,12 @@ pub fn desktop_exec(text: &str) -> Option<String> {
             for l in text.lines().map(str::trim) {
                 if l.starts_with('[') {
                     in_entry = l == "[Desktop Entry]";
-                } else if in_entry && let Some(v) = l.strip_prefix("Exec") {
-                    if let Some(v) = v.trim_start().strip_prefix('=') {
-                        found = Some(v.trim().to_string());
-                        break;
-                    }
+                } else if in_entry
+                    && let Some(v) = l.strip_prefix("Exec")
+                    && let Some(v) = v.trim_start().strip_prefix('=')
+                {
+                    found = Some(v.trim().to_string());
+                    break;
                 }
             }
             found
@@ -305,7 +320,8 @@ pub fn prohibited(
     }
     o.errors.extend(sw.errors.iter().cloned());
     if live.processes.is_none() {
-        o.notes.push(json!({"skipped": "running processes (live only)"}));
+        o.notes
+            .push(json!({"skipped": "running processes (live only)"}));
     }
     o.check(
         "software.prohibited",
@@ -360,7 +376,11 @@ pub fn antivirus(root: &Root, cfg: &InspectionConfig, sw: &Installed, live: &Liv
             }
         }
         if how.is_none() {
-            how = p.paths.iter().find(|x| root.exists(x)).map(|x| ("path", x.clone()));
+            how = p
+                .paths
+                .iter()
+                .find(|x| root.exists(x))
+                .map(|x| ("path", x.clone()));
         }
         let Some((source, what)) = how else { continue };
         let mut v = json!({"product": p.name, "id": p.id, "source": source, "what": what});
@@ -377,7 +397,12 @@ pub fn antivirus(root: &Root, cfg: &InspectionConfig, sw: &Installed, live: &Liv
                 Vec::new()
             };
             if !names.is_empty() {
-                v["running"] = json!(live.running(&names).iter().map(|p| p.name.clone()).collect::<Vec<_>>());
+                v["running"] = json!(
+                    live.running(&names)
+                        .iter()
+                        .map(|p| p.name.clone())
+                        .collect::<Vec<_>>()
+                );
             }
         }
         installed.push(v);
@@ -439,7 +464,9 @@ fn clamav_status(root: &Root, cfg: &InspectionConfig) -> (CheckStatus, Vec<Value
         }
         return (
             CheckStatus::Fail,
-            vec![json!({"db": format!("{CLAMAV_DIR}/daily.cvd"), "reason": "ClamAV's daily signature database is missing"})],
+            vec![
+                json!({"db": format!("{CLAMAV_DIR}/daily.cvd"), "reason": "ClamAV's daily signature database is missing"}),
+            ],
         );
     };
     let now = match &cfg.now {
@@ -486,10 +513,23 @@ mod tests {
 
     #[test]
     fn exec_program() {
-        let d = |e: &str| desktop_exec(&format!("[Desktop Entry]\nName=x\nExec={e}\n[Desktop Action n]\nExec=other\n"));
-        assert_eq!(d("/usr/local/sunlogin/bin/sunloginclient --mod=autostart").as_deref(), Some("sunloginclient"));
-        assert_eq!(d("env GTK_IM_MODULE=fcitx /opt/QQ/qq %U").as_deref(), Some("qq"));
-        assert_eq!(d("\"/opt/My App/bin/ToDesk\" %u").as_deref(), Some("ToDesk"));
+        let d = |e: &str| {
+            desktop_exec(&format!(
+                "[Desktop Entry]\nName=x\nExec={e}\n[Desktop Action n]\nExec=other\n"
+            ))
+        };
+        assert_eq!(
+            d("/usr/local/sunlogin/bin/sunloginclient --mod=autostart").as_deref(),
+            Some("sunloginclient")
+        );
+        assert_eq!(
+            d("env GTK_IM_MODULE=fcitx /opt/QQ/qq %U").as_deref(),
+            Some("qq")
+        );
+        assert_eq!(
+            d("\"/opt/My App/bin/ToDesk\" %u").as_deref(),
+            Some("ToDesk")
+        );
         assert_eq!(d("qqmusic %U").as_deref(), Some("qqmusic"));
         assert_eq!(desktop_exec("[Desktop Entry]\nName=x\n"), None);
     }
@@ -500,10 +540,14 @@ mod tests {
         h.resize(512, b' ');
         assert_eq!(
             parse_cvd_header(&h).unwrap(),
-            CvdHeader { version: 27480, build_time: 1796463000 }
+            CvdHeader {
+                version: 27480,
+                build_time: 1796463000
+            }
         );
         assert!(parse_cvd_header(b"PK\x03\x04 not a cvd").is_err());
-        let mut h = b"ClamAV-VDB:05 Dec 2026 09-30 +0000:27480:2071234:90:abc:sig:builder:soon".to_vec();
+        let mut h =
+            b"ClamAV-VDB:05 Dec 2026 09-30 +0000:27480:2071234:90:abc:sig:builder:soon".to_vec();
         h.resize(512, b' ');
         assert!(parse_cvd_header(&h).is_err());
     }

@@ -117,7 +117,10 @@ fn uri_path(p: &Path) -> String {
 
 /// Run `f` with a watchdog that interrupts the connection after
 /// [`MAX_QUERY`].
-pub fn with_deadline<T>(db: &Db, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, String> {
+pub fn with_deadline<T>(
+    db: &Db,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> Result<T, String> {
     let handle = db.conn.get_interrupt_handle();
     let (tx, rx) = mpsc::channel::<()>();
     let dog = std::thread::spawn(move || {

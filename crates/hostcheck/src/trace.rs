@@ -38,21 +38,17 @@ pub fn checks(
         .iter()
         .map(|u| {
             let mut o = Outcome::new();
-            let lists: [(&str, String, fn(&str) -> Result<Vec<Entry>, String>); 3] = [
+            type Parser = fn(&str) -> Result<Vec<Entry>, String>;
+            let xml_lists: [(&str, String, Parser); 2] = [
                 ("gtk", join(&u.home, XBEL), parse_xbel),
                 ("libreoffice", join(&u.home, LO_XCU), parse_xcu),
-                ("kde", String::new(), |_| Ok(Vec::new())),
             ];
-            for (source, file, parse) in lists.iter() {
-                if *source == "kde" {
-                    kde(root, &u.home, &cfg.media_roots, &names, &mut o);
-                    continue;
-                }
+            for (source, file, parse) in xml_lists.iter() {
                 match root.read(file) {
                     Ok(Some(f)) => match parse(&f.text()) {
                         Ok(entries) => {
                             for e in entries {
-                                judge(source, file, &e, &u.home, &cfg.media_roots, &names, &mut o);
+                                judge(source, file, &e, &cfg.media_roots, &names, &mut o);
                             }
                         }
                         Err(r) => o.errors.push(json!({"source": source, "file": file, "reason": r})),
@@ -61,6 +57,7 @@ pub fn checks(
                     Err(e) => o.errors.push(json!({"source": source, "file": file, "reason": e.to_string()})),
                 }
             }
+            kde(root, &u.home, &cfg.media_roots, &names, &mut o);
             o.notes.push(json!({"skipped": "WPS Office recent list (no primary description of its format; not evaluated)"}));
             o.check(
                 ID,
@@ -77,7 +74,8 @@ fn kde(root: &Root, home: &str, roots: &[String], names: &[&str], o: &mut Outcom
     let files = match root.list_dir(&dir) {
         Ok(f) => f,
         Err(e) => {
-            o.errors.push(json!({"source": "kde", "file": dir, "reason": e.to_string()}));
+            o.errors
+                .push(json!({"source": "kde", "file": dir, "reason": e.to_string()}));
             return;
         }
     };
@@ -87,7 +85,8 @@ fn kde(root: &Root, home: &str, roots: &[String], names: &[&str], o: &mut Outcom
             Ok(Some(f)) => f.text(),
             Ok(None) => continue,
             Err(e) => {
-                o.errors.push(json!({"source": "kde", "file": file, "reason": e.to_string()}));
+                o.errors
+                    .push(json!({"source": "kde", "file": file, "reason": e.to_string()}));
                 continue;
             }
         };
@@ -98,7 +97,9 @@ fn kde(root: &Root, home: &str, roots: &[String], names: &[&str], o: &mut Outcom
                 continue;
             }
         };
-        let Some(de) = g.get("Desktop Entry") else { continue };
+        let Some(de) = g.get("Desktop Entry") else {
+            continue;
+        };
         let Some((url, _)) = de.get("URL[$e]").or_else(|| de.get("URL")) else {
             continue;
         };
@@ -111,20 +112,14 @@ fn kde(root: &Root, home: &str, roots: &[String], names: &[&str], o: &mut Outcom
                 break;
             }
         }
-        judge("kde", &file, &Entry { url, time: None }, home, roots, names, o);
+        judge("kde", &file, &Entry { url, time: None }, roots, names, o);
     }
 }
 
-fn judge(
-    source: &str,
-    file: &str,
-    e: &Entry,
-    _home: &str,
-    roots: &[String],
-    names: &[&str],
-    o: &mut Outcome,
-) {
-    let Some(path) = local_path(&e.url) else { return };
+fn judge(source: &str, file: &str, e: &Entry, roots: &[String], names: &[&str], o: &mut Outcome) {
+    let Some(path) = local_path(&e.url) else {
+        return;
+    };
     let Some(mount_root) = under_media(&path, roots, names) else {
         return;
     };
@@ -169,7 +164,9 @@ fn under_media(path: &str, roots: &[String], names: &[&str]) -> Option<String> {
     let p = lexical(Path::new(path));
     for r in roots {
         let root = lexical(Path::new(r));
-        let Ok(rest) = p.strip_prefix(&root) else { continue };
+        let Ok(rest) = p.strip_prefix(&root) else {
+            continue;
+        };
         let comps: Vec<String> = rest
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -229,7 +226,9 @@ fn parse_xbel(text: &str) -> Result<Vec<Entry>, String> {
     let mut depth = 0usize;
     let mut seen_root = false;
     loop {
-        let ev = r.read_event().map_err(|e| format!("not well-formed XML: {e}"))?;
+        let ev = r
+            .read_event()
+            .map_err(|e| format!("not well-formed XML: {e}"))?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 if depth == 0 {
@@ -238,13 +237,14 @@ fn parse_xbel(text: &str) -> Result<Vec<Entry>, String> {
                 if matches!(ev, Event::Start(_)) {
                     depth += 1;
                 }
-                if e.name().as_ref() == b"bookmark" && out.len() < MAX_ENTRIES {
-                    if let Some(href) = attr(e, b"href")? {
-                        let time = attr(e, b"visited")?
-                            .or(attr(e, b"modified")?)
-                            .or(attr(e, b"added")?);
-                        out.push(Entry { url: href, time });
-                    }
+                if e.name().as_ref() == b"bookmark"
+                    && out.len() < MAX_ENTRIES
+                    && let Some(href) = attr(e, b"href")?
+                {
+                    let time = attr(e, b"visited")?
+                        .or(attr(e, b"modified")?)
+                        .or(attr(e, b"added")?);
+                    out.push(Entry { url: href, time });
                 }
             }
             Event::End(_) => depth = depth.saturating_sub(1),
@@ -268,7 +268,9 @@ fn parse_xcu(text: &str) -> Result<Vec<Entry>, String> {
     // Depth of the open PickList item, if any.
     let mut in_item: Option<usize> = None;
     loop {
-        let ev = r.read_event().map_err(|e| format!("not well-formed XML: {e}"))?;
+        let ev = r
+            .read_event()
+            .map_err(|e| format!("not well-formed XML: {e}"))?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 if depth == 0 {
@@ -332,8 +334,14 @@ mod tests {
             under_media("/run/media/lily/U/x", &roots, &names).as_deref(),
             Some("/run/media/lily/U")
         );
-        assert_eq!(under_media("/media/USB/x", &roots, &names).as_deref(), Some("/media/USB"));
-        assert_eq!(under_media("/mnt/disk/x", &roots, &names).as_deref(), Some("/mnt/disk"));
+        assert_eq!(
+            under_media("/media/USB/x", &roots, &names).as_deref(),
+            Some("/media/USB")
+        );
+        assert_eq!(
+            under_media("/mnt/disk/x", &roots, &names).as_deref(),
+            Some("/mnt/disk")
+        );
         assert_eq!(under_media("/mnt2/x", &roots, &names), None);
         assert_eq!(under_media("/media-archive/x", &roots, &names), None);
         assert_eq!(under_media("/home/a/media/x", &roots, &names), None);

@@ -31,7 +31,13 @@ fn config(case: &Path) -> InspectionConfig {
     let level = toml
         .lines()
         .find_map(|l| l.trim().strip_prefix("classification"))
-        .map(|v| v.trim_start_matches([' ', '=']).trim().trim_matches('"').parse().unwrap())
+        .map(|v| {
+            v.trim_start_matches([' ', '='])
+                .trim()
+                .trim_matches('"')
+                .parse()
+                .unwrap()
+        })
         .unwrap_or(Classification::Unclassified);
     let mut cfg = InspectionConfig::new(
         &rules(),
@@ -57,7 +63,11 @@ fn get<'a>(checks: &'a [Check], id: &str, subject: &str) -> &'a Check {
 }
 
 fn ev(c: &Check) -> Vec<Value> {
-    c.evidence.as_ref().and_then(|e| e.as_array()).cloned().unwrap_or_default()
+    c.evidence
+        .as_ref()
+        .and_then(|e| e.as_array())
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[test]
@@ -74,15 +84,39 @@ fn every_case_matches_expected() {
         let checks = inspection_checks(&Root::at(case.join("root")), &config(case));
         let mut seen = BTreeSet::new();
         for c in &checks {
-            assert!(seen.insert((c.id.clone(), c.subject.clone())), "{}: two results for {} {}", case.display(), c.id, c.subject);
-            assert!(c.evidence.as_ref().is_some_and(|e| e.is_array()), "{}: {} {} evidence is not an array", case.display(), c.id, c.subject);
+            assert!(
+                seen.insert((c.id.clone(), c.subject.clone())),
+                "{}: two results for {} {}",
+                case.display(),
+                c.id,
+                c.subject
+            );
+            assert!(
+                c.evidence.as_ref().is_some_and(|e| e.is_array()),
+                "{}: {} {} evidence is not an array",
+                case.display(),
+                c.id,
+                c.subject
+            );
             if matches!(c.status, CheckStatus::Fail | CheckStatus::Error) {
-                assert!(c.remedy.is_some(), "{}: {} {} has no remedy", case.display(), c.id, c.subject);
+                assert!(
+                    c.remedy.is_some(),
+                    "{}: {} {} has no remedy",
+                    case.display(),
+                    c.id,
+                    c.subject
+                );
             }
             // Never a URL, query or page title in evidence.
             let text = serde_json::to_string(&c.evidence).unwrap();
             for secret in ["wd=secret", "q=secret", "http://", "https://", "notreal123"] {
-                assert!(!text.contains(secret), "{}: {} {} evidence holds `{secret}`: {text}", case.display(), c.id, c.subject);
+                assert!(
+                    !text.contains(secret),
+                    "{}: {} {} evidence holds `{secret}`: {text}",
+                    case.display(),
+                    c.id,
+                    c.subject
+                );
             }
         }
         let got: Vec<Value> = checks
@@ -94,7 +128,8 @@ fn every_case_matches_expected() {
             std::fs::write(&file, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
             continue;
         }
-        let want: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let want: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
         let key = |v: &Value| format!("{} {} {}", v["id"], v["subject"], v["status"]);
         let mut w: Vec<String> = want.iter().map(key).collect();
         let mut g: Vec<String> = got.iter().map(key).collect();
@@ -127,15 +162,28 @@ fn firefox_visits_only_in_the_wal_count() {
         .find(|v| v["profile"] == "zz4old.default" && v["host"] == "www.baidu.com")
         .map(|v| v["count"].as_u64().unwrap())
         .unwrap_or(0);
-    assert!(wal["count"].as_u64().unwrap() > main_only, "{wal} vs {main_only}");
+    assert!(
+        wal["count"].as_u64().unwrap() > main_only,
+        "{wal} vs {main_only}"
+    );
     assert_eq!(wal["browser"], "firefox");
-    assert!(wal["db"].as_str().unwrap().ends_with("/k3x9w2ab.default-esr/places.sqlite"));
+    assert!(
+        wal["db"]
+            .as_str()
+            .unwrap()
+            .ends_with("/k3x9w2ab.default-esr/places.sqlite")
+    );
     assert!(wal["first_visit"].as_str().unwrap().starts_with("20"));
     find("k3x9w2ab.default-esr", "mail.qq.com");
     // Single-label and RFC 1918 hosts are never external.
-    assert!(!e.iter().any(|v| v["host"] == "oa" || v["host"] == "192.168.1.10"));
+    assert!(
+        !e.iter()
+            .any(|v| v["host"] == "oa" || v["host"] == "192.168.1.10")
+    );
     // The WAL is never modified by reading.
-    let wal_file = cases_dir().join("classified-traces/root/home/alice/.mozilla/firefox/k3x9w2ab.default-esr/places.sqlite-wal");
+    let wal_file = cases_dir().join(
+        "classified-traces/root/home/alice/.mozilla/firefox/k3x9w2ab.default-esr/places.sqlite-wal",
+    );
     assert!(std::fs::metadata(&wal_file).unwrap().len() > 0);
 }
 
@@ -143,7 +191,11 @@ fn firefox_visits_only_in_the_wal_count() {
 fn chromium_counts_upgrade_hops_and_unreadable_dbs_error() {
     let checks = run("classified-traces");
     let bob = get(&checks, "network.internet_trace", "user:bob");
-    assert_eq!(bob.status, CheckStatus::Fail, "a finding beats the unreadable Chrome DB");
+    assert_eq!(
+        bob.status,
+        CheckStatus::Fail,
+        "a finding beats the unreadable Chrome DB"
+    );
     let e = ev(bob);
     let g = e.iter().find(|v| v["host"] == "www.google.com").unwrap();
     assert_eq!(g["browser"], "chromium");
@@ -152,7 +204,9 @@ fn chromium_counts_upgrade_hops_and_unreadable_dbs_error() {
     assert!(g["count"].as_u64().unwrap() >= 2, "{g}");
     assert!(e.iter().any(|v| v["host"] == "2400:3200::1"));
     assert!(!e.iter().any(|v| v["host"] == "intranet"));
-    assert!(e.iter().any(|v| v["browser"] == "google-chrome" && v["profile"] == "Profile 1" && v["reason"].is_string()));
+    assert!(e.iter().any(|v| v["browser"] == "google-chrome"
+        && v["profile"] == "Profile 1"
+        && v["reason"].is_string()));
     let carol = get(&checks, "network.internet_trace", "user:carol");
     assert_eq!(carol.status, CheckStatus::Error);
     // svc is not interactive: no result at all.
@@ -169,17 +223,32 @@ fn host_network_configuration() {
     assert_eq!(wifi["ssid"], "CafeNet");
     assert_eq!(wifi["id"], "Cafe WiFi");
     assert_eq!(wifi["last_connected"], "2026-12-04T16:00:00Z");
-    assert!(e.iter().any(|v| v["type"] == "vpn" && v["id"] == "Home VPN"));
+    assert!(
+        e.iter()
+            .any(|v| v["type"] == "vpn" && v["id"] == "Home VPN")
+    );
     assert!(e.iter().any(|v| v["type"] == "gsm"));
-    assert!(!e.iter().any(|v| v["id"] == "Office LAN"), "ethernet is not a finding");
+    assert!(
+        !e.iter().any(|v| v["id"] == "Office LAN"),
+        "ethernet is not a finding"
+    );
     assert!(e.iter().any(|v| v["address"] == "223.5.5.5"));
     assert!(!e.iter().any(|v| v["address"] == "10.1.2.1"));
-    assert!(e.iter().any(|v| v["source"] == "wpa_supplicant" && v["ssid"] == "HomeNet"));
+    assert!(
+        e.iter()
+            .any(|v| v["source"] == "wpa_supplicant" && v["ssid"] == "HomeNet")
+    );
     assert!(!e.iter().any(|v| v["ssid"] == "Commented"));
     assert!(e.iter().any(|v| v["skipped"] == "live routes"));
     let clean = run("secret-clean");
-    assert_eq!(get(&clean, "network.internet_trace", "host").status, CheckStatus::Pass);
-    assert_eq!(get(&clean, "network.internet_trace", "user:dave").status, CheckStatus::Pass);
+    assert_eq!(
+        get(&clean, "network.internet_trace", "host").status,
+        CheckStatus::Pass
+    );
+    assert_eq!(
+        get(&clean, "network.internet_trace", "user:dave").status,
+        CheckStatus::Pass
+    );
 }
 
 #[test]
@@ -193,13 +262,22 @@ fn recent_files_under_media_roots() {
     assert_eq!(f[0]["source"], "gtk");
     assert!(f[0]["time"].is_string());
     let b = ev(get(&checks, "trace.recent_files", "user:bob"));
-    assert!(b.iter().any(|v| v["source"] == "kde" && v["path"] == "/run/media/bob/U盘/plan.odt" && v["mount_root"] == "/run/media/bob/U盘"));
+    assert!(b.iter().any(|v| v["source"] == "kde"
+        && v["path"] == "/run/media/bob/U盘/plan.odt"
+        && v["mount_root"] == "/run/media/bob/U盘"));
     let c = ev(get(&checks, "trace.recent_files", "user:carol"));
     let lo: Vec<&Value> = c.iter().filter(|v| v["source"] == "libreoffice").collect();
-    assert_eq!(lo.len(), 1, "OrderList repeats are not counted twice: {c:#?}");
+    assert_eq!(
+        lo.len(),
+        1,
+        "OrderList repeats are not counted twice: {c:#?}"
+    );
     assert_eq!(lo[0]["mount_root"], "/mnt/usb");
     let clean = run("secret-clean");
-    assert_eq!(get(&clean, "trace.recent_files", "user:dave").status, CheckStatus::Pass);
+    assert_eq!(
+        get(&clean, "trace.recent_files", "user:dave").status,
+        CheckStatus::Pass
+    );
 }
 
 #[test]
@@ -208,16 +286,26 @@ fn software_sources() {
     let c = get(&checks, "software.prohibited", "host");
     assert_eq!(c.status, CheckStatus::Fail);
     let e = ev(c);
-    let has = |rule: &str, source: &str| e.iter().any(|v| v["rule"] == rule && v["source"] == source);
+    let has =
+        |rule: &str, source: &str| e.iter().any(|v| v["rule"] == rule && v["source"] == source);
     assert!(has("qq", "dpkg"));
-    assert!(has("todesk", "rpm"), "real rpmdb.sqlite (with its WAL): {e:#?}");
+    assert!(
+        has("todesk", "rpm"),
+        "real rpmdb.sqlite (with its WAL): {e:#?}"
+    );
     assert!(has("sunlogin", "desktop"));
     assert!(has("wechat", "path"));
     assert!(!has("anydesk", "dpkg"), "config-files = removed");
-    assert!(!e.iter().any(|v| v["what"].as_str().is_some_and(|w| w.contains("qqmusic"))));
+    assert!(
+        !e.iter()
+            .any(|v| v["what"].as_str().is_some_and(|w| w.contains("qqmusic")))
+    );
     let erin = run("internal-office");
     let e = ev(get(&erin, "software.prohibited", "host"));
-    assert!(e.iter().any(|v| v["rule"] == "baidunetdisk" && v["user"] == "erin"));
+    assert!(
+        e.iter()
+            .any(|v| v["rule"] == "baidunetdisk" && v["user"] == "erin")
+    );
 }
 
 #[test]
@@ -230,9 +318,15 @@ fn antivirus_signature_age_from_the_sigtool_header() {
     assert_eq!(db["version"], 27480);
     assert!(db["age_days"].as_f64().unwrap() > 29.9);
     let fresh = run("secret-clean");
-    assert_eq!(get(&fresh, "software.antivirus", "host").status, CheckStatus::Pass);
+    assert_eq!(
+        get(&fresh, "software.antivirus", "host").status,
+        CheckStatus::Pass
+    );
     let none = run("internal-office");
-    assert_eq!(get(&none, "software.antivirus", "host").status, CheckStatus::Fail);
+    assert_eq!(
+        get(&none, "software.antivirus", "host").status,
+        CheckStatus::Fail
+    );
 }
 
 #[test]
@@ -240,20 +334,51 @@ fn services_and_audit() {
     let t = run("classified-traces");
     let r = ev(get(&t, "services.remote_access", "host"));
     // The drop-in (Include at the top of Debian's file) wins over the later `no`.
-    assert!(r.iter().any(|v| v["source"] == "sshd" && v["setting"] == "PasswordAuthentication yes"
-        && v["file"] == "/etc/ssh/sshd_config.d/50-cloud-init.conf" && v["line"] == 2), "{r:#?}");
-    assert!(r.iter().any(|v| v["unit"] == "xrdp.service" && v["masked"].is_null()));
-    assert!(r.iter().any(|v| v["unit"] == "vncserver@:1.service" && v["masked"] == true));
+    assert!(
+        r.iter().any(|v| v["source"] == "sshd"
+            && v["setting"] == "PasswordAuthentication yes"
+            && v["file"] == "/etc/ssh/sshd_config.d/50-cloud-init.conf"
+            && v["line"] == 2),
+        "{r:#?}"
+    );
+    assert!(
+        r.iter()
+            .any(|v| v["unit"] == "xrdp.service" && v["masked"].is_null())
+    );
+    assert!(
+        r.iter()
+            .any(|v| v["unit"] == "vncserver@:1.service" && v["masked"] == true)
+    );
     let s = ev(get(&t, "services.shares", "host"));
-    assert!(s.iter().any(|v| v["share"] == "homes"), "Debian's default smb.conf shares [homes]");
+    assert!(
+        s.iter().any(|v| v["share"] == "homes"),
+        "Debian's default smb.conf shares [homes]"
+    );
     assert!(s.iter().any(|v| v["source"] == "nfs"));
     assert_eq!(get(&t, "audit.enabled", "host").status, CheckStatus::Fail);
     let c = run("secret-clean");
-    for id in ["services.remote_access", "services.shares", "audit.enabled", "hardware.wireless", "hardware.bluetooth"] {
-        assert_eq!(get(&c, id, "host").status, CheckStatus::Pass, "{id}: {:?}", get(&c, id, "host").evidence);
+    for id in [
+        "services.remote_access",
+        "services.shares",
+        "audit.enabled",
+        "hardware.wireless",
+        "hardware.bluetooth",
+    ] {
+        assert_eq!(
+            get(&c, id, "host").status,
+            CheckStatus::Pass,
+            "{id}: {:?}",
+            get(&c, id, "host").evidence
+        );
     }
-    assert_eq!(get(&t, "hardware.wireless", "host").status, CheckStatus::Fail);
-    assert_eq!(get(&t, "hardware.bluetooth", "host").status, CheckStatus::Pass);
+    assert_eq!(
+        get(&t, "hardware.wireless", "host").status,
+        CheckStatus::Fail
+    );
+    assert_eq!(
+        get(&t, "hardware.bluetooth", "host").status,
+        CheckStatus::Pass
+    );
 }
 
 #[test]
@@ -262,17 +387,32 @@ fn levels_and_not_applicable_reasons() {
     let c = get(&i, "network.internet_trace", "user:erin");
     assert_eq!(c.status, CheckStatus::NotApplicable);
     assert_eq!(ev(c), vec![json!({"reason": "classification 内部 < 秘密"})]);
-    assert_eq!(get(&i, "network.internet_trace", "host").status, CheckStatus::NotApplicable);
-    assert_eq!(get(&i, "services.remote_access", "host").status, CheckStatus::NotApplicable);
-    assert_eq!(get(&i, "software.prohibited", "host").status, CheckStatus::Fail);
+    assert_eq!(
+        get(&i, "network.internet_trace", "host").status,
+        CheckStatus::NotApplicable
+    );
+    assert_eq!(
+        get(&i, "services.remote_access", "host").status,
+        CheckStatus::NotApplicable
+    );
+    assert_eq!(
+        get(&i, "software.prohibited", "host").status,
+        CheckStatus::Fail
+    );
     // The same tree at 非涉密: software.prohibited does not apply either.
     let dir = cases_dir().join("internal-office");
     let mut cfg = config(&dir);
     cfg.level = Classification::Unclassified;
     let u = inspection_checks(&Root::at(dir.join("root")), &cfg);
     let c = get(&u, "software.prohibited", "host");
-    assert_eq!(ev(c), vec![json!({"reason": "classification 非涉密 < 内部"})]);
-    assert_eq!(get(&u, "trace.recent_files", "user:erin").status, CheckStatus::Pass);
+    assert_eq!(
+        ev(c),
+        vec![json!({"reason": "classification 非涉密 < 内部"})]
+    );
+    assert_eq!(
+        get(&u, "trace.recent_files", "user:erin").status,
+        CheckStatus::Pass
+    );
 }
 
 // ---- traps built in temp dirs ------------------------------------------------
@@ -294,7 +434,11 @@ fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 fn secret_cfg() -> InspectionConfig {
-    let mut c = InspectionConfig::new(&rules(), Classification::Secret, ["/media", "/run/media", "/mnt"].map(String::from).to_vec());
+    let mut c = InspectionConfig::new(
+        &rules(),
+        Classification::Secret,
+        ["/media", "/run/media", "/mnt"].map(String::from).to_vec(),
+    );
     c.now = Ok(rfc3339("2026-12-06T00:00:00Z"));
     c
 }
@@ -309,7 +453,10 @@ fn cvd(version: u64, build_time: i64) -> Vec<u8> {
 #[test]
 fn clamav_uses_the_higher_version_of_cvd_and_cld() {
     let now = rfc3339("2026-12-06T00:00:00Z");
-    let d = tree(&[("var/lib/dpkg/status", "Package: clamav\nStatus: install ok installed\n\n")]);
+    let d = tree(&[(
+        "var/lib/dpkg/status",
+        "Package: clamav\nStatus: install ok installed\n\n",
+    )]);
     let db = d.path().join("var/lib/clamav");
     std::fs::create_dir_all(&db).unwrap();
     // The old .cvd is stale; freshclam's newer .cld (higher version) is fresh.
@@ -320,15 +467,25 @@ fn clamav_uses_the_higher_version_of_cvd_and_cld() {
     assert_eq!(c.status, CheckStatus::Pass, "{:?}", c.evidence);
     // A mtime-fresh but header-broken file: error, not pass.
     std::fs::remove_file(db.join("daily.cvd")).unwrap();
-    std::fs::write(db.join("daily.cld"), b"ClamAV-VDB:x:27480:10:90:md5:X:b:notanumber").unwrap();
+    std::fs::write(
+        db.join("daily.cld"),
+        b"ClamAV-VDB:x:27480:10:90:md5:X:b:notanumber",
+    )
+    .unwrap();
     let out = inspection_checks(&Root::at(d.path()), &secret_cfg());
-    assert_eq!(get(&out, "software.antivirus", "host").status, CheckStatus::Error);
+    assert_eq!(
+        get(&out, "software.antivirus", "host").status,
+        CheckStatus::Error
+    );
     // Signatures left over without the product do not count.
     let d = tree(&[]);
     std::fs::create_dir_all(d.path().join("var/lib/clamav")).unwrap();
     std::fs::write(d.path().join("var/lib/clamav/daily.cvd"), cvd(27480, now)).unwrap();
     let out = inspection_checks(&Root::at(d.path()), &secret_cfg());
-    assert_eq!(get(&out, "software.antivirus", "host").status, CheckStatus::Fail);
+    assert_eq!(
+        get(&out, "software.antivirus", "host").status,
+        CheckStatus::Fail
+    );
 }
 
 #[test]
@@ -339,34 +496,68 @@ fn sshd_first_value_include_order_and_match() {
         get(&out, "services.remote_access", "host").clone()
     };
     // Not set anywhere: OpenSSH's default yes.
-    assert_eq!(run(&[("etc/ssh/sshd_config", "Port 22\n")]).status, CheckStatus::Fail);
+    assert_eq!(
+        run(&[("etc/ssh/sshd_config", "Port 22\n")]).status,
+        CheckStatus::Fail
+    );
     // First value wins; keywords are case-insensitive; Key=value form.
-    assert_eq!(run(&[("etc/ssh/sshd_config", "passwordauthentication=no\nPasswordAuthentication yes\n")]).status, CheckStatus::Pass);
+    assert_eq!(
+        run(&[(
+            "etc/ssh/sshd_config",
+            "passwordauthentication=no\nPasswordAuthentication yes\n"
+        )])
+        .status,
+        CheckStatus::Pass
+    );
     // Relative Include, glob in name order: 10-a says no before 20-b's yes.
     assert_eq!(
         run(&[
-            ("etc/ssh/sshd_config", "Include sshd_config.d/*.conf\nPasswordAuthentication yes\n"),
-            ("etc/ssh/sshd_config.d/10-a.conf", "PasswordAuthentication no\n"),
-            ("etc/ssh/sshd_config.d/20-b.conf", "PasswordAuthentication yes\n"),
-            ("etc/ssh/sshd_config.d/05-x.conf.disabled", "PasswordAuthentication yes\n"),
+            (
+                "etc/ssh/sshd_config",
+                "Include sshd_config.d/*.conf\nPasswordAuthentication yes\n"
+            ),
+            (
+                "etc/ssh/sshd_config.d/10-a.conf",
+                "PasswordAuthentication no\n"
+            ),
+            (
+                "etc/ssh/sshd_config.d/20-b.conf",
+                "PasswordAuthentication yes\n"
+            ),
+            (
+                "etc/ssh/sshd_config.d/05-x.conf.disabled",
+                "PasswordAuthentication yes\n"
+            ),
         ])
         .status,
         CheckStatus::Pass
     );
     // A Match block that allows passwords counts.
-    let c = run(&[("etc/ssh/sshd_config", "PasswordAuthentication no\nMatch User backup\n  PasswordAuthentication yes\n")]);
+    let c = run(&[(
+        "etc/ssh/sshd_config",
+        "PasswordAuthentication no\nMatch User backup\n  PasswordAuthentication yes\n",
+    )]);
     assert_eq!(c.status, CheckStatus::Fail);
     // telnet in inetd.conf, as update-inetd writes it (and disables it).
-    let c = run(&[("etc/inetd.conf", "#<off># telnet stream tcp nowait telnetd /usr/sbin/tcpd /usr/sbin/in.telnetd\n")]);
+    let c = run(&[(
+        "etc/inetd.conf",
+        "#<off># telnet stream tcp nowait telnetd /usr/sbin/tcpd /usr/sbin/in.telnetd\n",
+    )]);
     assert_eq!(c.status, CheckStatus::Pass);
-    let c = run(&[("etc/inetd.conf", "telnet stream tcp nowait telnetd /usr/sbin/tcpd /usr/sbin/in.telnetd\n")]);
+    let c = run(&[(
+        "etc/inetd.conf",
+        "telnet stream tcp nowait telnetd /usr/sbin/tcpd /usr/sbin/in.telnetd\n",
+    )]);
     assert_eq!(c.status, CheckStatus::Fail);
 }
 
 #[test]
 fn symlinks_resolve_inside_the_root_and_broken_lists_error() {
     let d = tree(&[
-        ("home/lily/.local/share/recently-used.xbel", "<xbel><bookmark href=\"file:///media/lily/U/a\"></xbel>"),
+        (
+            "home/lily/.local/share/recently-used.xbel",
+            "<xbel><bookmark href=\"file:///media/lily/U/a\"></xbel>",
+        ),
         ("data/real-resolv.conf", "nameserver 8.8.8.8\n"),
     ]);
     // An absolute link is re-rooted: /data/real-resolv.conf inside the tree.
@@ -375,11 +566,20 @@ fn symlinks_resolve_inside_the_root_and_broken_lists_error() {
     let host = get(&out, "network.internet_trace", "host");
     assert_eq!(host.status, CheckStatus::Fail);
     assert!(ev(host).iter().any(|v| v["address"] == "8.8.8.8"));
-    assert_eq!(get(&out, "trace.recent_files", "user:lily").status, CheckStatus::Error);
+    assert_eq!(
+        get(&out, "trace.recent_files", "user:lily").status,
+        CheckStatus::Error
+    );
     // An NM keyfile that is not a key file is an error.
-    let d = tree(&[("etc/NetworkManager/system-connections/x.nmconnection", "this is not a key file\n")]);
+    let d = tree(&[(
+        "etc/NetworkManager/system-connections/x.nmconnection",
+        "this is not a key file\n",
+    )]);
     let out = inspection_checks(&Root::at(d.path()), &secret_cfg());
-    assert_eq!(get(&out, "network.internet_trace", "host").status, CheckStatus::Error);
+    assert_eq!(
+        get(&out, "network.internet_trace", "host").status,
+        CheckStatus::Error
+    );
     // No sysfs in the root: radios not applicable.
     let c = get(&out, "hardware.wireless", "host");
     assert_eq!(c.status, CheckStatus::NotApplicable);
@@ -391,8 +591,14 @@ fn internal_rules_make_names_and_networks_internal() {
     let d = tree(&[("etc/resolv.conf", "nameserver 59.255.1.1\n")]);
     let mut cfg = secret_cfg();
     let out = inspection_checks(&Root::at(d.path()), &cfg);
-    assert_eq!(get(&out, "network.internet_trace", "host").status, CheckStatus::Fail);
+    assert_eq!(
+        get(&out, "network.internet_trace", "host").status,
+        CheckStatus::Fail
+    );
     cfg.network.internal_cidrs = vec!["59.255.0.0/16".parse().unwrap()];
     let out = inspection_checks(&Root::at(d.path()), &cfg);
-    assert_eq!(get(&out, "network.internet_trace", "host").status, CheckStatus::Pass);
+    assert_eq!(
+        get(&out, "network.internet_trace", "host").status,
+        CheckStatus::Pass
+    );
 }

@@ -153,10 +153,7 @@ fn sources(root: &Root, home: &str, errors: &mut Vec<Value>) -> Vec<Source> {
         let dir = join(home, base);
         for name in root.list_dir(&dir).unwrap_or_default() {
             let db = join(&join(&dir, &name), "History");
-            let is_file = root
-                .resolve(&db)
-                .map(|(p, _)| p.is_file())
-                .unwrap_or(false);
+            let is_file = root.resolve(&db).map(|(p, _)| p.is_file()).unwrap_or(false);
             if is_file {
                 push(
                     root,
@@ -213,11 +210,7 @@ fn ini_profiles(text: &str) -> Vec<(String, bool)> {
     out
 }
 
-fn read_db(
-    root: &Root,
-    src: &Source,
-    cls: &Classifier,
-) -> Result<BTreeMap<String, Agg>, String> {
+fn read_db(root: &Root, src: &Source, cls: &Classifier) -> Result<BTreeMap<String, Agg>, String> {
     let db = sqlite::open(root, &src.db)?.ok_or_else(|| "disappeared while reading".to_string())?;
     let sql = match src.kind {
         Kind::Firefox => {
@@ -281,9 +274,18 @@ mod tests {
 
     #[test]
     fn hosts_of_urls() {
-        assert_eq!(url_host("https://WWW.Baidu.com./s?wd=secret").as_deref(), Some("www.baidu.com"));
-        assert_eq!(url_host("http://[2400:3200::1]:8080/x").as_deref(), Some("2400:3200::1"));
-        assert_eq!(url_host("ftp://ftp.example.org/pub").as_deref(), Some("ftp.example.org"));
+        assert_eq!(
+            url_host("https://WWW.Baidu.com./s?wd=secret").as_deref(),
+            Some("www.baidu.com")
+        );
+        assert_eq!(
+            url_host("http://[2400:3200::1]:8080/x").as_deref(),
+            Some("2400:3200::1")
+        );
+        assert_eq!(
+            url_host("ftp://ftp.example.org/pub").as_deref(),
+            Some("ftp.example.org")
+        );
         assert_eq!(url_host("file:///media/x"), None);
         assert_eq!(url_host("about:config"), None);
         assert_eq!(url_host("view-source:https://a.example.com/"), None);
@@ -296,7 +298,10 @@ mod tests {
         let ini = "[Install4F96D1932A9F858E]\nDefault=abc.default-esr\n\n[Profile1]\nName=x\nIsRelative=0\nPath=/home/a/ff/other\n\n[Profile0]\nName=default-esr\nIsRelative=1\nPath=abc.default-esr\nDefault=1\n\n[General]\nStartWithLastProfile=1\n";
         assert_eq!(
             ini_profiles(ini),
-            vec![("/home/a/ff/other".to_string(), false), ("abc.default-esr".to_string(), true)]
+            vec![
+                ("/home/a/ff/other".to_string(), false),
+                ("abc.default-esr".to_string(), true)
+            ]
         );
     }
 }

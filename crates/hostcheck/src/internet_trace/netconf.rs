@@ -37,7 +37,10 @@ pub(crate) fn parse_keyfile(text: &str) -> Result<Groups, String> {
             continue;
         }
         let Some(g) = &group else {
-            return Err(format!("line {}: key file does not start with a group", i + 1));
+            return Err(format!(
+                "line {}: key file does not start with a group",
+                i + 1
+            ));
         };
         let Some((k, v)) = line.split_once('=') else {
             return Err(format!("line {}: not a group header or key=value", i + 1));
@@ -55,7 +58,9 @@ pub(crate) fn parse_keyfile(text: &str) -> Result<Groups, String> {
 }
 
 fn get<'a>(g: &'a Groups, group: &str, key: &str) -> Option<&'a str> {
-    g.get(group).and_then(|m| m.get(key)).map(|(v, _)| v.as_str())
+    g.get(group)
+        .and_then(|m| m.get(key))
+        .map(|(v, _)| v.as_str())
 }
 
 /// An SSID as NetworkManager writes it: text, or `;`-separated byte values.
@@ -82,7 +87,8 @@ fn network_manager(root: &Root, cls: &Classifier, out: &mut Outcome) {
     let names = match root.list_dir(NM_DIR) {
         Ok(n) => n,
         Err(e) => {
-            out.errors.push(json!({"file": NM_DIR, "reason": e.to_string()}));
+            out.errors
+                .push(json!({"file": NM_DIR, "reason": e.to_string()}));
             return;
         }
     };
@@ -104,20 +110,23 @@ fn network_manager(root: &Root, cls: &Classifier, out: &mut Outcome) {
             Ok(Some(f)) => match String::from_utf8(f.bytes) {
                 Ok(t) => t,
                 Err(_) => {
-                    out.errors.push(json!({"file": file, "reason": "not a valid key file: not UTF-8"}));
+                    out.errors
+                        .push(json!({"file": file, "reason": "not a valid key file: not UTF-8"}));
                     continue;
                 }
             },
             Ok(None) => continue,
             Err(e) => {
-                out.errors.push(json!({"file": file, "reason": e.to_string()}));
+                out.errors
+                    .push(json!({"file": file, "reason": e.to_string()}));
                 continue;
             }
         };
         let g = match parse_keyfile(&text) {
             Ok(g) => g,
             Err(e) => {
-                out.errors.push(json!({"file": file, "reason": format!("not a valid key file: {e}")}));
+                out.errors
+                    .push(json!({"file": file, "reason": format!("not a valid key file: {e}")}));
                 continue;
             }
         };
@@ -152,7 +161,11 @@ fn network_manager(root: &Root, cls: &Classifier, out: &mut Outcome) {
         }
         for group in ["ipv4", "ipv6"] {
             if let Some(dns) = get(&g, group, "dns") {
-                for a in dns.split([';', ',']).map(str::trim).filter(|a| !a.is_empty()) {
+                for a in dns
+                    .split([';', ','])
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                {
                     if let Some(ip) = parse_addr(a)
                         && cls.address_is_external(ip)
                     {
@@ -170,7 +183,10 @@ fn network_manager(root: &Root, cls: &Classifier, out: &mut Outcome) {
 /// An address as written in resolv.conf or a keyfile (`%scope` dropped).
 fn parse_addr(a: &str) -> Option<IpAddr> {
     let a = a.split('%').next().unwrap_or(a).trim();
-    let a = a.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(a);
+    let a = a
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(a);
     a.parse().ok()
 }
 
@@ -182,7 +198,8 @@ fn resolv_conf(root: &Root, cls: &Classifier, out: &mut Outcome) {
         Ok(Some(f)) => f,
         Ok(None) => return,
         Err(e) => {
-            out.errors.push(json!({"file": file, "reason": e.to_string()}));
+            out.errors
+                .push(json!({"file": file, "reason": e.to_string()}));
             return;
         }
     };
@@ -208,7 +225,8 @@ fn wpa_supplicant(root: &Root, out: &mut Outcome) {
     let names = match root.list_dir(dir) {
         Ok(n) => n,
         Err(e) => {
-            out.errors.push(json!({"file": dir, "reason": e.to_string()}));
+            out.errors
+                .push(json!({"file": dir, "reason": e.to_string()}));
             return;
         }
     };
@@ -218,7 +236,8 @@ fn wpa_supplicant(root: &Root, out: &mut Outcome) {
             Ok(Some(f)) => f.text(),
             Ok(None) => continue,
             Err(e) => {
-                out.errors.push(json!({"file": file, "reason": e.to_string()}));
+                out.errors
+                    .push(json!({"file": file, "reason": e.to_string()}));
                 continue;
             }
         };
@@ -249,7 +268,9 @@ fn wpa_supplicant(root: &Root, out: &mut Outcome) {
         }
         // An unterminated block still names a network.
         if let Some((line, ssid)) = block {
-            out.findings.push(json!({"source": "wpa_supplicant", "file": file, "line": line, "ssid": ssid}));
+            out.findings.push(
+                json!({"source": "wpa_supplicant", "file": file, "line": line, "ssid": ssid}),
+            );
         }
     }
 }
@@ -259,7 +280,7 @@ fn wpa_ssid(v: &str) -> String {
     if let Some(s) = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
         return s.to_string();
     }
-    if v.len() % 2 == 0 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if v.len().is_multiple_of(2) && v.bytes().all(|b| b.is_ascii_hexdigit()) {
         let bytes: Vec<u8> = (0..v.len())
             .step_by(2)
             .filter_map(|i| u8::from_str_radix(&v[i..i + 2], 16).ok())
@@ -280,7 +301,9 @@ fn routes(root: &Root, cls: &Classifier, out: &mut Outcome) {
             if f.len() < 3 || f[1] != "00000000" {
                 continue;
             }
-            let Ok(gw) = u32::from_str_radix(f[2], 16) else { continue };
+            let Ok(gw) = u32::from_str_radix(f[2], 16) else {
+                continue;
+            };
             // /proc/net/route prints the address in host (little-endian) order.
             let ip = IpAddr::V4(Ipv4Addr::from(gw.swap_bytes()));
             let finding = cls.address_is_external(ip);
@@ -288,7 +311,8 @@ fn routes(root: &Root, cls: &Classifier, out: &mut Outcome) {
             if finding {
                 out.findings.push(e);
             } else {
-                out.notes.push(json!({"default_route": e, "gateway_internal": true}));
+                out.notes
+                    .push(json!({"default_route": e, "gateway_internal": true}));
             }
         }
     }
@@ -298,13 +322,16 @@ fn routes(root: &Root, cls: &Classifier, out: &mut Outcome) {
             if f.len() < 10 || f[0] != "00000000000000000000000000000000" || f[1] != "00" {
                 continue;
             }
-            let Ok(gw) = u128::from_str_radix(f[4], 16) else { continue };
+            let Ok(gw) = u128::from_str_radix(f[4], 16) else {
+                continue;
+            };
             let ip = IpAddr::V6(Ipv6Addr::from(gw));
             let e = json!({"source": "/proc/net/ipv6_route", "interface": f[9], "destination": "::/0", "gateway": ip.to_string()});
             if cls.address_is_external(ip) {
                 out.findings.push(e);
             } else if f[9] != "lo" {
-                out.notes.push(json!({"default_route": e, "gateway_internal": true}));
+                out.notes
+                    .push(json!({"default_route": e, "gateway_internal": true}));
             }
         }
     }
@@ -316,7 +343,8 @@ mod tests {
 
     #[test]
     fn keyfiles_strict_and_ssids() {
-        let g = parse_keyfile("[connection]\nid=Office\ntype=wifi\n\n[wifi]\nssid=Cafe;\n").unwrap();
+        let g =
+            parse_keyfile("[connection]\nid=Office\ntype=wifi\n\n[wifi]\nssid=Cafe;\n").unwrap();
         assert_eq!(get(&g, "connection", "type"), Some("wifi"));
         assert!(parse_keyfile("id=x\n[connection]\n").is_err());
         assert!(parse_keyfile("[connection]\nthis is junk\n").is_err());
