@@ -389,7 +389,7 @@ mod tests {
     fn samba_sections() {
         let mut o = Outcome::new();
         samba(
-            "[global]\n workgroup = W\n;[homes]\n#[x]\n[homes]\n   comment = Home\n   browseable = no\n[off]\n path = /srv/off\n Available = False\n[printers]\n[data]\n path = /srv/\\\n data\n",
+            "[global]\n workgroup = W\n;[homes]\n#[x]\n[homes]\n   comment = Home\n   browseable = no\n[off]\n path = /srv/off\n Available = False\n[printers]\n[data]\n path = /srv/\\\ndata\n",
             "/etc/samba/smb.conf",
             &mut o,
         );
