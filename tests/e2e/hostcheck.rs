@@ -107,7 +107,8 @@ fn inspection_cases() {
     for case in &cases {
         let state = tempfile::tempdir().unwrap();
         let extra = std::fs::read_to_string(case.join("agent.toml")).unwrap_or_default();
-        let cfg = util::write_config(state.path(), &extra);
+        // Not state/agent.toml: util::agent rewrites that one.
+        let cfg = util::write_config(&state.path().join("case"), &extra);
         let now = std::fs::read_to_string(case.join("now")).unwrap();
         let out = util::agent(state.path())
             .env("MIJIAN_NOW", now.trim())

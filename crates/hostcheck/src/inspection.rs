@@ -182,16 +182,69 @@ impl Outcome {
         } else {
             CheckStatus::Pass
         };
+        let actual = match status {
+            CheckStatus::Fail => Some(summary(&self.findings)),
+            CheckStatus::Error => Some(summary(&self.errors)),
+            _ => None,
+        };
         let mut ev = self.findings;
         ev.extend(self.errors);
         ev.extend(self.notes);
         let c = Check::new(id, subject, status).evidence(Value::Array(ev));
-        if status == CheckStatus::Pass {
-            c
-        } else {
-            c.remedy(remedy)
+        match actual {
+            Some(a) => c.actual(a).remedy(remedy),
+            None => c,
         }
     }
+}
+
+/// A one-line `actual` for the table: the first item's key values and how
+/// many more there are (the evidence holds them all).
+pub(crate) fn summary(items: &[Value]) -> String {
+    const KEYS: [&str; 16] = [
+        "host",
+        "type",
+        "ssid",
+        "address",
+        "gateway",
+        "interface",
+        "adapter",
+        "path",
+        "name",
+        "unit",
+        "share",
+        "export",
+        "setting",
+        "product",
+        "db",
+        "reason",
+    ];
+    let Some(first) = items.first() else {
+        return String::new();
+    };
+    let mut parts: Vec<String> = Vec::new();
+    for k in KEYS {
+        if let Some(v) = first.get(k).filter(|v| !v.is_null()) {
+            let v = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            if !parts.contains(&v) {
+                parts.push(v);
+            }
+        }
+        if parts.len() == 2 {
+            break;
+        }
+    }
+    let mut s = parts.join(" ");
+    if s.chars().count() > 60 {
+        s = s.chars().take(57).collect::<String>() + "...";
+    }
+    if items.len() > 1 {
+        s.push_str(&format!(" (+{} more)", items.len() - 1));
+    }
+    s
 }
 
 /// Seconds since 1970 as RFC 3339 UTC; `None` when out of range.

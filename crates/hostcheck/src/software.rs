@@ -409,6 +409,7 @@ pub fn antivirus(root: &Root, cfg: &InspectionConfig, sw: &Installed, live: &Liv
     }
     let fail = |ev: Vec<Value>, remedy: &str| {
         Check::new(id, "host", CheckStatus::Fail)
+            .actual("no antivirus installed")
             .evidence(Value::Array(ev))
             .remedy(remedy)
     };
@@ -429,7 +430,13 @@ pub fn antivirus(root: &Root, cfg: &InspectionConfig, sw: &Installed, live: &Liv
     let mut ev = installed;
     let (status, db_ev) = clamav_status(root, cfg);
     ev.extend(db_ev);
+    let actual = crate::inspection::summary(&db_ev_summary(&ev));
     let c = Check::new(id, "host", status).evidence(Value::Array(ev));
+    let c = if status == CheckStatus::Pass {
+        c
+    } else {
+        c.actual(actual)
+    };
     match status {
         CheckStatus::Pass => c,
         _ => c.remedy(format!(
@@ -438,6 +445,17 @@ pub fn antivirus(root: &Root, cfg: &InspectionConfig, sw: &Installed, live: &Liv
             cfg.max_signature_age_days
         )),
     }
+}
+
+/// The database item of the evidence (the one with a version or a reason).
+fn db_ev_summary(ev: &[Value]) -> Vec<Value> {
+    ev.iter()
+        .filter(|v| v.get("db").is_some() || v.get("reason").is_some())
+        .map(|v| match v.get("age_days") {
+            Some(a) => json!({"db": v["db"], "reason": format!("{a} days old")}),
+            None => v.clone(),
+        })
+        .collect()
 }
 
 fn clamav_db_evidence(root: &Root, cfg: &InspectionConfig) -> Vec<Value> {

@@ -103,9 +103,15 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
 
 /// A path written for a `file:` URI: `%`, `?`, `#` and non-ASCII escaped.
 fn uri_path(p: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
+    #[cfg(unix)]
+    let bytes = {
+        use std::os::unix::ffi::OsStrExt;
+        p.as_os_str().as_bytes().to_vec()
+    };
+    #[cfg(not(unix))]
+    let bytes = p.to_string_lossy().replace('\\', "/").into_bytes();
     let mut out = String::new();
-    for &b in p.as_os_str().as_bytes() {
+    for &b in &bytes {
         if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
             out.push(b as char);
         } else {
