@@ -146,3 +146,71 @@ pub fn with_deadline<T>(
         e => e.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row committed only to the WAL (the writer still holds the
+    /// database open, no checkpoint) is seen through the private copy;
+    /// `immutable=1` on the same files would miss it. The original files
+    /// are left byte for byte as they were.
+    #[test]
+    fn wal_rows_are_seen_and_the_original_is_untouched() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("home/u/My Profile?x");
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("places.sqlite");
+        let w = Connection::open(&db).unwrap();
+        w.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
+             CREATE TABLE t(x INTEGER); INSERT INTO t VALUES (1);",
+        )
+        .unwrap();
+        w.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        assert!(dir.join("places.sqlite-wal").exists());
+        let before: Vec<Vec<u8>> = ["places.sqlite", "places.sqlite-wal"]
+            .iter()
+            .map(|n| std::fs::read(dir.join(n)).unwrap())
+            .collect();
+        let root = Root::at(d.path());
+        let host = "/home/u/My Profile?x/places.sqlite";
+        let got = open(&root, host).unwrap().unwrap();
+        let n: i64 = with_deadline(&got, |c| {
+            c.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+        })
+        .unwrap();
+        assert_eq!(n, 2);
+        // What immutable=1 alone would have seen.
+        let imm = Connection::open_with_flags(
+            format!("file:{}?immutable=1", uri_path(&db)),
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .unwrap();
+        let m: i64 = imm
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap_or(0);
+        assert!(m < 2, "immutable saw {m}");
+        drop(got);
+        let after: Vec<Vec<u8>> = ["places.sqlite", "places.sqlite-wal"]
+            .iter()
+            .map(|n| std::fs::read(dir.join(n)).unwrap())
+            .collect();
+        assert!(before == after, "the original database or WAL changed");
+        drop(w);
+    }
+
+    #[test]
+    fn missing_and_not_sqlite() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("History"), b"not sqlite at all, just text").unwrap();
+        let root = Root::at(d.path());
+        assert!(open(&root, "/nope").unwrap().is_none());
+        let db = open(&root, "/History").unwrap().unwrap();
+        assert!(
+            with_deadline(&db, |c| c
+                .query_row("SELECT count(*) FROM urls", [], |r| r.get::<_, i64>(0)))
+            .is_err()
+        );
+    }
+}
