@@ -602,3 +602,29 @@ fn internal_rules_make_names_and_networks_internal() {
         CheckStatus::Pass
     );
 }
+
+#[test]
+fn snap_and_flatpak_browser_folders_are_read() {
+    let d = tree(&[]);
+    let src = cases_dir().join("classified-traces/root/home/bob/.config/chromium/Default/History");
+    for dst in [
+        "home/lily/snap/chromium/common/chromium/Default/History",
+        "home/lily/.var/app/com.google.Chrome/config/google-chrome/Default/History",
+    ] {
+        let p = d.path().join(dst);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::copy(&src, &p).unwrap();
+    }
+    let out = inspection_checks(&Root::at(d.path()), &secret_cfg());
+    let c = get(&out, "network.internet_trace", "user:lily");
+    assert_eq!(c.status, CheckStatus::Fail);
+    let e = ev(c);
+    assert!(
+        e.iter()
+            .any(|v| v["browser"] == "chromium" && v["db"].as_str().unwrap().contains("/snap/"))
+    );
+    assert!(
+        e.iter()
+            .any(|v| v["browser"] == "google-chrome" && v["host"] == "pan.baidu.com")
+    );
+}

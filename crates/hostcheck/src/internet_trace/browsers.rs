@@ -93,7 +93,15 @@ fn sources(root: &Root, home: &str, errors: &mut Vec<Value>) -> Vec<Source> {
         }
     };
     // Firefox: profiles.ini sections, then every subfolder with places.sqlite.
-    for base in [".mozilla/firefox", ".config/mozilla/firefox"] {
+    // Beyond the spec's two folders: the snap (Ubuntu, Kylin desktop) and
+    // flatpak packagings keep the same layout under their own homes.
+    for base in [
+        ".mozilla/firefox",
+        ".config/mozilla/firefox",
+        "snap/firefox/common/.mozilla/firefox",
+        ".var/app/org.mozilla.firefox/.mozilla/firefox",
+        ".var/app/org.mozilla.firefox/config/mozilla/firefox",
+    ] {
         let dir = join(home, base);
         match root.read(&join(&dir, "profiles.ini")) {
             Ok(Some(f)) => {
@@ -145,8 +153,18 @@ fn sources(root: &Root, home: &str, errors: &mut Vec<Value>) -> Vec<Source> {
     }
     for (browser, base) in [
         ("chromium", ".config/chromium"),
+        ("chromium", "snap/chromium/common/chromium"),
+        ("chromium", ".var/app/org.chromium.Chromium/config/chromium"),
         ("google-chrome", ".config/google-chrome"),
+        ("google-chrome", ".config/google-chrome-beta"),
+        ("google-chrome", ".config/google-chrome-unstable"),
+        (
+            "google-chrome",
+            ".var/app/com.google.Chrome/config/google-chrome",
+        ),
         ("microsoft-edge", ".config/microsoft-edge"),
+        ("microsoft-edge", ".config/microsoft-edge-beta"),
+        ("microsoft-edge", ".config/microsoft-edge-dev"),
         ("browser360", ".config/browser360"),
         ("qqbrowser", ".config/qqbrowser"),
     ] {
