@@ -103,17 +103,33 @@ fn kde(root: &Root, home: &str, roots: &[String], names: &[&str], o: &mut Outcom
         let Some((url, _)) = de.get("URL[$e]").or_else(|| de.get("URL")) else {
             continue;
         };
-        let mut url = url.clone();
-        for prefix in ["$HOME", "~"] {
-            if let Some(rest) = url.strip_prefix(prefix)
-                && (rest.is_empty() || rest.starts_with('/'))
-            {
-                url = format!("{}{rest}", home.trim_end_matches('/'));
-                break;
-            }
-        }
+        let url = kde_url(url, home);
         judge("kde", &file, &Entry { url, time: None }, roots, names, o);
     }
+}
+
+/// A KDE `URL[$e]=` value with KConfig's path translation undone: `$HOME`
+/// (also after `file://`, as `writePathEntry` writes it) or `~` at the
+/// start is the user's home, `$$` is a literal `$`.
+fn kde_url(raw: &str, home: &str) -> String {
+    let (scheme, rest) = match raw.strip_prefix("file://") {
+        Some(r) if r.starts_with('$') || r.starts_with('~') => ("file://", r),
+        _ => ("", raw),
+    };
+    for prefix in ["$HOME", "~"] {
+        if let Some(tail) = rest.strip_prefix(prefix)
+            && (tail.is_empty() || tail.starts_with('/'))
+        {
+            let path = format!("{}{}", home.trim_end_matches('/'), tail.replace("$$", "$"));
+            // Re-encode nothing: a plain path is taken as is.
+            return if scheme.is_empty() {
+                path
+            } else {
+                format!("{scheme}{path}")
+            };
+        }
+    }
+    raw.replace("$$", "$")
 }
 
 fn judge(source: &str, file: &str, e: &Entry, roots: &[String], names: &[&str], o: &mut Outcome) {
@@ -346,6 +362,18 @@ mod tests {
         assert_eq!(under_media("/media-archive/x", &roots, &names), None);
         assert_eq!(under_media("/home/a/media/x", &roots, &names), None);
         assert_eq!(under_media("/media", &roots, &names), None);
+    }
+
+    #[test]
+    fn kde_values() {
+        assert_eq!(kde_url("$HOME/a.txt", "/home/b"), "/home/b/a.txt");
+        assert_eq!(
+            kde_url("file://$HOME/a.txt", "/home/b"),
+            "file:///home/b/a.txt"
+        );
+        assert_eq!(kde_url("~/x", "/home/b/"), "/home/b/x");
+        assert_eq!(kde_url("/media/b/U/$$x", "/home/b"), "/media/b/U/$x");
+        assert_eq!(kde_url("$HOMEX/y", "/home/b"), "$HOMEX/y");
     }
 
     #[test]
