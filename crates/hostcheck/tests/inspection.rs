@@ -628,3 +628,23 @@ fn snap_and_flatpak_browser_folders_are_read() {
             .any(|v| v["browser"] == "google-chrome" && v["host"] == "pan.baidu.com")
     );
 }
+
+#[test]
+fn oversized_history_is_an_error_not_a_read() {
+    let d = tree(&[]);
+    let p = d.path().join("home/lily/.config/chromium/Default/History");
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    // Sparse: 600 MiB on paper, nothing on disk.
+    std::fs::File::create(&p)
+        .unwrap()
+        .set_len(600 * 1024 * 1024)
+        .unwrap();
+    let out = inspection_checks(&Root::at(d.path()), &secret_cfg());
+    let c = get(&out, "network.internet_trace", "user:lily");
+    assert_eq!(c.status, CheckStatus::Error);
+    assert!(
+        ev(c)[0]["reason"].as_str().unwrap().contains("larger than"),
+        "{:?}",
+        c.evidence
+    );
+}
