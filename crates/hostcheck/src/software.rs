@@ -428,7 +428,15 @@ pub fn antivirus(root: &Root, cfg: &InspectionConfig, sw: &Installed, live: &Liv
     }
     // ClamAV is the only product: its daily signatures decide.
     let mut ev = installed;
-    let (status, db_ev) = clamav_status(root, cfg);
+    let (status, mut db_ev) = clamav_status(root, cfg);
+    // The database item also names how the product was found, so one
+    // object holds product, source, db, version, build_time and age_days.
+    if let Some(inst) = ev.first().cloned() {
+        for d in db_ev.iter_mut().filter(|d| d.get("version").is_some()) {
+            d["source"] = inst["source"].clone();
+            d["what"] = inst["what"].clone();
+        }
+    }
     ev.extend(db_ev);
     let actual = crate::inspection::summary(&db_ev_summary(&ev));
     let c = Check::new(id, "host", status).evidence(Value::Array(ev));
