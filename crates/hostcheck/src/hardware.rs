@@ -89,6 +89,15 @@ pub fn checks(root: &Root) -> Vec<Check> {
 fn judge(id: &str, radios: Vec<Value>, switches: &[Switch], kind: &str, remedy: &str) -> Check {
     let mine: Vec<&Switch> = switches.iter().filter(|s| s.kind == kind).collect();
     let pass = radios.is_empty() || (!mine.is_empty() && mine.iter().all(|s| s.blocked()));
+    let actual = format!(
+        "{}{}",
+        crate::inspection::summary(&radios),
+        if mine.is_empty() {
+            ", no rfkill switch"
+        } else {
+            ", not blocked"
+        }
+    );
     let mut ev = radios;
     ev.extend(mine.iter().map(|s| s.evidence()));
     let c = Check::new(
@@ -101,5 +110,9 @@ fn judge(id: &str, radios: Vec<Value>, switches: &[Switch], kind: &str, remedy: 
         },
     )
     .evidence(Value::Array(ev));
-    if pass { c } else { c.remedy(remedy) }
+    if pass {
+        c
+    } else {
+        c.actual(actual).remedy(remedy)
+    }
 }

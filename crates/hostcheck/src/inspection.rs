@@ -201,8 +201,9 @@ impl Outcome {
 /// A one-line `actual` for the table: the first item's key values and how
 /// many more there are (the evidence holds them all).
 pub(crate) fn summary(items: &[Value]) -> String {
-    const KEYS: [&str; 16] = [
+    const KEYS: [&str; 18] = [
         "host",
+        "browser",
         "type",
         "ssid",
         "address",
@@ -211,6 +212,7 @@ pub(crate) fn summary(items: &[Value]) -> String {
         "adapter",
         "path",
         "name",
+        "what",
         "unit",
         "share",
         "export",
