@@ -280,10 +280,28 @@ pub(crate) fn url_host(url: &str) -> Option<String> {
     if !matches!(scheme.as_str(), "http" | "https" | "ftp") {
         return None;
     }
-    let parsed = url::Url::parse(url).ok()?;
-    let host = parsed.host_str()?;
-    let h = normal_host(host);
+    // The url crate applies the WHATWG rules browsers use; a URL it refuses
+    // (browsers store what they were given) still has its host read by hand,
+    // so no visit is silently dropped.
+    let h = match url::Url::parse(url) {
+        Ok(parsed) => normal_host(parsed.host_str()?),
+        Err(_) => normal_host(&raw_host(&url[scheme_end + 1..])?),
+    };
     (!h.is_empty()).then_some(h)
+}
+
+/// The host of `//[user@]host[:port]/...`, by hand.
+fn raw_host(rest: &str) -> Option<String> {
+    let rest = rest.strip_prefix("//")?;
+    let auth = rest.split(['/', '?', '#', '\\']).next().unwrap_or(rest);
+    let hostport = auth.rsplit_once('@').map(|(_, h)| h).unwrap_or(auth);
+    let host = if let Some(v6) = hostport.strip_prefix('[') {
+        v6.split(']').next().unwrap_or(v6)
+    } else {
+        hostport.split(':').next().unwrap_or(hostport)
+    };
+    let host: Vec<u8> = percent_encoding::percent_decode_str(host).collect();
+    Some(String::from_utf8_lossy(&host).into_owned())
 }
 
 #[cfg(test)]
@@ -309,6 +327,11 @@ mod tests {
         assert_eq!(url_host("view-source:https://a.example.com/"), None);
         assert_eq!(url_host("moz-extension://abc/x"), None);
         assert_eq!(url_host("chrome://settings"), None);
+        // Refused by the WHATWG parser (bad port), host still read.
+        assert_eq!(
+            url_host("http://user@Bad.Example.com:99999/x").as_deref(),
+            Some("bad.example.com")
+        );
     }
 
     #[test]
