@@ -98,7 +98,11 @@ fn judge(id: &str, radios: Vec<Value>, switches: &[Switch], kind: &str, remedy: 
             ", not blocked"
         }
     );
+    let none = radios.is_empty();
     let mut ev = radios;
+    if none {
+        ev.push(json!({"found": format!("no {} device", if kind == "wlan" { "wireless" } else { "Bluetooth" })}));
+    }
     ev.extend(mine.iter().map(|s| s.evidence()));
     let c = Check::new(
         id,
