@@ -5,6 +5,9 @@
 //! `expected.json` (`UPDATE_EXPECT=1` rewrites it), and the evidence an
 //! inspector acts on. Traps that need no producer are built in temp dirs.
 
+// Linux host trees (symlinks, sysfs, dpkg): not built for Windows targets.
+#![cfg(unix)]
+
 use mijian_hostcheck::{InspectionConfig, Root, inspection_checks};
 use mijian_policy::{Classification, Policy};
 use mijian_report::{Check, CheckStatus};
