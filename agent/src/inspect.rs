@@ -98,6 +98,21 @@ impl Inspector {
         let host = mijian_hostcheck::check_host(&self.root, &thresholds);
         report.checks = host.checks;
         report.notes.extend(host.notes);
+        // Internet and usage traces, radios, software, services, audit
+        // (spec/inspection-checks.md).
+        let icfg = mijian_hostcheck::InspectionConfig::new(
+            &self.policy,
+            self.cfg.host.classification,
+            self.cfg
+                .media
+                .roots
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+        );
+        report
+            .checks
+            .extend(mijian_hostcheck::inspection_checks(&self.root, &icfg));
 
         let media = if self.root.is_live() {
             mijian_media::mounted_now(&self.media_options(), &self.policy.media)

@@ -19,13 +19,19 @@ mod error;
 mod keywords;
 mod markings;
 mod media;
+mod network;
+mod software;
 
-pub use baseline::{Baseline, LevelProfile, PasswordBaseline, ScreenLockBaseline, Thresholds};
+pub use baseline::{
+    AntivirusBaseline, Baseline, LevelProfile, PasswordBaseline, ScreenLockBaseline, Thresholds,
+};
 pub use classification::Classification;
 pub use error::PolicyError;
 pub use keywords::{KeywordRule, Keywords};
 pub use markings::{MarkingPattern, Markings};
 pub use media::{MediaRegister, MediumEntry};
+pub use network::NetworkRules;
+pub use software::{AntivirusProduct, ProhibitedSoftware, SoftwareCategory, SoftwareRules};
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -41,7 +47,14 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../rules/markings.toml"),
     ),
     ("media.toml", include_str!("../../../rules/media.toml")),
+    ("network.toml", include_str!("../../../rules/network.toml")),
+    (
+        "software.toml",
+        include_str!("../../../rules/software.toml"),
+    ),
 ];
+
+const BUILTIN_SOFTWARE: &str = include_str!("../../../rules/software.toml");
 
 /// The documented example keyword set (`docs/examples/keywords/example.toml`):
 /// never active in a shipped policy (issue 18: its terms gave real false
@@ -58,6 +71,11 @@ pub struct Policy {
     pub markings: Markings,
     pub keywords: Keywords,
     pub media: MediaRegister,
+    /// `network.toml`: internal names and networks (empty when absent).
+    pub network: NetworkRules,
+    /// `software.toml`: prohibited programs and antivirus products (the
+    /// built-in list when the rules directory has no `software.toml`).
+    pub software: SoftwareRules,
     /// Lowercase hex SHA-256 over the rule files used (path, length, bytes).
     pub digest: String,
     /// Where the rules came from: a directory, or `None` for the built-ins.
@@ -101,10 +119,24 @@ impl Policy {
             });
         }
         let mut files = Vec::new();
-        for name in ["baseline.toml", "markings.toml", "media.toml"] {
+        for name in [
+            "baseline.toml",
+            "markings.toml",
+            "media.toml",
+            "network.toml",
+        ] {
             if let Some(bytes) = read_optional(&dir.join(name))? {
                 files.push((name.to_string(), bytes));
             }
+        }
+        // A rules directory written before software.toml existed still gets
+        // the default lists (hashed into the digest: they are rules used).
+        match read_optional(&dir.join("software.toml"))? {
+            Some(bytes) => files.push(("software.toml".to_string(), bytes)),
+            None => files.push((
+                "software.toml".to_string(),
+                BUILTIN_SOFTWARE.as_bytes().to_vec(),
+            )),
         }
         let kw_dir = dir.join("keywords");
         if kw_dir.is_dir() {
@@ -144,6 +176,8 @@ impl Policy {
         let mut markings = Markings::default();
         let mut keywords = Keywords::default();
         let mut media = MediaRegister::default();
+        let mut network = NetworkRules::default();
+        let mut software = SoftwareRules::default();
         for (rel, bytes) in files {
             let path = dir.join(rel);
             hasher.update(rel.as_bytes());
@@ -159,6 +193,8 @@ impl Policy {
                 "baseline.toml" => baseline = Baseline::parse(&path, text)?,
                 "markings.toml" => markings = Markings::parse(&path, text)?,
                 "media.toml" => media = MediaRegister::parse(&path, text)?,
+                "network.toml" => network = NetworkRules::parse(&path, text)?,
+                "software.toml" => software = SoftwareRules::parse(&path, text)?,
                 _ => keywords.add_file(&path, text)?,
             }
         }
@@ -167,6 +203,8 @@ impl Policy {
             markings,
             keywords,
             media,
+            network,
+            software,
             digest: hex::encode(hasher.finalize()),
             source,
         })
