@@ -78,15 +78,13 @@ rm -rf "$stage"
 mkdir -p "$stage"
 
 # --- default rules: only the active ones --------------------------------
-# What Policy::load reads: rules/{baseline,markings,media}.toml and
-# rules/keywords/*.toml. Example keyword files are documentation, not policy:
+# What Policy::load reads: rules/*.toml (baseline, markings, media, network,
+# software, ...) and rules/keywords/*.toml. Example keyword files are documentation, not policy:
 # they go to /usr/share/doc, never into /etc/mijian/rules.
 conf=$stage/mijian-agent/conf
 mkdir -p "$conf/rules/keywords"
 cp docs/agent.toml "$conf/agent.toml"
-for f in baseline markings media; do
-  cp "rules/$f.toml" "$conf/rules/$f.toml"
-done
+cp rules/*.toml "$conf/rules/"
 mkdir -p "$stage/mijian-agent/doc/examples/keywords"
 shopt -s nullglob
 for f in rules/keywords/*.toml; do

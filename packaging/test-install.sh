@@ -72,6 +72,7 @@ dpkg-deb -c "$coll_deb" | awk '{print $6}'
 contents=$(dpkg-deb -c "$agent_deb")
 for f in ./usr/bin/mijian-agent ./etc/mijian/agent.toml ./etc/mijian/rules/baseline.toml \
   ./etc/mijian/rules/markings.toml ./etc/mijian/rules/media.toml \
+  ./etc/mijian/rules/network.toml ./etc/mijian/rules/software.toml \
   ./usr/lib/systemd/system/mijian-agent.service ./usr/share/man/man1/mijian-agent.1.gz \
   ./usr/share/doc/mijian-agent/copyright ./usr/share/doc/mijian-agent/OpenCC-LICENSE.txt \
   ./usr/share/doc/mijian-agent/LICENSE-Adobe-CMaps.txt; do
