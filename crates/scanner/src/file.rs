@@ -10,7 +10,7 @@
 
 use crate::extract::{self, Ctx, Document, ExtractError};
 use crate::markings::{Detector, Found};
-use crate::matcher::{Hits, Matcher};
+use crate::matcher::{Hits, Matcher, RuleInfo};
 use crate::sniff::{Format, sniff};
 use crate::{ScanError, html, text, verdict};
 use mijian_policy::{Classification, Policy};
@@ -24,6 +24,8 @@ use std::path::{Path, PathBuf};
 /// patterns, and the host level that sets severities. Build once, share.
 pub struct Compiled {
     pub matcher: Matcher,
+    /// The same terms as byte patterns in every encoding (`raw`).
+    pub raw: crate::raw::RawSearcher,
     pub markings: Detector,
     pub host_level: Classification,
     /// The policy digest the findings were judged under.
@@ -35,6 +37,7 @@ impl Compiled {
         crate::normalise::init();
         Ok(Compiled {
             matcher: Matcher::new(&policy.keywords)?,
+            raw: crate::raw::RawSearcher::new(&policy.keywords),
             markings: Detector::new(&policy.markings)?,
             host_level,
             policy_digest: policy.digest.clone(),
@@ -126,15 +129,25 @@ fn one(path: &Path, data: &[u8], ctx: &mut Ctx, c: &Compiled, a: &mut Analysis) 
     let fmt = sniff(data);
     match fmt {
         Format::Binary => {
+            // Binary-looking content is still searched for the bytes of
+            // every term in every encoding (issue 15: one NUL byte must not
+            // hide a file).
             a.skipped = a.skipped || ctx.depth == 0;
-            judge(path, data, "binary", None, &Hits::default(), &names, c, a);
+            let raw = c.raw.scan(data);
+            judge(path, data, "binary", None, &raw, &names, c, a);
+            mark_raw(a, path, c.matcher.rules(), &Hits::default(), &raw);
             "binary"
         }
         Format::Text => {
             let d = text::decode(data);
-            let content = c.matcher.scan(&d.text);
+            let decoded = c.matcher.scan(&d.text);
+            let mut content = decoded.clone();
+            if d.lossy {
+                crate::raw::max_merge(&mut content, &c.raw.scan(data));
+            }
             let marking = c.markings.head(&d.text);
             judge(path, data, "text", marking, &content, &names, c, a);
+            mark_raw(a, path, c.matcher.rules(), &decoded, &content);
             "text"
         }
         _ => {
@@ -144,12 +157,51 @@ fn one(path: &Path, data: &[u8], ctx: &mut Ctx, c: &Compiled, a: &mut Analysis) 
                 Err(e) => {
                     a.findings
                         .push(verdict::unscannable(path, Some(data), fmt.name(), &e));
-                    judge(path, data, fmt.name(), None, &Hits::default(), &names, c, a);
+                    // A damaged document (an OLE file with a broken
+                    // directory, a cut RTF) still holds its text's bytes:
+                    // search them raw, so the unreadable file is not only
+                    // `unscannable` but also says what it holds.
+                    let raw = c.raw.scan(data);
+                    judge(path, data, fmt.name(), None, &raw, &names, c, a);
+                    mark_raw(a, path, c.matcher.rules(), &Hits::default(), &raw);
                     fmt.name()
                 }
             }
         }
     }
+}
+
+/// When raw-byte hits added to what the decoded text gave, say so on the
+/// file's finding (`detail.raw_rules`), so an inspector knows the text was
+/// found in the bytes rather than in a clean decode.
+fn mark_raw(a: &mut Analysis, path: &Path, rules: &[RuleInfo], decoded: &Hits, all: &Hits) {
+    let more: Vec<usize> = all
+        .per_rule
+        .iter()
+        .enumerate()
+        .filter(|(i, h)| h.count > decoded.per_rule.get(*i).map_or(0, |d| d.count))
+        .map(|(i, _)| i)
+        .collect();
+    if more.is_empty() {
+        return;
+    }
+    let want = mijian_report::encode_path(path).path;
+    let Some(f) =
+        a.findings.iter_mut().rev().find(|f| {
+            f.path.as_deref() == Some(want.as_str()) && f.kind != FindingKind::Unscannable
+        })
+    else {
+        return;
+    };
+    let ids: Vec<&str> = more
+        .iter()
+        .filter_map(|&i| rules.get(i).map(|r| r.id.as_str()))
+        .collect();
+    let mut detail = f.detail.take().unwrap_or_else(|| serde_json::json!({}));
+    if let Some(o) = detail.as_object_mut() {
+        o.insert("raw_rules".into(), serde_json::json!(ids));
+    }
+    f.detail = Some(detail);
 }
 
 fn run_extractor(fmt: Format, data: &[u8], ctx: &mut Ctx) -> Result<Document, ExtractError> {
@@ -202,11 +254,20 @@ fn document(
         h.per_rule.iter_mut().for_each(|r| r.first = None);
         content.merge(&h);
     }
+    // What the parser did not read (a sector it lost, a hidden part, a
+    // script or comment) may still hold a term's bytes: keep, per rule, the
+    // larger of the decoded and the raw count (issue 15). Archives are left
+    // out: their members are analysed, and found, on their own.
+    let decoded = content.clone();
+    if !matches!(fmt, Format::Zip | Format::Gzip | Format::Tar) {
+        crate::raw::max_merge(&mut content, &c.raw.scan(data));
+    }
     let marking = c
         .markings
         .metadata(&doc.properties)
         .or_else(|| c.markings.head(doc.head.as_deref().unwrap_or(&doc.text)));
     judge(path, data, format, marking, &content, names, c, a);
+    mark_raw(a, path, c.matcher.rules(), &decoded, &content);
     if doc.truncated {
         a.findings.push(verdict::unscannable_reason(
             path,
@@ -343,12 +404,20 @@ fn stream_text(
     let names = name_hits(path, c);
     let mut hasher = Sha256::new();
     hasher.update(&first);
-    // The encoding is decided on the first chunk.
-    let enc = {
+    // UTF-16 is decided on the first chunk (later chunks have no BOM) and
+    // decoded as one stream; anything else is decoded chunk by chunk, cut at
+    // line ends, with the same tolerant line-wise decoding as small files,
+    // so a log that turns from UTF-8 to GBK halfway is read right.
+    let utf16 = {
         let d = text::decode(&first);
-        encoding_rs::Encoding::for_label(d.encoding.as_bytes()).unwrap_or(encoding_rs::UTF_8)
+        d.encoding
+            .starts_with("UTF-16")
+            .then(|| encoding_rs::Encoding::for_label(d.encoding.as_bytes()))
+            .flatten()
     };
-    let mut decoder = enc.new_decoder_with_bom_removal();
+    let mut decoder = utf16.map(|e| e.new_decoder_with_bom_removal());
+    let mut pending: Vec<u8> = Vec::new();
+    let mut raw_hits = Hits::default();
     let mut carry = String::new();
     let mut piece = String::new();
     let mut content = Hits::default();
@@ -362,12 +431,30 @@ fn stream_text(
         piece.clear();
         piece.push_str(&carry);
         let split = piece.len();
-        piece.reserve(
-            decoder
-                .max_utf8_buffer_length(chunk.len())
-                .unwrap_or(chunk.len() * 3),
-        );
-        let _ = decoder.decode_to_string(&chunk, &mut piece, last);
+        match &mut decoder {
+            Some(decoder) => {
+                piece.reserve(
+                    decoder
+                        .max_utf8_buffer_length(chunk.len())
+                        .unwrap_or(chunk.len() * 3),
+                );
+                let _ = decoder.decode_to_string(&chunk, &mut piece, last);
+            }
+            None => {
+                pending.extend_from_slice(&chunk);
+                let cut = if last {
+                    pending.len()
+                } else {
+                    memchr::memrchr(b'\n', &pending).map_or_else(|| utf8_cut(&pending), |i| i + 1)
+                };
+                let d = text::decode(&pending[..cut]);
+                piece.push_str(&d.text);
+                if d.lossy {
+                    raw_hits.merge(&c.raw.scan(&pending[..cut]));
+                }
+                pending.drain(..cut);
+            }
+        }
         if is_first {
             marking = c.markings.head(&piece);
         }
@@ -403,6 +490,8 @@ fn stream_text(
         hasher.update(&chunk);
     }
     let sha = hex::encode(hasher.finalize());
+    let decoded = content.clone();
+    crate::raw::max_merge(&mut content, &raw_hits);
     // Judge with an empty byte slice, then put the streamed hash in.
     let ev = verdict::Evidence {
         path,
@@ -415,6 +504,7 @@ fn stream_text(
     if let Some(mut f) = verdict::judge(&ev, c.matcher.rules(), c.host_level) {
         f.sha256 = Some(sha.clone());
         a.findings.push(f);
+        mark_raw(&mut a, path, c.matcher.rules(), &decoded, &content);
     }
     for f in &mut a.findings {
         if f.kind == FindingKind::Unscannable {
@@ -422,6 +512,26 @@ fn stream_text(
         }
     }
     a
+}
+
+/// Where to cut a line-less chunk: before a UTF-8 character split by the
+/// chunk's end (the rest is decoded with the next chunk).
+fn utf8_cut(b: &[u8]) -> usize {
+    let n = b.len();
+    for back in 1..=3.min(n) {
+        let x = b[n - back];
+        if x & 0xC0 == 0x80 {
+            continue;
+        }
+        let need = match x {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => 1,
+        };
+        return if need > back { n - back } else { n };
+    }
+    n
 }
 
 /// Rule ids and counts of a finding, for tests and summaries.

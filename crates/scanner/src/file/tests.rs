@@ -21,14 +21,100 @@ fn name_is_scanned_like_content() {
 }
 
 #[test]
-fn binary_content_is_skipped_but_named() {
+fn binary_content_is_searched_raw_and_named() {
+    // Issue 15: binary-looking content is still searched for term bytes.
     let elf = [&b"\x7fELF\x02\x01\x01\0\0\0"[..], "玄鸟柒号".as_bytes()].concat();
     let a = run("/h/x.bin", &elf);
     assert!(a.skipped);
-    assert!(a.findings.is_empty());
-    let a = run("/h/玄鸟柒号.bin", &elf);
+    assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
+    assert_eq!(a.findings[0].kind, FindingKind::UnmarkedClassified);
+    assert_eq!(a.findings[0].format.as_deref(), Some("binary"));
+    assert_eq!(
+        a.findings[0].detail.as_ref().unwrap()["raw_rules"][0],
+        "example-codename"
+    );
+    let clean = [&b"\x7fELF\x02\x01\x01\0\0\0"[..], "普通内容".as_bytes()].concat();
+    assert!(run("/h/x.bin", &clean).findings.is_empty());
+    let a = run("/h/玄鸟柒号.bin", &clean);
     assert_eq!(a.findings.len(), 1);
     assert_eq!(a.findings[0].format.as_deref(), Some("binary"));
+}
+
+/// Issue 15, "evasion by one byte": each of these once gave no finding.
+#[test]
+fn one_byte_does_not_hide_a_term() {
+    let term = "玄鸟柒号";
+    let body = format!("关于{term}项目的说明，请各单位认真学习。\n第二行正文内容。\n");
+    let (gbk, _, _) = encoding_rs::GBK.encode(&body);
+    let (big5, _, _) = encoding_rs::BIG5.encode("關於玄鳥柒號項目的說明，請各單位認真學習。\n");
+    let utf16le: Vec<u8> = body.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let utf16be: Vec<u8> = body.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("NUL after", format!("hello {term}\0").into_bytes()),
+        ("NUL before", [b"\0".as_slice(), body.as_bytes()].concat()),
+        (
+            "NUL inside",
+            body.replacen("玄鸟", "玄鸟\0", 1).into_bytes(),
+        ),
+        (
+            "invalid byte",
+            [body.as_bytes(), b"\xff\xfe\x80 end"].concat(),
+        ),
+        (
+            "invalid first",
+            [b"\xc3".as_slice(), body.as_bytes()].concat(),
+        ),
+        ("GBK", gbk.to_vec()),
+        ("GBK + NUL", [gbk.as_ref(), b"\0\0"].concat()),
+        ("Big5", big5.to_vec()),
+        ("UTF-16LE no BOM", utf16le.clone()),
+        ("UTF-16BE no BOM", utf16be),
+        ("UTF-16LE cut odd", utf16le[1..].to_vec()),
+        (
+            "mixed UTF-8 and GBK lines",
+            [
+                "第一行是UTF-8的普通日志\n".as_bytes(),
+                &encoding_rs::GBK.encode("第二行是GBK的普通日志\n").0,
+                format!("第三行{term}\n").as_bytes(),
+            ]
+            .concat(),
+        ),
+        (
+            "GBK line among UTF-8 lines",
+            [
+                "第一行是UTF-8的普通日志，比较长一些。\n"
+                    .repeat(20)
+                    .as_bytes(),
+                &encoding_rs::GBK.encode(&format!("第二行{term}\n")).0,
+            ]
+            .concat(),
+        ),
+        ("HZ-GB-2312", b"HZ text: ~{P~DqFb:E~} end\n".to_vec()),
+    ];
+    for (what, data) in cases {
+        let a = run("/h/x.dat", &data);
+        let hit = a
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::UnmarkedClassified);
+        assert!(hit, "{what}: {:?}", a.findings);
+    }
+}
+
+#[test]
+fn markings_survive_a_stray_byte() {
+    let data = [
+        "机密★5年\n关于玄鸟柒号项目的说明。\n".as_bytes(),
+        b"\xff tail\n",
+    ]
+    .concat();
+    let a = run("/h/x.txt", &data);
+    assert_eq!(
+        a.findings[0].kind,
+        FindingKind::MarkedClassified,
+        "{:?}",
+        a.findings
+    );
 }
 
 #[test]
