@@ -62,7 +62,102 @@ pub struct Analysis {
 pub fn analyse(path: &Path, data: &[u8], ctx: &mut Ctx, c: &Compiled) -> Analysis {
     let mut a = Analysis::default();
     a.format = one(path, data, ctx, c, &mut a);
+    let max = ctx.limits.max_findings_per_file;
+    if a.findings.len() > max {
+        let format = a.format;
+        summarise(&mut a.findings, path, data, format, max);
+    }
     a
+}
+
+/// Paths of summarised findings listed by name in the summary.
+const SUMMARY_PATHS: usize = 10;
+
+/// Bound the findings of one top-level file to `max` (issue 15): the file's
+/// own findings and the first members' are kept as they are; the rest
+/// become one finding on the file, of the worst kind and severity among
+/// them (so the verdict on the host does not change), whose `matches` add
+/// up their rule counts and whose `detail.summary` counts them per kind,
+/// rule and reason, lists the first paths and says how many were left out.
+fn summarise(findings: &mut Vec<Finding>, path: &Path, data: &[u8], format: &str, max: usize) {
+    use std::collections::BTreeMap;
+    let top = mijian_report::encode_path(path).path;
+    let keep_n = max.saturating_sub(1).max(1);
+    let (mut kept, mut rest): (Vec<Finding>, Vec<Finding>) = (Vec::new(), Vec::new());
+    for f in findings.drain(..) {
+        let own = f.path.as_deref() == Some(top.as_str());
+        if own || kept.len() < keep_n {
+            kept.push(f);
+        } else {
+            rest.push(f);
+        }
+    }
+    if rest.is_empty() {
+        *findings = kept;
+        return;
+    }
+    let mut by_kind: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    let mut worst: Option<&Finding> = None;
+    for f in &rest {
+        *by_kind.entry(f.kind.as_str()).or_default() += 1;
+        for m in &f.matches {
+            *by_rule.entry(m.rule.clone()).or_default() += m.count;
+        }
+        if let Some(r) = &f.reason {
+            *by_reason.entry(r.clone()).or_default() += 1;
+        }
+        let rank = |f: &Finding| (f.severity, f.kind != FindingKind::Unscannable);
+        if worst.is_none_or(|w| rank(f) > rank(w)) {
+            worst = Some(f);
+        }
+    }
+    let Some(worst) = worst else {
+        *findings = kept;
+        return;
+    };
+    let mut s = verdict::unscannable_reason(path, Some(data), format, "limit", String::new());
+    s.kind = worst.kind.clone();
+    s.severity = worst.severity;
+    s.reason = match worst.kind {
+        FindingKind::Unscannable => by_reason
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(r, _)| r.clone()),
+        _ => None,
+    };
+    s.marking = worst.marking.clone();
+    s.matches = by_rule
+        .iter()
+        .map(|(rule, count)| RuleMatch {
+            rule: rule.clone(),
+            count: *count,
+            first_offset: None,
+        })
+        .collect();
+    let first_paths: Vec<&str> = rest
+        .iter()
+        .filter_map(|f| f.path.as_deref())
+        .take(SUMMARY_PATHS)
+        .collect();
+    s.message = Some(format!(
+        "{} more findings inside this file, summarised (only the first {} are listed)",
+        rest.len(),
+        kept.len()
+    ));
+    s.detail = Some(serde_json::json!({
+        "summary": {
+            "omitted": rest.len(),
+            "by_kind": by_kind,
+            "by_rule": by_rule,
+            "by_reason": by_reason,
+            "first_paths": first_paths,
+            "more_paths": rest.len().saturating_sub(first_paths.len()),
+        }
+    }));
+    kept.push(s);
+    *findings = kept;
 }
 
 /// The findings for a file that could not be read at all (permission

@@ -42,6 +42,10 @@ pub struct Limits {
     pub max_text_chars: usize,
     /// Wall time per file.
     pub timeout: Duration,
+    /// Findings reported for one top-level file (an archive's members
+    /// included); the rest are summarised in one finding (issue 15: a
+    /// 57 KB `42.zip` must not make a 15 MB report).
+    pub max_findings_per_file: usize,
 }
 
 impl Default for Limits {
@@ -54,6 +58,7 @@ impl Default for Limits {
             max_elements: 5_000_000,
             max_text_chars: 32 << 20,
             timeout: Duration::from_secs(30),
+            max_findings_per_file: 100,
         }
     }
 }

@@ -233,3 +233,55 @@ fn an_unnamed_gzip_member_is_named_after_the_file() {
         assert_eq!(a.findings[0].path.as_deref(), Some(member));
     }
 }
+
+/// A zip of `width` copies of `inner`, named like 42.zip's layers.
+fn zip_of(width: usize, name: &str, inner: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..width {
+        w.start_file(
+            format!("{name}{i:x}"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        w.write_all(inner).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn a_42_zip_shaped_archive_gives_a_small_report() {
+    // 16 × 16 × 16 = 4,096 leaves, each a text naming a keyword term: one
+    // finding each, before the summary (issue 15).
+    let leaf = "关于玄鸟柒号项目的说明\n".repeat(4).into_bytes();
+    let l3 = zip_of(16, "lib ", &leaf);
+    let l2 = zip_of(16, "book ", &l3);
+    let top = zip_of(16, "chapter ", &l2);
+    let a = run("/h/42.zip", &top);
+    let max = Limits::default().max_findings_per_file;
+    assert!(a.findings.len() <= max, "{} findings", a.findings.len());
+    let json = serde_json::to_vec(&a.findings).unwrap();
+    assert!(json.len() < 64 * 1024, "{} bytes of findings", json.len());
+    let summary = a.findings.last().unwrap();
+    assert_eq!(summary.kind, FindingKind::UnmarkedClassified);
+    assert_eq!(summary.path.as_deref(), Some("/h/42.zip"));
+    let d = &summary.detail.as_ref().unwrap()["summary"];
+    let omitted = d["omitted"].as_u64().unwrap();
+    assert_eq!(omitted as usize + a.findings.len() - 1, 4096);
+    assert_eq!(d["by_kind"]["unmarked_classified"].as_u64(), Some(omitted));
+    assert_eq!(d["first_paths"].as_array().unwrap().len(), 10);
+    assert_eq!(d["more_paths"].as_u64(), Some(omitted - 10));
+    // Counts are kept: every leaf's 4 hits, in the listed and the summarised.
+    let total: u64 = a
+        .findings
+        .iter()
+        .flat_map(|f| f.matches.iter())
+        .map(|m| m.count)
+        .sum();
+    assert_eq!(total, 4096 * 4);
+    // Below the bound nothing is summarised.
+    let small = zip_of(3, "a", &leaf);
+    let a = run("/h/small.zip", &small);
+    assert_eq!(a.findings.len(), 3);
+    assert!(a.findings.iter().all(|f| f.detail.is_none()));
+}
