@@ -208,11 +208,23 @@ fn decompressed_name(parent: &Path) -> OsString {
     let name = parent.file_name().and_then(|n| n.to_str()).unwrap_or("");
     // ASCII lowercasing keeps byte offsets, and the suffixes are ASCII.
     let lower = name.to_ascii_lowercase();
-    if lower.ends_with(".tgz") && name.len() > 4 {
-        return format!("{}.tar", &name[..name.len() - 4]).into();
-    }
-    if lower.ends_with(".gz") && name.len() > 3 {
-        return name[..name.len() - 3].into();
+    for (suffix, tar) in [
+        (".tgz", true),
+        (".txz", true),
+        (".tbz2", true),
+        (".tbz", true),
+        (".gz", false),
+        (".xz", false),
+        (".bz2", false),
+    ] {
+        if lower.ends_with(suffix) && name.len() > suffix.len() {
+            let stem = &name[..name.len() - suffix.len()];
+            return if tar {
+                format!("{stem}.tar").into()
+            } else {
+                stem.into()
+            };
+        }
     }
     "content".into()
 }
@@ -312,6 +324,10 @@ fn run_extractor(fmt: Format, data: &[u8], ctx: &mut Ctx) -> Result<Document, Ex
         Format::Zip => extract::archive::extract,
         Format::Gzip => extract::gzip::extract,
         Format::Tar => extract::tar::extract,
+        Format::SevenZ => extract::sevenz::extract,
+        Format::Xz => extract::compressed::extract_xz,
+        Format::Bzip2 => extract::compressed::extract_bz2,
+        Format::Rar => extract::rar::extract,
         Format::Text => text::extract,
         Format::Binary => return Err(ExtractError::Unsupported("binary content".into())),
     };
@@ -354,7 +370,16 @@ fn document(
     // larger of the decoded and the raw count (issue 15). Archives are left
     // out: their members are analysed, and found, on their own.
     let decoded = content.clone();
-    if !matches!(fmt, Format::Zip | Format::Gzip | Format::Tar) {
+    if !matches!(
+        fmt,
+        Format::Zip
+            | Format::Gzip
+            | Format::Tar
+            | Format::SevenZ
+            | Format::Xz
+            | Format::Bzip2
+            | Format::Rar
+    ) {
         crate::raw::max_merge(&mut content, &c.raw.scan(data));
     }
     let marking = c
@@ -374,6 +399,10 @@ fn document(
                 ctx.limits.max_text_chars
             ),
         ));
+    }
+    if let Some(e) = &doc.incomplete {
+        a.findings
+            .push(verdict::unscannable(path, Some(data), format, e));
     }
     for f in &doc.failed_children {
         let p = child_path(path, &f.name);

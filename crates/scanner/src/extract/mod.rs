@@ -12,6 +12,7 @@
 //! happens once, in the matcher.
 
 pub mod archive;
+pub mod compressed;
 pub mod eml;
 pub mod gzip;
 pub mod odf;
@@ -19,7 +20,9 @@ pub mod ofd;
 pub mod ole;
 pub mod ooxml;
 pub mod pdf;
+pub mod rar;
 pub mod rtf;
+pub mod sevenz;
 pub mod tar;
 
 use std::io::Read;
@@ -202,6 +205,10 @@ pub struct Document {
     /// member over the limits): each becomes an `unscannable` finding named
     /// `parent!/name`, while the rest of the document is still scanned.
     pub failed_children: Vec<FailedChild>,
+    /// The document could be read only in part (an archive cut short or
+    /// damaged after some members): what was read is scanned, and the file
+    /// is also reported `unscannable` with this reason.
+    pub incomplete: Option<ExtractError>,
 }
 
 /// An embedded file that could not be extracted from its parent.
