@@ -328,6 +328,7 @@ fn run_extractor(fmt: Format, data: &[u8], ctx: &mut Ctx) -> Result<Document, Ex
         Format::Xz => extract::compressed::extract_xz,
         Format::Bzip2 => extract::compressed::extract_bz2,
         Format::Rar => extract::rar::extract,
+        Format::Uof => extract::uof::extract,
         Format::Text => text::extract,
         Format::Binary => return Err(ExtractError::Unsupported("binary content".into())),
     };

@@ -29,6 +29,7 @@ pub enum Format {
     Xz,
     Bzip2,
     Rar,
+    Uof,
     Binary,
 }
 
@@ -52,6 +53,7 @@ impl Format {
             Format::Xz => "xz",
             Format::Bzip2 => "bzip2",
             Format::Rar => "rar",
+            Format::Uof => "uof",
             Format::Binary => "binary",
         }
     }
@@ -127,6 +129,17 @@ pub fn sniff(data: &[u8]) -> Format {
     }
     // Text-based formats: look at the start, past a BOM and blank space.
     let start = strip_bom_and_space(head);
+    // Single-file XML office documents: flat ODF and UOF (GB/T 20916).
+    if start.starts_with(b"<?xml") || start.starts_with(b"<office:") || start.starts_with(b"<uof:")
+    {
+        let wide = &data[..data.len().min(4096)];
+        if crate::extract::odf::is_flat(wide) {
+            return Format::Odf;
+        }
+        if crate::extract::uof::is_uof(wide) {
+            return Format::Uof;
+        }
+    }
     if start.starts_with(b"{\\rtf") {
         return Format::Rtf;
     }

@@ -200,7 +200,7 @@ format_dirs!(
 
 // Issue 15 archives (fixtures/formats/gen_archives.py). Directory names
 // that are not identifiers get a wrapper.
-format_dirs!(xz, bz2, rar);
+format_dirs!(xz, bz2, rar, fodt, fods, fodp, uof);
 
 #[test]
 fn sevenz() {

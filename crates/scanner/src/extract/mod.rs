@@ -24,6 +24,7 @@ pub mod rar;
 pub mod rtf;
 pub mod sevenz;
 pub mod tar;
+pub mod uof;
 
 use std::io::Read;
 use std::time::{Duration, Instant};
