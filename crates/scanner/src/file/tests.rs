@@ -285,3 +285,119 @@ fn a_42_zip_shaped_archive_gives_a_small_report() {
     assert_eq!(a.findings.len(), 3);
     assert!(a.findings.iter().all(|f| f.detail.is_none()));
 }
+
+/// Issue 15 document corners: each of these shapes once hid its text.
+#[test]
+fn mail_and_web_archive_corners() {
+    let html_only = "From: a@example.cn\r\nTo: b@example.cn\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+请查看网页版。\r\n--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>关于<b>玄鸟</b>柒号</p></body></html>\r\n--b1--\r\n";
+    let a = run("/m/a.eml", html_only.as_bytes());
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.kind == FindingKind::UnmarkedClassified),
+        "html-only alternative: {:?}",
+        a.findings
+    );
+    let inner = "From: c@example.cn\r\nSubject: inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n示例工程的安排\r\n";
+    let rfc822 = format!(
+        "From: a@example.cn\r\nSubject: fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b2\"\r\n\r\n\
+--b2\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n转发。\r\n--b2\r\nContent-Type: message/rfc822\r\n\
+Content-Disposition: attachment; filename=\"fwd.eml\"\r\n\r\n{inner}\r\n--b2--\r\n"
+    );
+    let a = run("/m/b.eml", rfc822.as_bytes());
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.kind == FindingKind::UnmarkedClassified),
+        "message/rfc822: {:?}",
+        a.findings
+    );
+    // RFC 2231 attachment name: 玄鸟柒号.txt, percent-encoded UTF-8.
+    let rfc2231 = "From: a@example.cn\r\nSubject: att\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b3\"\r\n\r\n\
+--b3\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n见附件。\r\n--b3\r\nContent-Type: application/octet-stream\r\n\
+Content-Disposition: attachment; filename*=UTF-8''%E7%8E%84%E9%B8%9F%E6%9F%92%E5%8F%B7.txt\r\n\
+Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--b3--\r\n";
+    let a = run("/m/c.eml", rfc2231.as_bytes());
+    assert!(
+        a.findings.iter().any(|f| f
+            .path
+            .as_deref()
+            .is_some_and(|p| p.contains("玄鸟柒号.txt"))
+            && f.kind == FindingKind::UnmarkedClassified),
+        "RFC 2231 name: {:?}",
+        a.findings
+    );
+    // MHT (a web page saved by IE/Word): MIME with an HTML part.
+    let mht = "From: <Saved by Windows Internet Explorer 8>\r\nSubject: page\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/related; type=\"text/html\"; boundary=\"b4\"\r\n\r\n--b4\r\nContent-Type: text/html; charset=\"gb2312\"\r\n\
+Content-Transfer-Encoding: quoted-printable\r\nContent-Location: file:///C:/a.htm\r\n\r\n<html><body>=D0=FE=C4=F1=C6=E2=BA=C5</body></html>\r\n--b4--\r\n";
+    let a = run("/m/d.mht", mht.as_bytes());
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.kind == FindingKind::UnmarkedClassified),
+        "MHT: {:?}",
+        a.findings
+    );
+}
+
+#[test]
+fn epub_and_xps_corners() {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    w.start_file("mimetype", stored).unwrap();
+    w.write_all(b"application/epub+zip").unwrap();
+    w.start_file("OEBPS/ch1.xhtml", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    w.write_all(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><html xmlns=\"http://www.w3.org/1999/xhtml\"><head><title>c</title></head><body><p>关于玄鸟柒号</p></body></html>"
+            .as_bytes(),
+    )
+    .unwrap();
+    let epub = w.finish().unwrap().into_inner();
+    let a = run("/m/book.epub", &epub);
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.kind == FindingKind::UnmarkedClassified),
+        "EPUB: {:?}",
+        a.findings
+    );
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = zip::write::SimpleFileOptions::default();
+    w.start_file("[Content_Types].xml", o).unwrap();
+    w.write_all(b"<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"/>")
+        .unwrap();
+    w.start_file("FixedDocumentSequence.fdseq", o).unwrap();
+    w.write_all(b"<FixedDocumentSequence/>").unwrap();
+    w.start_file("Documents/1/Pages/1.fpage", o).unwrap();
+    w.write_all(
+        "<FixedPage><Glyphs UnicodeString=\"机密★5年\"/><Glyphs UnicodeString=\"关于示例工程\"/></FixedPage>"
+            .as_bytes(),
+    )
+    .unwrap();
+    let xps = w.finish().unwrap().into_inner();
+    let a = run("/m/a.xps", &xps);
+    assert!(!a.findings.is_empty(), "XPS: {:?}", a.findings);
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.matches.iter().any(|m| m.rule == "example-codename")),
+        "XPS: {:?}",
+        a.findings
+    );
+}
+
+#[test]
+fn alternative_halves_are_not_counted_twice() {
+    let both = "From: a@example.cn\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+关于玄鸟柒号的说明\r\n--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>关于玄鸟柒号的说明</p></body></html>\r\n--b1--\r\n";
+    let mut ctx = Ctx::new(Limits::default());
+    let d = extract::eml::extract(both.as_bytes(), &mut ctx).unwrap();
+    assert_eq!(d.text.matches("玄鸟柒号").count(), 1, "{}", d.text);
+}
