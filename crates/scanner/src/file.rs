@@ -26,6 +26,8 @@ pub struct Compiled {
     pub matcher: Matcher,
     /// The same terms as byte patterns in every encoding (`raw`).
     pub raw: crate::raw::RawSearcher,
+    /// Whether legacy-encoded text can hold a match at all (`raw`).
+    pub legacy: Option<crate::raw::LegacyPrefilter>,
     pub markings: Detector,
     pub host_level: Classification,
     /// The policy digest the findings were judged under.
@@ -35,8 +37,11 @@ pub struct Compiled {
 impl Compiled {
     pub fn new(policy: &Policy, host_level: Classification) -> Result<Compiled, ScanError> {
         crate::normalise::init();
+        let matcher = Matcher::new(&policy.keywords)?;
+        let legacy = crate::raw::LegacyPrefilter::new(matcher.anchor_literals());
         Ok(Compiled {
-            matcher: Matcher::new(&policy.keywords)?,
+            legacy,
+            matcher,
             raw: crate::raw::RawSearcher::new(&policy.keywords),
             markings: Detector::new(&policy.markings)?,
             host_level,
@@ -246,7 +251,27 @@ fn one(path: &Path, data: &[u8], ctx: &mut Ctx, c: &Compiled, a: &mut Analysis) 
             "binary"
         }
         Format::Text => {
-            let d = text::decode(data);
+            let d = match text::decode_unless_legacy(data) {
+                Some(d) => d,
+                None => {
+                    // Legacy-encoded (GBK, Big5, mixed) text in which no
+                    // anchor of any term occurs in any encoding cannot match:
+                    // only its head is decoded, for the marking (issue 15).
+                    if let Some(pf) = &c.legacy
+                        && !pf.candidates(data)
+                    {
+                        let head = &data[..data.len().min(LEGACY_HEAD)];
+                        let head = match memchr::memrchr(b'\n', head) {
+                            Some(i) if head.len() < data.len() => &head[..=i],
+                            _ => head,
+                        };
+                        let marking = c.markings.head(&text::decode(head).text);
+                        judge(path, data, "text", marking, &Hits::default(), &names, c, a);
+                        return "text";
+                    }
+                    text::decode(data)
+                }
+            };
             let decoded = c.matcher.scan(&d.text);
             let mut content = decoded.clone();
             if d.lossy {
@@ -457,6 +482,10 @@ fn judge(
         a.findings.push(f);
     }
 }
+
+/// Bytes of a legacy-encoded text decoded for its marking when the rest
+/// need not be decoded (the marking is in its first non-empty lines).
+const LEGACY_HEAD: usize = 64 * 1024;
 
 /// Chunk size for streamed text.
 const CHUNK: usize = 8 << 20;

@@ -242,6 +242,56 @@ fn utf8_ok(b: &[u8], at_end: bool) -> bool {
     texty(s)
 }
 
+/// A byte prefilter for text in a legacy encoding (issue 15, speed): the
+/// matcher's anchor characters (every term and regex literal needs one) in
+/// UTF-8, GB18030, Big5 and UTF-16. Text in which none of those byte
+/// sequences occurs cannot hold a match in any of these encodings, so it is
+/// neither charset-detected nor decoded beyond its head (for the marking).
+/// Chance hits across character boundaries only send a file down the full
+/// path; they never drop one.
+pub struct LegacyPrefilter {
+    ac: AhoCorasick,
+}
+
+impl LegacyPrefilter {
+    /// `None` when there is no sound prefilter: no anchors (an unbounded
+    /// regex), or an ASCII anchor (its byte is everywhere).
+    pub fn new(anchors: Option<&[String]>) -> Option<LegacyPrefilter> {
+        let mut pats: Vec<Vec<u8>> = Vec::new();
+        for lit in anchors? {
+            if lit.is_ascii() {
+                return None;
+            }
+            for enc in [
+                Enc::Utf8,
+                Enc::Gb18030,
+                Enc::Big5,
+                Enc::Utf16Le,
+                Enc::Utf16Be,
+            ] {
+                if let Some(b) = encode(lit, enc) {
+                    pats.push(b);
+                }
+            }
+        }
+        pats.sort();
+        pats.dedup();
+        if pats.is_empty() {
+            return None;
+        }
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&pats)
+            .ok()?;
+        Some(LegacyPrefilter { ac })
+    }
+
+    /// Whether any anchor's bytes occur in `data`.
+    pub fn candidates(&self, data: &[u8]) -> bool {
+        self.ac.is_match(data)
+    }
+}
+
 /// Per rule, the larger count of `a` and `b` (the same occurrence found
 /// both in decoded text and in raw bytes must not count twice); `a`'s
 /// offsets are kept.

@@ -139,54 +139,62 @@ fn utf16_plausible(s: &[u8], le: bool) -> bool {
 
 /// Decode text bytes to Unicode.
 pub fn decode(data: &[u8]) -> Decoded<'_> {
+    decode_unless_legacy(data).unwrap_or_else(|| mixed(data))
+}
+
+/// [`decode`] for text with a BOM, UTF-16, valid UTF-8 or HZ; `None` for
+/// text in a legacy encoding (or mixed), which [`decode`] would detect and
+/// decode line by line — the caller may first check whether that is worth
+/// doing at all.
+pub fn decode_unless_legacy(data: &[u8]) -> Option<Decoded<'_>> {
     if let Some((enc, bom)) = Encoding::for_bom(data) {
         let body = &data[bom..];
         if enc == UTF_8
             && let Some(t) = utf8_prefix(body)
         {
-            return Decoded {
+            return Some(Decoded {
                 text: Cow::Borrowed(t),
                 encoding: "UTF-8",
                 lossy: false,
-            };
+            });
         }
         if enc == UTF_8 {
-            return mixed(body);
+            return Some(mixed(body));
         }
         let (text, errors) = enc.decode_without_bom_handling(body);
-        return Decoded {
+        return Some(Decoded {
             text,
             encoding: enc.name(),
             lossy: errors,
-        };
+        });
     }
     let sample = &data[..data.len().min(SAMPLE)];
     if memchr::memchr(0, sample).is_some()
         && let Some(enc) = utf16_without_bom(sample)
     {
         let (text, _) = enc.decode_without_bom_handling(data);
-        return Decoded {
+        return Some(Decoded {
             text,
             encoding: enc.name(),
             // Detected without a BOM: a guess, however good.
             lossy: true,
-        };
+        });
     }
     if let Some(t) = utf8_prefix(data) {
         if let Some(hz) = hz_decode(data) {
-            return Decoded {
+            return Some(Decoded {
                 text: Cow::Owned(hz),
                 encoding: "HZ-GB-2312",
                 lossy: true,
-            };
+            });
         }
-        return Decoded {
+        return Some(Decoded {
             text: Cow::Borrowed(t),
             encoding: "UTF-8",
             lossy: false,
-        };
+        });
     }
-    mixed(data)
+    None
 }
 
 /// Text that is not valid UTF-8. With no UTF-8 line that holds non-ASCII

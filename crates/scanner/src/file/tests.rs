@@ -401,3 +401,34 @@ Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type
     let d = extract::eml::extract(both.as_bytes(), &mut ctx).unwrap();
     assert_eq!(d.text.matches("玄鸟柒号").count(), 1, "{}", d.text);
 }
+
+#[test]
+fn legacy_text_without_anchors_is_decoded_only_for_its_head() {
+    let c = compiled();
+    let pf = c.legacy.as_ref().expect("builtin terms have CJK anchors");
+    let clean = encoding_rs::GBK
+        .encode(&"秘密★1年\n普通的工作安排，没有敏感内容。\n".repeat(50))
+        .0
+        .into_owned();
+    assert!(!pf.candidates(&clean));
+    let a = run("/h/gbk.txt", &clean);
+    assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
+    assert_eq!(a.findings[0].kind, FindingKind::MarkedClassified);
+    // One term anywhere, in any encoding, takes the full path.
+    for tail in [
+        encoding_rs::GBK.encode("关于玄鸟柒号").0.into_owned(),
+        encoding_rs::BIG5.encode("關於玄鳥柒號").0.into_owned(),
+        "关于玄鸟柒号".as_bytes().to_vec(),
+        "关于ＸＮ－０７Ａ型".as_bytes().to_vec(),
+    ] {
+        let unmarked = [&encoding_rs::GBK.encode("普通的工作安排。\n").0[..], &tail].concat();
+        assert!(pf.candidates(&unmarked));
+        let a = run("/h/gbk.txt", &unmarked);
+        assert_eq!(
+            a.findings[0].kind,
+            FindingKind::UnmarkedClassified,
+            "{:?}",
+            a.findings
+        );
+    }
+}
