@@ -421,3 +421,27 @@ fn annotation_contents_and_form_values() {
     assert!(doc.text.contains("示例工程"), "{}", doc.text);
     assert_eq!(doc.head.as_deref(), Some("body"));
 }
+
+/// Issue 15: a simple, non-embedded font named 宋体 in GBK bytes, declared
+/// WinAnsiEncoding, showing two-byte GBK codes (older Chinese office
+/// software) reads as GBK text.
+#[test]
+fn gbk_named_simple_font_shows_gbk_codes() {
+    let font =
+        b"<< /Type /Font /Subtype /TrueType /BaseFont /#CB#CE#CC#E5 /Encoding /WinAnsiEncoding >>";
+    let pdf = minimal_pdf(
+        b"BT /F1 12 Tf 72 700 Td <C3DCBCB6A1EF35C4EA> Tj 0 -20 Td <B9D8D3DAD0FEC4F1C6E2BAC5> Tj ET",
+        font,
+    );
+    let mut ctx = Ctx::new(Limits::default());
+    let doc = extract_inner(&pdf, &mut ctx).unwrap();
+    assert_eq!(doc.text, "密级★5年\n关于玄鸟柒号");
+    // The same bytes in an ordinary Latin font stay WinAnsi.
+    let font = b"<< /Type /Font /Subtype /TrueType /BaseFont /Arial /Encoding /WinAnsiEncoding >>";
+    let pdf = minimal_pdf(b"BT /F1 12 Tf 72 700 Td <D0FEC4F1> Tj ET", font);
+    let doc = extract_inner(&pdf, &mut Ctx::new(Limits::default())).unwrap();
+    assert!(!doc.text.contains("玄鸟"));
+    assert!(super::font::is_chinese_font_name(b"ABCDEF+SimSun,Bold"));
+    assert!(super::font::is_chinese_font_name("仿宋_GB2312".as_bytes()));
+    assert!(!super::font::is_chinese_font_name(b"Helvetica"));
+}
