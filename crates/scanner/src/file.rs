@@ -259,6 +259,7 @@ fn one(path: &Path, data: &[u8], ctx: &mut Ctx, c: &Compiled, a: &mut Analysis) 
                     // only its head is decoded, for the marking (issue 15).
                     if let Some(pf) = &c.legacy
                         && !pf.candidates(data)
+                        && !c.raw.utf16_match(data)
                     {
                         let head = &data[..data.len().min(LEGACY_HEAD)];
                         let head = match memchr::memrchr(b'\n', head) {

@@ -38,6 +38,8 @@ enum Enc {
 /// The compiled byte patterns of one policy's terms.
 pub struct RawSearcher {
     ac: Option<AhoCorasick>,
+    /// The UTF-16 patterns alone (see [`RawSearcher::utf16_match`]).
+    utf16: Option<AhoCorasick>,
     /// Per pattern: rule index and encoding.
     meta: Vec<(usize, Enc)>,
     rules: usize,
@@ -120,11 +122,30 @@ impl RawSearcher {
                 .build(pats.iter().map(|p| &p.0))
                 .ok()
         };
+        let wide: Vec<&Vec<u8>> = pats
+            .iter()
+            .filter(|p| matches!(p.2, Enc::Utf16Le | Enc::Utf16Be))
+            .map(|p| &p.0)
+            .collect();
+        let utf16 = if wide.is_empty() {
+            None
+        } else {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(wide)
+                .ok()
+        };
         RawSearcher {
             meta: pats.iter().map(|p| (p.1, p.2)).collect(),
             ac,
+            utf16,
             rules: kw.rules.len(),
         }
+    }
+
+    /// Whether some term occurs in `data` as UTF-16 (either byte order).
+    pub fn utf16_match(&self, data: &[u8]) -> bool {
+        self.utf16.as_ref().is_some_and(|ac| ac.is_match(data))
     }
 
     /// Count term occurrences in raw bytes, per rule (no offsets: they would
@@ -136,6 +157,11 @@ impl RawSearcher {
         let Some(ac) = &self.ac else {
             return hits;
         };
+        // Most files hold no pattern at all: the unanchored check runs with
+        // the automaton's prefilter, the overlapping walk only after a hit.
+        if !ac.is_match(data) {
+            return hits;
+        }
         let mut next_free = vec![0usize; self.rules];
         for m in ac.find_overlapping_iter(data) {
             let (rule, enc) = self.meta[m.pattern().as_usize()];
@@ -251,45 +277,74 @@ fn utf8_ok(b: &[u8], at_end: bool) -> bool {
 /// path; they never drop one.
 pub struct LegacyPrefilter {
     ac: AhoCorasick,
+    /// Encoding of each pattern.
+    enc: Vec<Enc>,
 }
+
+/// Bytes looked back for a point where double-byte text is surely aligned.
+const SYNC_WINDOW: usize = 512;
 
 impl LegacyPrefilter {
     /// `None` when there is no sound prefilter: no anchors (an unbounded
-    /// regex), or an ASCII anchor (its byte is everywhere).
+    /// regex), or an ASCII anchor (its byte is everywhere). UTF-16 is left
+    /// to [`RawSearcher::utf16_match`] (whole terms: two-byte anchors
+    /// would match everywhere in double-byte text).
     pub fn new(anchors: Option<&[String]>) -> Option<LegacyPrefilter> {
-        let mut pats: Vec<Vec<u8>> = Vec::new();
+        let mut pats: Vec<(Vec<u8>, Enc)> = Vec::new();
         for lit in anchors? {
             if lit.is_ascii() {
                 return None;
             }
-            for enc in [
-                Enc::Utf8,
-                Enc::Gb18030,
-                Enc::Big5,
-                Enc::Utf16Le,
-                Enc::Utf16Be,
-            ] {
+            for enc in [Enc::Utf8, Enc::Gb18030, Enc::Big5] {
                 if let Some(b) = encode(lit, enc) {
-                    pats.push(b);
+                    pats.push((b, enc));
                 }
             }
         }
         pats.sort();
-        pats.dedup();
+        pats.dedup_by(|a, b| a.0 == b.0);
         if pats.is_empty() {
             return None;
         }
         let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(&pats)
+            .match_kind(MatchKind::Standard)
+            .build(pats.iter().map(|p| &p.0))
             .ok()?;
-        Some(LegacyPrefilter { ac })
+        Some(LegacyPrefilter {
+            ac,
+            enc: pats.iter().map(|p| p.1).collect(),
+        })
     }
 
-    /// Whether any anchor's bytes occur in `data`.
+    /// Whether any anchor's bytes occur in `data` where a character can
+    /// start: a double-byte hit counts unless decoding from the last byte
+    /// that cannot be a trail byte (below 0x40) puts it mid-character.
     pub fn candidates(&self, data: &[u8]) -> bool {
-        self.ac.is_match(data)
+        self.ac
+            .find_overlapping_iter(data)
+            .any(|m| match self.enc[m.pattern().as_usize()] {
+                Enc::Utf8 => true,
+                _ => aligned(data, m.start()),
+            })
     }
+}
+
+/// Whether `at` is a character boundary of double-byte (GBK, Big5) text,
+/// judged from the nearest earlier byte below 0x40 (a single-byte
+/// character in both); unknown (true) when none is near.
+fn aligned(data: &[u8], at: usize) -> bool {
+    let floor = at.saturating_sub(SYNC_WINDOW);
+    let Some(sync) = data[floor..at].iter().rposition(|&b| b < 0x40) else {
+        return true;
+    };
+    let mut i = floor + sync + 1;
+    while i < at {
+        // A lead byte takes the next byte with it; ASCII stands alone.
+        // (GB18030's four-byte forms start with a lead and a digit: two
+        // steps of two, which keeps the parity.)
+        i += if data[i] >= 0x81 { 2 } else { 1 };
+    }
+    i == at
 }
 
 /// Per rule, the larger count of `a` and `b` (the same occurrence found
@@ -365,6 +420,21 @@ mod tests {
             .collect();
         let data = [&noise[..32], &gbk, &[0x03, 0x9f, 0x00, 0x11], &noise[32..]].concat();
         assert_eq!(count(&s, &data), 0);
+    }
+
+    #[test]
+    fn legacy_prefilter_ignores_misaligned_double_byte_hits() {
+        let lits: Vec<String> = ["示".to_string()].into();
+        let pf = LegacyPrefilter::new(Some(&lits)).unwrap();
+        let (shi, _, _) = encoding_rs::GBK.encode("示");
+        assert_eq!(&shi[..], b"\xca\xbe");
+        // Two GBK characters whose bytes straddle CA BE: no 示 there.
+        let (pair, _, bad) = encoding_rs::GBK.decode(b"\xb0\xca\xbe\xa1");
+        assert!(!bad && !pair.contains('示'));
+        assert!(!pf.candidates(b"line\n\xb0\xca\xbe\xa1\xb0\xca\xbe\xa1"));
+        assert!(pf.candidates(b"line\n\xb0\xca\xca\xbe"));
+        assert!(pf.candidates("UTF-8 示".as_bytes()));
+        assert!(LegacyPrefilter::new(Some(&["x".to_string()])).is_none());
     }
 
     #[test]
