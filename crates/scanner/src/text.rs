@@ -204,17 +204,19 @@ fn mixed(data: &[u8]) -> Decoded<'static> {
     let mut utf8_lines = 0usize;
     let mut probe: Vec<u8> = Vec::new();
     let mut lines = 0usize;
+    // First pass, cheap: SIMD validation only (a GBK line fails at its
+    // first character). Lines that are UTF-8 with a few bad bytes are told
+    // apart in the second pass, which only mixed text reaches.
     for line in data.split(|&b| b == b'\n') {
         lines += 1;
-        match line_kind(line) {
-            LineKind::Ascii => {}
-            LineKind::Utf8 | LineKind::MostlyUtf8 => utf8_lines += 1,
-            LineKind::Legacy => {
-                if probe.len() < DETECT {
-                    probe.extend_from_slice(&line[..line.len().min(DETECT)]);
-                    probe.push(b'\n');
-                }
-            }
+        if line.is_ascii() {
+            continue;
+        }
+        if simdutf8::basic::from_utf8(line).is_ok() {
+            utf8_lines += 1;
+        } else if probe.len() < DETECT {
+            probe.extend_from_slice(&line[..line.len().min(DETECT)]);
+            probe.push(b'\n');
         }
     }
     let mut det = chardetng::EncodingDetector::new();
