@@ -257,10 +257,12 @@ fn one(path: &Path, data: &[u8], ctx: &mut Ctx, c: &Compiled, a: &mut Analysis) 
                     // Legacy-encoded (GBK, Big5, mixed) text in which no
                     // anchor of any term occurs in any encoding cannot match:
                     // only its head is decoded, for the marking (issue 15).
-                    if let Some(pf) = &c.legacy
-                        && !pf.candidates(data)
-                        && !c.raw.utf16_match(data)
-                    {
+                    let no_terms = c.matcher.rules().is_empty();
+                    let no_candidates = c
+                        .legacy
+                        .as_ref()
+                        .is_some_and(|pf| !pf.candidates(data) && !c.raw.utf16_match(data));
+                    if no_terms || no_candidates {
                         let head = &data[..data.len().min(LEGACY_HEAD)];
                         let head = match memchr::memrchr(b'\n', head) {
                             Some(i) if head.len() < data.len() => &head[..=i],

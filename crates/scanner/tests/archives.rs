@@ -12,7 +12,7 @@ use std::path::Path;
 
 #[test]
 fn archive_members_are_found_with_their_kind() {
-    let policy = Policy::builtin().expect("builtin policy");
+    let policy = Policy::example().expect("builtin policy");
     let compiled = Compiled::new(&policy, Classification::Unclassified).expect("compile");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/formats");
     let mut checked = 0;

@@ -133,7 +133,7 @@ fn mutants(data: &[u8], rng: &mut Rng) -> Vec<(String, Vec<u8>)> {
 
 #[test]
 fn no_mutant_holding_a_term_comes_out_without_a_finding() {
-    let policy = Policy::builtin().expect("builtin policy");
+    let policy = Policy::example().expect("builtin policy");
     let compiled = Compiled::new(&policy, Classification::Unclassified).expect("compile");
     let terms = term_bytes();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
