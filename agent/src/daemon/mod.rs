@@ -408,7 +408,12 @@ pub fn run(cfg: AgentConfig, config_path: Option<PathBuf>) -> Result<()> {
                         Ok(m) if m.is_file() => {
                             scan.insert(p);
                         }
-                        // Gone again, or a special file: nothing to scan.
+                        // Removed (or renamed away): rescanned as gone, so
+                        // the collector resolves what was found there (issue 11).
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            scan.insert(p);
+                        }
+                        // A special file: nothing to scan.
                         _ => {}
                     }
                 }
@@ -675,9 +680,12 @@ impl Worker {
                 Job::Files(paths) => {
                     let r = inspector.scan_files(Trigger::FileChange, &paths);
                     let mut fl = self.flagged.lock().unwrap_or_else(|p| p.into_inner());
-                    let resolved = paths
-                        .iter()
-                        .any(|p| fl.contains(&p.to_string_lossy().to_string()));
+                    // A flagged finding at or below a changed path: the report
+                    // resolves or confirms it, so it is sent even when clean.
+                    let scope = r.effective_scope();
+                    let before = fl.len();
+                    fl.retain(|f| !scope.covers_path(f));
+                    let resolved = fl.len() != before;
                     fl.extend(r.findings.iter().filter_map(|f| f.path.clone()));
                     if r.findings.is_empty() && !resolved {
                         log::debug!(
