@@ -396,6 +396,9 @@ fn run(cli: Cli) -> Result<i32> {
                     "agent already registered:"
                 }
             )?;
+            if new {
+                log::info!("agent {kid} registered by hand (agents add --jwk)");
+            }
             writeln!(out, "{kid}")?;
             Ok(0)
         }
@@ -406,6 +409,7 @@ fn run(cli: Cli) -> Result<i32> {
                     "no agent {agent_id} (agent ids are the JWK thumbprints that `mijian-agent key` prints)"
                 );
             }
+            log::info!("agent {agent_id} revoked");
             writeln!(out, "agent {agent_id} revoked")?;
             Ok(0)
         }

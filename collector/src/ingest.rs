@@ -169,8 +169,31 @@ fn unknown_key(kid: &str) -> Decision {
     reject(
         RejectKind::Unauthorized,
         "unknown_key",
-        format!("no enrolled agent has key {kid}; enroll the agent first"),
+        format!(
+            "no enrolled agent has key {kid}: enroll first (`mijian-agent enroll --collector URL --token TOKEN`), or for an air-gapped host register its key by hand: `mijian-collector agents add --jwk FILE` with the JWK that `mijian-agent key` prints on that host"
+        ),
     )
+}
+
+/// One journald-friendly line per refused report (never its content): 401s
+/// with their reason, 409 as a tamper alert, 400s. `via` is `POST` or `import`.
+pub fn log_decision(d: &Decision, via: &str) {
+    match d {
+        Decision::Stored { .. } | Decision::Duplicate { .. } => {}
+        Decision::Conflict {
+            agent_id,
+            seq,
+            reason,
+        } => log::error!(
+            "TAMPER ALERT: report of agent {agent_id} seq {seq} ({via}) conflicts with its chain (HTTP 409): {reason}"
+        ),
+        Decision::Rejected(r) => log::warn!(
+            "report rejected ({via}): HTTP {} {}: {}",
+            d.status(),
+            r.reason,
+            r.message
+        ),
+    }
 }
 
 fn revoked_key(kid: &str) -> Decision {

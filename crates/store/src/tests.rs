@@ -848,3 +848,19 @@ fn upgrade_keeps_latest_checks_sqlite() {
     );
     assert!(h.latest_checks.unwrap().contains("c1"));
 }
+
+/// Issue 11: the database and its WAL/SHM files are private.
+#[cfg(unix)]
+#[test]
+fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let s = open(&format!("sqlite:{}", db.display())).unwrap();
+    s.add_agent("p", "{}", None, 1).unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let p = format!("{}{suffix}", db.display());
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{p}");
+    }
+}
