@@ -15,7 +15,7 @@
 //!   ([`Store::prune`]) except each host's latest report.
 //! - `hosts` is current state, maintained at ingest: latest checks, counts,
 //!   last seen, chain statistics (`first_seq`, `max_seq`, `seq_count`: the
-//!   number of missing `seq` is `max_seq - first_seq + 1 - seq_count`) and
+//!   number of missing `seq` is `max_seq - seq_count`: a chain starts at 1) and
 //!   tamper alerts. Reading it never re-reads history.
 //! - The current state is *merged*: each report changes it within its
 //!   [`Coverage`] only (issue 11). `host_checks` keeps one row per

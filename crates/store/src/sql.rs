@@ -197,8 +197,10 @@ fn host_summary(r: &Row) -> Result<HostSummary> {
     let seq_count = int(r, 11, "seq_count")?;
     let first = opt_int(r, 12, "first_seq")?;
     let max = opt_int(r, 13, "max_seq")?;
+    // A chain starts at seq 1: seqs below the first stored one are missing
+    // too (a refused or lost first report).
     let missing = match (first, max) {
-        (Some(f), Some(m)) => (m - f + 1 - seq_count).max(0),
+        (Some(_), Some(m)) => (m - seq_count).max(0),
         _ => 0,
     };
     Ok(HostSummary {
@@ -1100,7 +1102,8 @@ impl<B: Backend> Store for SqlStore<B> {
             let latest_checks = opt_text(&r, 16, "latest_checks")?;
             // Gaps from the (agent_id, seq) index only: no payload is read.
             let mut gaps = Vec::new();
-            let mut last: Option<i64> = None;
+            // Seq 0 stands for "before the chain": a missing seq 1 is a gap.
+            let mut last: Option<i64> = Some(0);
             for s in c.rows("SELECT seq FROM reports WHERE agent_id = ? ORDER BY seq", &[agent_id.into()])? {
                 let seq = int(&s, 0, "seq")?;
                 if let Some(l) = last
