@@ -85,6 +85,29 @@ impl Client {
 
     /// `POST /api/v1/reports` with the JWS bytes.
     pub fn post_report(&self, jws: &[u8]) -> Outcome {
+        let known = self.limit.load(std::sync::atomic::Ordering::Relaxed);
+        if known > 0 && jws.len() as u64 > known {
+            return too_large(jws.len(), known);
+        }
+        let out = self.post_once(jws);
+        // A collector refusing an oversized body answers 413 from the
+        // headers and closes the connection while the body is still being
+        // sent: the agent sees a broken pipe, not the 413, and would retry
+        // for ever (issue 11). Ask for the limit with an empty body.
+        if let Outcome::Retry { .. } = &out
+            && known == 0
+            && jws.len() > 64 * 1024
+        {
+            let _ = self.post_once(b"{}");
+            let learned = self.limit.load(std::sync::atomic::Ordering::Relaxed);
+            if learned > 0 && jws.len() as u64 > learned {
+                return too_large(jws.len(), learned);
+            }
+        }
+        out
+    }
+
+    fn post_once(&self, jws: &[u8]) -> Outcome {
         let url = format!("{}/api/v1/reports", self.base);
         match self
             .agent
@@ -180,6 +203,15 @@ impl Client {
             .map(str::to_string)
             .ok_or_else(|| anyhow!("the enrollment answer has no agent_id: {text:.200}"))?;
         Ok((id, v.get("max_report_bytes").and_then(|m| m.as_u64())))
+    }
+}
+
+fn too_large(len: usize, limit: u64) -> Outcome {
+    Outcome::Refused {
+        status: 413,
+        body: format!(
+            "the report is {len} bytes, more than the {limit} bytes the collector accepts (not sent)"
+        ),
     }
 }
 
