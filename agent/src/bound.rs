@@ -35,7 +35,7 @@ pub fn bound(report: &mut Report, max_jws: u64) -> bool {
     let total = report.findings.len() as u64;
     let mut findings = std::mem::take(&mut report.findings);
     // Most severe first; the order within a severity is the scan's.
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let base = report.to_payload().len() as u64;
     // Reserve room for the `truncated` member as if every finding were left
     // out (the most groups it can have), plus slack for number widths.

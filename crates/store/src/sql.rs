@@ -423,7 +423,7 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
         let gone: Vec<(String, String)> = checks
             .keys()
             .filter(|k| !carried_checks.contains(*k))
-            .filter(|k| r.scope.all_checks || r.scope.check_ids.iter().any(|id| *id == k.0))
+            .filter(|k| r.scope.all_checks || r.scope.check_ids.contains(&k.0))
             .cloned()
             .collect();
         for k in gone {

@@ -115,18 +115,18 @@ impl Client {
             .set("Content-Type", "application/json")
             .send_bytes(jws)
         {
-            Ok(resp) => match {
+            Ok(resp) => {
                 if let Some(l) = announced_limit(&resp) {
                     self.limit.store(l, std::sync::atomic::Ordering::Relaxed);
                 }
-                resp.status()
-            } {
-                200..=202 => Outcome::Delivered(resp.status()),
-                s => Outcome::Retry {
-                    reason: format!("unexpected status {s}"),
-                    retry_after: None,
-                },
-            },
+                match resp.status() {
+                    200..=202 => Outcome::Delivered(resp.status()),
+                    s => Outcome::Retry {
+                        reason: format!("unexpected status {s}"),
+                        retry_after: None,
+                    },
+                }
+            }
             Err(ureq::Error::Status(code, resp)) => {
                 if let Some(l) = announced_limit(&resp) {
                     self.limit.store(l, std::sync::atomic::Ordering::Relaxed);
