@@ -17,12 +17,12 @@ pub fn enroll(cfg: &AgentConfig, collector: &str, token: &str) -> Result<()> {
     let state = AgentState::open(&state::default_state_dir(cfg))?;
     let jwk = serde_json::to_value(state.key().public_jwk())?;
     let hostname = crate::inspect::hostname(&Root::live());
-    let agent_id = client.enroll(token.trim(), &jwk, &hostname)?;
+    let (agent_id, limit) = client.enroll(token.trim(), &jwk, &hostname)?;
     let kid = state.key().kid();
     if agent_id != kid {
         log::warn!("the collector registered this agent as {agent_id}; its key id is {kid}");
     }
-    state.set_collector_url(collector)?;
+    state.set_collector(collector, limit)?;
     eprintln!("mijian-agent: enrolled with {collector} as {agent_id}");
     Ok(())
 }

@@ -28,6 +28,13 @@ pub fn export(cfg: &AgentConfig, out: &Path) -> Result<usize> {
     let mut outbox = Outbox::open(&dir, daemon::limits(cfg)).with_context(|| {
         "cannot open the outbox (if `mijian-agent run` is running, stop it first — `systemctl stop mijian-agent` — or set [daemon] export_dir so the daemon exports by itself)".to_string()
     })?;
+    // Sealed reports whose queueing a crash interrupted (issue 11).
+    if let Ok(st) = state::AgentState::open(&state_dir) {
+        for p in st.pending()? {
+            outbox.push(p.jws.as_bytes(), mijian_outbox::Class::Findings)?;
+            st.settle(p.seq)?;
+        }
+    }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut n = 0;
     for (id, _class) in outbox.entries() {

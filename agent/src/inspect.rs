@@ -10,7 +10,9 @@ use crate::config::AgentConfig;
 use mijian_hostcheck::Root;
 use mijian_media::{MediaOptions, MountedMedium};
 use mijian_policy::Policy;
-use mijian_report::{Coverage, Finding, FindingKind, HostInfo, PolicyRef, Report, Trigger};
+use mijian_report::{
+    ContentScope, Coverage, Finding, FindingKind, HostInfo, PolicyRef, Report, Scope, Trigger,
+};
 use mijian_scanner::{ScanOptions, ScanOutcome, Scanner};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -64,9 +66,12 @@ impl Inspector {
         })
     }
 
-    /// A report skeleton: host and policy filled, no checks or findings.
+    /// A report skeleton: host and policy filled, no checks or findings,
+    /// and a scope that covers nothing (a heartbeat's); the inspections
+    /// below widen it to what they did.
     pub fn blank(&self, trigger: Trigger) -> Report {
         let mut r = Report::new("", 0, None, trigger);
+        r.scope = Some(Scope::none());
         r.host = HostInfo {
             hostname: hostname(&self.root),
             os: os_name(&self.root),
@@ -91,6 +96,15 @@ impl Inspector {
     /// `content` is false) a content scan of the configured paths and media.
     pub fn inspect(&self, trigger: Trigger, content: bool) -> Report {
         let mut report = self.blank(trigger);
+        report.scope = Some(Scope {
+            content: if content {
+                ContentScope::All
+            } else {
+                ContentScope::None
+            },
+            media: self.root.is_live(),
+            ..Scope::full()
+        });
         let thresholds = self
             .policy
             .baseline
@@ -176,12 +190,27 @@ impl Inspector {
     /// daemon's `file_change` trigger).
     pub fn scan_files(&self, trigger: Trigger, paths: &[PathBuf]) -> Report {
         let mut report = self.blank(trigger);
-        let started = std::time::Instant::now();
-        let outcome = self.scanner.scan(paths);
-        let mut c = coverage(&outcome);
-        c.duration_ms = started.elapsed().as_millis() as u64;
-        report.coverage = Some(c);
-        report.findings = outcome.findings;
+        report.scope = Some(Scope::paths(
+            paths.iter().map(|p| mijian_report::encode_path(p).path),
+        ));
+        report.notes.push(
+            "partial report: a content scan of the listed paths only (scope.paths); no host checks, no media".into(),
+        );
+        // A path that is gone (a removed file) is in the scope, so what was
+        // found there is resolved, but there is nothing to scan.
+        let present: Vec<PathBuf> = paths
+            .iter()
+            .filter(|p| p.symlink_metadata().is_ok())
+            .cloned()
+            .collect();
+        if !present.is_empty() {
+            let started = std::time::Instant::now();
+            let outcome = self.scanner.scan(&present);
+            let mut c = coverage(&outcome);
+            c.duration_ms = started.elapsed().as_millis() as u64;
+            report.coverage = Some(c);
+            report.findings = outcome.findings;
+        }
         report
     }
 
@@ -189,6 +218,11 @@ impl Inspector {
     /// plus a scan of what it carries, tied to it.
     pub fn media_report(&self, medium: &MountedMedium) -> Report {
         let mut report = self.blank(Trigger::Media);
+        // This medium's content; not "media": the other media were not enumerated.
+        report.scope = Some(Scope::paths([mijian_report::encode_path(
+            &medium.mount_point,
+        )
+        .path]));
         report.findings.push(medium.finding.clone());
         let outcome = self.scanner.scan(std::slice::from_ref(&medium.mount_point));
         for mut f in outcome.findings {

@@ -6,6 +6,7 @@
 //! `mijian-agent: <what went wrong and what to do>` on stderr with exit
 //! status 2; a closed stdout (`| head`) is success, as in ripgrep.
 
+mod bound;
 mod config;
 mod daemon;
 mod enroll;
@@ -357,10 +358,19 @@ fn run(cli: Cli) -> Result<u8> {
             drop(display);
             let report = if sign {
                 let state = state?;
+                let mut report = report;
+                // Never sign what the collector (or its `import`) refuses.
+                bound::bound(
+                    &mut report,
+                    state
+                        .collector_limit()
+                        .unwrap_or(bound::DEFAULT_MAX_REPORT_BYTES),
+                );
                 let sealed = state.seal(report)?;
                 let out = out.context("--sign needs --out FILE")?;
                 state::write_atomic(&out, &sealed.jws, 0o644)
                     .with_context(|| format!("cannot write signed report to {}", out.display()))?;
+                state.settle(sealed.report.seq)?;
                 eprintln!(
                     "mijian-agent: signed report seq {} written to {}",
                     sealed.report.seq,

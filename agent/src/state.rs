@@ -9,9 +9,13 @@
 //!   a `check --sign` by hand) never hand out the same `seq`.
 //!
 //! Sealing writes `chain.json` (temp file, fsync, rename, fsync dir) *before*
-//! the sealed report is handed out. A crash after the rename loses at most
-//! that one report, which the collector shows as a gap; the next report still
-//! links to it by `prev`, so the chain never forks. The opposite order could
+//! the sealed report is handed out, and the sealed report is in it
+//! (`pending`) until the caller confirms it is queued ([`AgentState::settle`]).
+//! A crash in between leaves the report there; the daemon queues it on
+//! restart ([`AgentState::pending`]), so a SIGKILL at any instant leaves no
+//! gap (issue 11). A report that is sealed but cannot be queued (outbox
+//! refused it) is declared in the next report's `declared_gaps`. The next
+//! report links to every sealed one by `prev`, so the chain never forks. The opposite order could
 //! hand out two different reports with the same `seq` — a fork the collector
 //! must treat as tampering. Key creation uses the same write-then-rename, so
 //! a crash never leaves a half-written key.
@@ -60,6 +64,18 @@ pub struct Chain {
     pub last: Option<String>,
     #[serde(default)]
     pub report_id: Option<String>,
+    /// Sealed reports not yet known to be queued (see the module note).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingReport>,
+}
+
+/// A sealed report whose queueing has not been confirmed: written in the
+/// same atomic write that spends its `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingReport {
+    pub seq: u64,
+    /// The JWS JSON text.
+    pub jws: String,
 }
 
 /// A sealed report: numbered, linked, signed.
@@ -168,10 +184,18 @@ impl AgentState {
         report.prev = chain.last;
         let payload = report.to_payload();
         let jws = Jws::sign(&payload, &self.key).to_json();
+        // The report travels with the seq it spends, in one atomic write:
+        // a crash before the caller queued it leaves it here to recover.
+        let mut pending = chain.pending;
+        pending.push(PendingReport {
+            seq: report.seq,
+            jws: String::from_utf8_lossy(&jws).into_owned(),
+        });
         let next = Chain {
             seq: report.seq,
             last: Some(sha256_hex(&payload)),
             report_id: Some(report.report_id.clone()),
+            pending,
         };
         let bytes = serde_json::to_vec_pretty(&next).context("serialise chain state")?;
         write_atomic(&self.dir.join(CHAIN_FILE), &bytes, 0o600)?;
@@ -180,6 +204,26 @@ impl AgentState {
             payload,
             jws,
         })
+    }
+
+    /// The sealed report `seq` is queued (or written out): forget it.
+    pub fn settle(&self, seq: u64) -> Result<()> {
+        let _lock = lock(&self.dir)?;
+        let mut chain = self.chain()?;
+        let before = chain.pending.len();
+        chain.pending.retain(|p| p.seq != seq);
+        if chain.pending.len() == before {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec_pretty(&chain).context("serialise chain state")?;
+        write_atomic(&self.dir.join(CHAIN_FILE), &bytes, 0o600)
+    }
+
+    /// Sealed reports whose queueing was never confirmed (a crash between
+    /// sealing and queueing): the caller queues each, then [`Self::settle`]s
+    /// it. Queueing one twice is harmless: the collector answers 200.
+    pub fn pending(&self) -> Result<Vec<PendingReport>> {
+        Ok(self.chain()?.pending)
     }
 
     /// The collector URL saved by `enroll`.
@@ -195,9 +239,18 @@ impl AgentState {
         }
     }
 
-    /// Save the collector URL (after a successful enrollment).
-    pub fn set_collector_url(&self, url: &str) -> Result<()> {
-        let v = serde_json::json!({ "url": url });
+    /// The collector's report size limit saved by `enroll` (bytes of a
+    /// signed report), if the collector announced one.
+    pub fn collector_limit(&self) -> Option<u64> {
+        let b = fs::read(self.dir.join(COLLECTOR_FILE)).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&b).ok()?;
+        v.get("max_report_bytes").and_then(|m| m.as_u64())
+    }
+
+    /// Save the collector URL and its announced report size limit (after a
+    /// successful enrollment).
+    pub fn set_collector(&self, url: &str, max_report_bytes: Option<u64>) -> Result<()> {
+        let v = serde_json::json!({ "url": url, "max_report_bytes": max_report_bytes });
         write_atomic(
             &self.dir.join(COLLECTOR_FILE),
             &serde_json::to_vec_pretty(&v)?,
@@ -320,6 +373,26 @@ mod tests {
             Some(sha256_hex(&a.payload).as_str())
         );
         assert_eq!(b.report.agent_id, s.key().kid());
+    }
+
+    #[test]
+    fn a_sealed_report_stays_pending_until_settled() {
+        let d = tempfile::tempdir().unwrap();
+        let s = AgentState::open(d.path()).unwrap();
+        let a = s.seal(Report::new("", 0, None, Trigger::Manual)).unwrap();
+        let b = s.seal(Report::new("", 0, None, Trigger::Manual)).unwrap();
+        // As after a SIGKILL: reopen, both are there to queue.
+        drop(s);
+        let s = AgentState::open(d.path()).unwrap();
+        let p = s.pending().unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].jws.as_bytes(), a.jws.as_slice());
+        s.settle(a.report.seq).unwrap();
+        let p = s.pending().unwrap();
+        assert_eq!((p.len(), p[0].seq), (1, b.report.seq));
+        s.settle(b.report.seq).unwrap();
+        assert!(s.pending().unwrap().is_empty());
+        assert_eq!(s.chain().unwrap().seq, 2);
     }
 
     #[test]

@@ -97,6 +97,12 @@ pub async fn login(app: &App, name: String, password: String) -> Result<Role, Ap
     ok.ok_or_else(|| ApiError::unauthorized("wrong name or password"))
 }
 
+/// The credentials after `scheme ` (scheme matched case-insensitively).
+fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+    let (s, rest) = value.split_once(' ')?;
+    s.eq_ignore_ascii_case(scheme).then_some(rest)
+}
+
 impl FromRequestParts<App> for Staff {
     type Rejection = ApiError;
 
@@ -108,14 +114,15 @@ impl FromRequestParts<App> for Staff {
             .ok_or_else(|| {
                 ApiError::unauthorized("log in: send Authorization: Bearer TOKEN (mijian-collector api-token create, or POST /api/v1/login)")
             })?;
-        if let Some(token) = value.strip_prefix("Bearer ") {
+        // Auth schemes are case-insensitive (RFC 9110 §11.1).
+        if let Some(token) = strip_scheme(value, "bearer") {
             let hash = token_hash(token.trim());
             let role = app.blocking(move |s| s.api_token(&hash, now())).await?;
             return role
                 .map(|role| Staff { role })
                 .ok_or_else(|| ApiError::unauthorized("unknown or expired token"));
         }
-        if let Some(b64) = value.strip_prefix("Basic ") {
+        if let Some(b64) = strip_scheme(value, "basic") {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(b64.trim())
                 .ok()

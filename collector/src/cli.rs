@@ -437,6 +437,9 @@ fn run(cli: Cli) -> Result<i32> {
                     "agent already registered:"
                 }
             )?;
+            if new {
+                log::info!("agent {kid} registered by hand (agents add --jwk)");
+            }
             writeln!(out, "{kid}")?;
             Ok(0)
         }
@@ -447,6 +450,7 @@ fn run(cli: Cli) -> Result<i32> {
                     "no agent {agent_id} (agent ids are the JWK thumbprints that `mijian-agent key` prints)"
                 );
             }
+            log::info!("agent {agent_id} revoked");
             writeln!(out, "agent {agent_id} revoked")?;
             Ok(0)
         }

@@ -10,8 +10,9 @@
 //! This module knows nothing of HTTP; [`Decision::status`] maps to it.
 
 use crate::validate;
+use mijian_report::{CheckScope, ContentScope};
 use mijian_report::{Finding, Jwk, Jws, JwsError, PublicKey, sha256_hex};
-use mijian_store::{NewFinding, NewReport, Outcome, Store};
+use mijian_store::{ContentCoverage, Coverage, NewCheck, NewFinding, NewReport, Outcome, Store};
 use std::sync::Arc;
 
 /// What happened to one signed report.
@@ -168,8 +169,31 @@ fn unknown_key(kid: &str) -> Decision {
     reject(
         RejectKind::Unauthorized,
         "unknown_key",
-        format!("no enrolled agent has key {kid}; enroll the agent first"),
+        format!(
+            "no enrolled agent has key {kid}: enroll first (`mijian-agent enroll --collector URL --token TOKEN`), or for an air-gapped host register its key by hand: `mijian-collector agents add --jwk FILE` with the JWK that `mijian-agent key` prints on that host"
+        ),
     )
+}
+
+/// One journald-friendly line per refused report (never its content): 401s
+/// with their reason, 409 as a tamper alert, 400s. `via` is `POST` or `import`.
+pub fn log_decision(d: &Decision, via: &str) {
+    match d {
+        Decision::Stored { .. } | Decision::Duplicate { .. } => {}
+        Decision::Conflict {
+            agent_id,
+            seq,
+            reason,
+        } => log::error!(
+            "TAMPER ALERT: report of agent {agent_id} seq {seq} ({via}) conflicts with its chain (HTTP 409): {reason}"
+        ),
+        Decision::Rejected(r) => log::warn!(
+            "report rejected ({via}): HTTP {} {}: {}",
+            d.status(),
+            r.reason,
+            r.message
+        ),
+    }
 }
 
 fn revoked_key(kid: &str) -> Decision {
@@ -249,7 +273,45 @@ fn prepare(v: &validate::Valid, payload: &[u8], jws: Vec<u8>, received_at: i64) 
             body: raw.get().to_string(),
         })
         .collect();
+    let check_rows = v
+        .checks
+        .iter()
+        .zip(&v.checks_raw)
+        .map(|(c, raw)| NewCheck {
+            id: c.id.to_string(),
+            subject: c.subject.to_string(),
+            status: c.status.as_str().to_string(),
+            body: raw.get().to_string(),
+        })
+        .collect();
+    let scope = v.scope();
+    let scope = Coverage {
+        all_checks: matches!(scope.checks, CheckScope::All(_)),
+        check_ids: match scope.checks {
+            CheckScope::All(_) => Vec::new(),
+            CheckScope::Ids(ids) => ids,
+        },
+        content: match scope.content {
+            ContentScope::All => ContentCoverage::All,
+            ContentScope::Paths => ContentCoverage::Paths(scope.paths),
+            ContentScope::None => ContentCoverage::None,
+        },
+        media: scope.media,
+    };
+    let declared_gaps = r
+        .declared_gaps
+        .iter()
+        .map(|g| mijian_store::DeclaredGap {
+            // validate::payload bounds them below seq, so below i64::MAX.
+            from: g.from as i64,
+            to: g.to as i64,
+            reason: g.reason.clone(),
+        })
+        .collect();
     NewReport {
+        check_rows,
+        scope,
+        declared_gaps,
         agent_id: r.agent_id.to_string(),
         report_id: r.report_id.to_string(),
         // validate::payload bounds seq to i64.

@@ -14,7 +14,9 @@
 //! payload's nesting is checked by hand ([`MAX_DEPTH`]); deeply nested JSON
 //! is an error, never a stack overflow and never stored.
 
-use mijian_report::{CheckStatus, Finding, FindingKind, HostInfo, PolicyRef, SCHEMA, Trigger};
+use mijian_report::{
+    CheckStatus, DeclaredGap, Finding, FindingKind, HostInfo, PolicyRef, SCHEMA, Scope, Trigger,
+};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
@@ -51,7 +53,18 @@ pub struct Wire<'a> {
     /// Each finding object as sent.
     #[serde(borrow, rename = "findings")]
     pub findings_raw: Vec<&'a RawValue>,
+    /// Addition: what the report covered (absent: implied by the trigger).
+    #[serde(default)]
+    pub scope: Option<Scope>,
+    /// Addition: seq ranges the agent declared spent without a report.
+    #[serde(default)]
+    pub declared_gaps: Vec<DeclaredGap>,
 }
+
+/// Most `declared_gaps` entries one report may carry.
+const MAX_DECLARED_GAPS: usize = 1000;
+/// Most `scope.paths` one report may carry.
+const MAX_SCOPE_PATHS: usize = 100_000;
 
 /// `prev`: required, a string or null.
 #[derive(Debug, serde::Deserialize)]
@@ -75,10 +88,22 @@ pub struct WireCheck<'a> {
 pub struct Valid<'a> {
     pub wire: Wire<'a>,
     pub checks: Vec<WireCheck<'a>>,
+    /// Each check object as sent (parallel to `checks`).
+    pub checks_raw: Vec<&'a RawValue>,
     pub findings: Vec<Finding>,
 }
 
 impl Valid<'_> {
+    /// The report's scope: as carried, else the one its trigger implies.
+    pub fn scope(&self) -> Scope {
+        self.wire.scope.clone().unwrap_or_else(|| {
+            Scope::by_trigger(
+                self.wire.trigger,
+                self.checks.iter().map(|c| c.id.to_string()),
+            )
+        })
+    }
+
     /// The rule of [`mijian_report::Report::compliant`].
     pub fn compliant(&self) -> bool {
         mijian_report::compliant(
@@ -141,8 +166,15 @@ pub fn payload(bytes: &[u8]) -> Result<Valid<'_>, String> {
             "the report nests deeper than {MAX_DEPTH} levels (recursion limit)"
         ));
     }
-    let checks: Vec<WireCheck> =
+    let checks_raw: Vec<&RawValue> =
         serde_json::from_str(r.checks_raw.get()).map_err(|e| format!("checks: {e}"))?;
+    let checks = checks_raw
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            serde_json::from_str::<WireCheck>(c.get()).map_err(|e| format!("checks[{i}]: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let findings = r
         .findings_raw
         .iter()
@@ -254,9 +286,32 @@ pub fn payload(bytes: &[u8]) -> Result<Valid<'_>, String> {
             return Err(format!("findings[{i}].matches has a count below 1"));
         }
     }
+    if r.declared_gaps.len() > MAX_DECLARED_GAPS {
+        return Err(format!(
+            "declared_gaps has more than {MAX_DECLARED_GAPS} entries"
+        ));
+    }
+    for (i, g) in r.declared_gaps.iter().enumerate() {
+        if g.from < 1 || g.from > g.to || g.to >= r.seq || g.reason.len() > 64 {
+            return Err(format!(
+                "declared_gaps[{i}] must satisfy 1 <= from <= to < seq, reason at most 64 bytes"
+            ));
+        }
+    }
+    if let Some(sc) = &r.scope {
+        if sc.paths.len() > MAX_SCOPE_PATHS {
+            return Err(format!(
+                "scope.paths has more than {MAX_SCOPE_PATHS} entries"
+            ));
+        }
+        if sc.paths.iter().any(|p| p.is_empty() || p.len() > MAX_ID) {
+            return Err("scope.paths has an empty or too long path".into());
+        }
+    }
     Ok(Valid {
         wire: r,
         checks,
+        checks_raw,
         findings,
     })
 }
@@ -375,7 +430,17 @@ mod tests {
             "user:张三",
             CheckStatus::NotApplicable,
         ));
-        examples.push(serde_json::to_value(full).unwrap());
+        full.seq = 5;
+        full.scope = Some(Scope::paths(["/home/a".to_string()]));
+        full.declared_gaps = vec![DeclaredGap {
+            from: 3,
+            to: 4,
+            reason: "crash".into(),
+        }];
+        examples.push(serde_json::to_value(&full).unwrap());
+        let mut bad_scope = serde_json::to_value(&full).unwrap();
+        bad_scope["scope"]["content"] = "some".into();
+        examples.push(bad_scope);
         for doc in examples {
             let bytes = serde_json::to_vec(&doc).unwrap();
             let ours = payload(&bytes);

@@ -194,14 +194,14 @@ fn ingest(store: &Mutex<Store>, body: &[u8], jwk: &Jwk) -> u16 {
 }
 
 /// A temp home for one agent: config, state, content and media dirs.
-struct Agent {
+pub(crate) struct Agent {
     dir: tempfile::TempDir,
     child: Option<Child>,
     log: PathBuf,
 }
 
 impl Agent {
-    fn new() -> Agent {
+    pub(crate) fn new() -> Agent {
         let dir = tempfile::tempdir().unwrap();
         for d in ["home", "media"] {
             std::fs::create_dir_all(dir.path().join(d)).unwrap();
@@ -214,11 +214,11 @@ impl Agent {
         }
     }
 
-    fn path(&self, p: &str) -> PathBuf {
+    pub(crate) fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
     }
 
-    fn configure(&self, collector: Option<&str>, daemon: &str) -> PathBuf {
+    pub(crate) fn configure(&self, collector: Option<&str>, daemon: &str) -> PathBuf {
         let collector = collector
             .map(|u| format!("[collector]\nurl = {u:?}\n"))
             .unwrap_or_default();
@@ -233,11 +233,11 @@ impl Agent {
         )
     }
 
-    fn config(&self) -> PathBuf {
+    pub(crate) fn config(&self) -> PathBuf {
         self.dir.path().join("agent.toml")
     }
 
-    fn jwk(&self) -> Jwk {
+    pub(crate) fn jwk(&self) -> Jwk {
         let out = util::run(
             Command::new(util::bin("mijian-agent"))
                 .arg("key")
@@ -248,7 +248,7 @@ impl Agent {
         Jwk::parse(&out.stdout).unwrap()
     }
 
-    fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -267,7 +267,7 @@ impl Agent {
         self.child = Some(child);
     }
 
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let pid = self.child.as_ref().unwrap().id().to_string();
         let st = Command::new("kill")
             .arg(format!("-{sig}"))
@@ -277,14 +277,14 @@ impl Agent {
         assert!(st.success());
     }
 
-    fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         let mut c = self.child.take().unwrap();
         c.kill().unwrap();
         c.wait().unwrap();
     }
 
     /// SIGTERM; returns how long the agent took to exit and its status.
-    fn terminate(&mut self) -> (Duration, std::process::ExitStatus) {
+    pub(crate) fn terminate(&mut self) -> (Duration, std::process::ExitStatus) {
         self.signal("TERM");
         let mut c = self.child.take().unwrap();
         let t = Instant::now();
@@ -300,7 +300,7 @@ impl Agent {
         }
     }
 
-    fn chain_seq(&self) -> u64 {
+    pub(crate) fn chain_seq(&self) -> u64 {
         std::fs::read(self.path("state/chain.json"))
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
@@ -308,11 +308,11 @@ impl Agent {
             .unwrap_or(0)
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn wait_log(&self, needle: &str, timeout: Duration) {
+    pub(crate) fn wait_log(&self, needle: &str, timeout: Duration) {
         let t = Instant::now();
         while t.elapsed() < timeout {
             if self.log_text().contains(needle) {

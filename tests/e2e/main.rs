@@ -3,6 +3,7 @@
 mod agent;
 mod collector;
 mod daemon;
+mod fleet;
 mod hostcheck;
 mod media;
 mod util;

@@ -139,6 +139,20 @@ pub fn run(cfg: AgentConfig, config_path: Option<PathBuf>) -> Result<()> {
             state_dir.display()
         )
     })?;
+    let mut outbox = outbox;
+    // Sealed reports whose queueing a crash interrupted (issue 11).
+    for p in state.pending()? {
+        match outbox.push(p.jws.as_bytes(), Class::Findings) {
+            Ok(_) => {
+                log::warn!(
+                    "recovered sealed report seq {} whose queueing a crash interrupted",
+                    p.seq
+                );
+                state.settle(p.seq)?;
+            }
+            Err(e) => log::error!("cannot queue recovered report seq {}: {e}", p.seq),
+        }
+    }
     let rec = outbox.recovery().clone();
     if rec.removed_partial > 0 || !rec.quarantined.is_empty() {
         log::warn!(
@@ -154,6 +168,9 @@ pub fn run(cfg: AgentConfig, config_path: Option<PathBuf>) -> Result<()> {
         outbox.len()
     );
     let queue = Queue::new(outbox, sink(&cfg, &state)?);
+    if let Some(l) = state.collector_limit() {
+        queue.saved_limit.store(l, Ordering::Relaxed);
+    }
     delivery::spawn(
         queue.clone(),
         cfg.daemon.retry_min()?,
@@ -167,7 +184,50 @@ pub fn run(cfg: AgentConfig, config_path: Option<PathBuf>) -> Result<()> {
     let media_opts = inspector.media_options();
     let register = inspector.policy.media.clone();
 
+    {
+        // `mijian-agent enroll` while running: noticed by collector.json's
+        // modification time, without SIGHUP.
+        let (cfg, dir) = (cfg.clone(), state_dir.clone());
+        let mtime = |d: &Path| {
+            std::fs::metadata(d.join("collector.json"))
+                .and_then(|m| m.modified())
+                .ok()
+        };
+        let seen = Mutex::new(mtime(&dir));
+        queue.on_refresh(move || {
+            let now = mtime(&dir);
+            let mut last = seen.lock().unwrap_or_else(|p| p.into_inner());
+            if *last == now {
+                return None;
+            }
+            *last = now;
+            match AgentState::open(&dir).and_then(|s| sink(&cfg, &s)) {
+                Ok(s) => s,
+                Err(e) => {
+                    log::error!("new enrollment not usable: {e:#}");
+                    None
+                }
+            }
+        });
+    }
     let jobs = Arc::new(Jobs::default());
+    {
+        // A report refused for good: its alarm is a report of its own, and
+        // the seq the collector will never have is declared in it.
+        let jobs = jobs.clone();
+        queue.on_refused(move |f, seq| {
+            let mut p = jobs.lock();
+            p.alarms.push(f);
+            if let Some(s) = seq {
+                p.gaps.push(mijian_report::DeclaredGap {
+                    from: s,
+                    to: s,
+                    reason: "refused".into(),
+                });
+            }
+            jobs.cv.notify_all();
+        });
+    }
     let commit = Arc::new(Mutex::new(()));
     let status = Arc::new(Mutex::new(String::from("file watch: setting up")));
     let flagged = Arc::new(Mutex::new(HashSet::new()));
@@ -408,7 +468,12 @@ pub fn run(cfg: AgentConfig, config_path: Option<PathBuf>) -> Result<()> {
                         Ok(m) if m.is_file() => {
                             scan.insert(p);
                         }
-                        // Gone again, or a special file: nothing to scan.
+                        // Removed (or renamed away): rescanned as gone, so
+                        // the collector resolves what was found there (issue 11).
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            scan.insert(p);
+                        }
+                        // A special file: nothing to scan.
                         _ => {}
                     }
                 }
@@ -532,6 +597,8 @@ struct Pending {
     files: BTreeSet<PathBuf>,
     rescan: BTreeSet<PathBuf>,
     alarms: Vec<Finding>,
+    /// Seq spent without a report, declared in the next report sealed.
+    gaps: Vec<mijian_report::DeclaredGap>,
     inspector: Option<Box<Inspector>>,
     stop: bool,
 }
@@ -675,9 +742,12 @@ impl Worker {
                 Job::Files(paths) => {
                     let r = inspector.scan_files(Trigger::FileChange, &paths);
                     let mut fl = self.flagged.lock().unwrap_or_else(|p| p.into_inner());
-                    let resolved = paths
-                        .iter()
-                        .any(|p| fl.contains(&p.to_string_lossy().to_string()));
+                    // A flagged finding at or below a changed path: the report
+                    // resolves or confirms it, so it is sent even when clean.
+                    let scope = r.effective_scope();
+                    let before = fl.len();
+                    fl.retain(|f| !scope.covers_path(f));
+                    let resolved = fl.len() != before;
                     fl.extend(r.findings.iter().filter_map(|f| f.path.clone()));
                     if r.findings.is_empty() && !resolved {
                         log::debug!(
@@ -738,7 +808,10 @@ impl Worker {
 
     /// Seal and queue one report. If the outbox cannot take it, it is not
     /// sealed (no `seq` gap) and an alarm report is queued instead.
-    fn commit(&self, report: Report) {
+    fn commit(&self, mut report: Report) {
+        crate::bound::bound(&mut report, self.queue.max_report_bytes());
+        let gaps = std::mem::take(&mut self.jobs.lock().gaps);
+        report.declared_gaps.extend(gaps.iter().cloned());
         let class = classify(&report);
         let trigger = report.trigger;
         let nfind = report.findings.len();
@@ -749,17 +822,23 @@ impl Worker {
             .check_room(estimate_jws_len(&report), class)
         {
             self.refused(trigger, nfind, class, &e.to_string());
+            self.jobs.lock().gaps.extend(gaps);
             return;
         }
         let sealed = match self.state.seal(report) {
             Ok(s) => s,
             Err(e) => {
                 log::error!("cannot seal a {} report: {e:#}", trigger.as_str());
+                self.jobs.lock().gaps.extend(gaps);
                 return;
             }
         };
         match self.queue.push(&sealed.jws, class) {
             Ok(p) => {
+                if let Err(e) = self.state.settle(sealed.report.seq) {
+                    // Still pending: queued again after a restart, answered 200.
+                    log::warn!("cannot settle seq {}: {e:#}", sealed.report.seq);
+                }
                 log::info!(
                     "queued report seq {} ({}, {} finding(s), class {}, {} payload bytes) as outbox entry {}",
                     sealed.report.seq,
@@ -776,7 +855,21 @@ impl Worker {
                     );
                 }
             }
-            Err(e) => self.refused(trigger, nfind, class, &e.to_string()),
+            Err(e) => {
+                // Sealed, not queued: the seq is spent. Declare it in the
+                // next report rather than leave an unexplained gap.
+                let seq = sealed.report.seq;
+                if self.state.settle(seq).is_ok() {
+                    let mut p = self.jobs.lock();
+                    p.gaps.extend(gaps);
+                    p.gaps.push(mijian_report::DeclaredGap {
+                        from: seq,
+                        to: seq,
+                        reason: "unqueued".into(),
+                    });
+                }
+                self.refused(trigger, nfind, class, &e.to_string())
+            }
         }
     }
 

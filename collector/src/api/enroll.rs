@@ -66,7 +66,13 @@ async fn enroll(
         .await?;
     match outcome {
         Enrolled::New | Enrolled::Already => {
-            Ok(axum::Json(serde_json::json!({"agent_id": agent_id})))
+            log::info!("enrolled agent {agent_id}");
+            // The body limit of POST /api/v1/reports: the agent never seals
+            // a report above it (issue 11).
+            Ok(axum::Json(serde_json::json!({
+                "agent_id": agent_id,
+                "max_report_bytes": app.limits.max_body_bytes,
+            })))
         }
         Enrolled::BadToken => Err(ApiError::unauthorized(
             "enrollment token unknown, used up or expired; ask for a new one (mijian-collector token create)",

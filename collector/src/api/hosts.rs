@@ -85,7 +85,20 @@ async fn one(
         .as_deref()
         .and_then(|c| serde_json::from_str(c).ok())
         .unwrap_or(Value::Null);
-    v["gaps"] = json!(detail.gaps);
+    // A gap the agent declared (signed) reads "crash gap, declared"; an
+    // undeclared one is what a suppressed report looks like.
+    v["gaps"] = detail
+        .gaps
+        .iter()
+        .map(|g| match &g.declared {
+            Some(why) => json!({"from": g.from, "to": g.to, "declared": why,
+                                "label": format!("{why} gap, declared")}),
+            None => {
+                json!({"from": g.from, "to": g.to, "declared": null, "label": "undeclared gap"})
+            }
+        })
+        .collect();
+    v["declared_missing_seqs"] = json!(detail.declared_missing_seqs);
     v["tamper_alerts_list"] = detail
         .tamper_alerts_list
         .iter()

@@ -76,6 +76,14 @@ pub fn router(app: App) -> Router {
         .merge(findings::router())
         .merge(crate::ui::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        // Every error answer is JSON, 405 included (issue 11).
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
         .with_state(app)
 }
 

@@ -51,11 +51,30 @@ async fn signed_report(
         .into_response())
 }
 
+/// Every answer of `POST /api/v1/reports` names the body limit, so an agent
+/// learns it and never seals a report above it (issue 11).
+pub const LIMIT_HEADER: &str = "x-mijian-max-report-bytes";
+
 async fn post_report(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
+    let limit = app.limits.max_body_bytes;
+    let mut resp = post_report_inner(app, headers, body).await;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&limit.to_string()) {
+        resp.headers_mut().insert(LIMIT_HEADER, v);
+    }
+    resp
+}
+
+async fn post_report_inner(app: App, headers: HeaderMap, body: Body) -> Response {
     let bytes = match read_body(&app.limits, app.limits.max_body_bytes, &headers, body).await {
         Ok(b) => b,
         Err(e) => {
             app.metrics.observe(e.code, std::time::Duration::ZERO);
+            log::warn!(
+                "report rejected: HTTP {} {}: {}",
+                e.status.as_u16(),
+                e.code,
+                e.message
+            );
             return e.into_response();
         }
     };
@@ -71,6 +90,7 @@ async fn post_report(State(app): State<App>, headers: HeaderMap, body: Body) -> 
             Err(e) => return ApiError::internal(e).into_response(),
         };
     app.metrics.observe(decision.label(), start.elapsed());
+    crate::ingest::log_decision(&decision, "POST");
     let status =
         StatusCode::from_u16(decision.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = match &decision {

@@ -39,6 +39,8 @@
 //! <dir>/00000000000000000042.f.msg    one entry: id 42, class f (full)
 //! <dir>/00000000000000000043.tmp      a push in progress (deleted by open)
 //! <dir>/quarantine/...                entries that failed their checksum
+//! <dir>/rejected/...                  entries the collector refused for good
+//!                                     (400, 413), set aside so the queue goes on
 //! ```
 //! An entry file is a 16-byte header followed by the bytes:
 //! `b"MJOB"`, version `1` (u8), class code (u8), two zero bytes, the length
@@ -89,6 +91,7 @@ const MAGIC: &[u8; 4] = b"MJOB";
 const VERSION: u8 = 1;
 const HEADER: usize = 16;
 const QUARANTINE: &str = "quarantine";
+const REJECTED: &str = "rejected";
 
 /// What kind of report an entry is, as the caller classifies it; decides what
 /// eviction may drop (see the design note).
@@ -270,7 +273,7 @@ impl Outbox {
                 changed = true;
                 continue;
             };
-            if name == "lock" || name == QUARANTINE {
+            if name == "lock" || name == QUARANTINE || name == REJECTED {
                 continue;
             }
             if let Some(stem) = name.strip_suffix(".tmp") {
@@ -505,6 +508,25 @@ impl Outbox {
         sync_dir(&self.dir)?;
         self.forget(id);
         Ok(true)
+    }
+
+    /// Move an entry the receiver refused for good (HTTP 400, 413) out of
+    /// the queue into `rejected/`, never deleting it, so the queue goes on
+    /// and an operator can still look at it. Returns where it went.
+    pub fn set_aside(&mut self, id: Id) -> Result<Option<PathBuf>> {
+        let Some(m) = self.index.get(&id).copied() else {
+            return Ok(None);
+        };
+        let name = entry_name(id, m.class);
+        let path = self.dir.join(&name);
+        let rdir = self.dir.join(REJECTED);
+        fs::create_dir_all(&rdir).map_err(io_err(&rdir))?;
+        let dest = rdir.join(&name);
+        fs::rename(&path, &dest).map_err(io_err(&path))?;
+        sync_dir(&rdir)?;
+        sync_dir(&self.dir)?;
+        self.forget(id);
+        Ok(Some(dest))
     }
 
     fn forget(&mut self, id: Id) {

@@ -350,3 +350,22 @@ impl Outbox {
             .unwrap()
     }
 }
+
+/// Issue 11: a refused entry leaves the queue (the next one comes out) but
+/// is kept under `rejected/`, and a reopen does not bring it back.
+#[test]
+fn set_aside_moves_the_entry_out_of_the_queue_and_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = Outbox::open(dir.path(), Limits::default()).unwrap();
+    let a = ob.push(b"refused", Class::Findings).unwrap().id;
+    let b = ob.push(b"next", Class::Full).unwrap().id;
+    let kept = ob.set_aside(a).unwrap().unwrap();
+    assert_eq!(std::fs::read(&kept).unwrap()[16..], b"refused"[..]);
+    assert_eq!(ob.peek().unwrap().unwrap().id, b);
+    assert_eq!(ob.set_aside(a).unwrap(), None);
+    drop(ob);
+    let mut ob = Outbox::open(dir.path(), Limits::default()).unwrap();
+    assert_eq!(ob.len(), 1);
+    assert_eq!(ob.peek().unwrap().unwrap().bytes, b"next");
+    assert!(ob.recovery().quarantined.is_empty());
+}

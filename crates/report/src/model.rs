@@ -33,10 +33,175 @@ pub struct Report {
     /// could not read as an ordinary user, a probe skipped under `--root`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Addition: what this report covered (which checks ran, which content
+    /// was scanned, whether media were enumerated), so a collector merges it
+    /// into the host's state within that scope only. Absent in reports of
+    /// older agents: read it through [`Report::effective_scope`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    /// Addition: `seq` numbers this agent spent without a report ever
+    /// reaching its outbox (a crash between sealing and queueing that could
+    /// not be recovered, or reports evicted from a full outbox). Signed like
+    /// the rest, so a gap the agent declares is told apart from a report
+    /// suppressed on the way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub declared_gaps: Vec<DeclaredGap>,
+    /// Addition: set when the agent had to shorten the report to bound its
+    /// size; says what was left out (never silently).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<Truncated>,
     /// Addition (issue 18): what the content scan covered. Absent when no
     /// content scan ran (`check --no-content`, a media event without one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage: Option<Coverage>,
+}
+
+/// `scope.checks`: `"all"` (every check this agent makes) or the ids of the
+/// checks that ran (empty: none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CheckScope {
+    All(AllMarker),
+    Ids(Vec<String>),
+}
+
+/// The literal string `"all"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AllMarker {
+    All,
+}
+
+/// `scope.content`: which content the report scanned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContentScope {
+    /// Every configured content path and every removable medium mounted now.
+    All,
+    /// Only `scope.paths` (files, or directories with everything below them).
+    Paths,
+    /// No content scan.
+    None,
+}
+
+/// `scope`: what a report covered. A heartbeat covers nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    pub checks: CheckScope,
+    pub content: ContentScope,
+    /// With `content = "paths"`: the paths scanned (as findings write them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// Whether the removable media mounted now were enumerated (a finding
+    /// of a medium absent from this report is then gone).
+    pub media: bool,
+}
+
+impl Scope {
+    /// A full inspection: every check, all content, media.
+    pub fn full() -> Scope {
+        Scope {
+            checks: CheckScope::All(AllMarker::All),
+            content: ContentScope::All,
+            paths: Vec::new(),
+            media: true,
+        }
+    }
+    /// Nothing covered (a heartbeat, an alarm).
+    pub fn none() -> Scope {
+        Scope {
+            checks: CheckScope::Ids(Vec::new()),
+            content: ContentScope::None,
+            paths: Vec::new(),
+            media: false,
+        }
+    }
+    /// A content scan of these paths only.
+    pub fn paths(paths: impl IntoIterator<Item = String>) -> Scope {
+        Scope {
+            content: ContentScope::Paths,
+            paths: paths.into_iter().collect(),
+            ..Scope::none()
+        }
+    }
+    /// Whether every check ran.
+    pub fn all_checks(&self) -> bool {
+        matches!(self.checks, CheckScope::All(_))
+    }
+    /// Whether this is less than a full inspection.
+    pub fn is_partial(&self) -> bool {
+        !(self.all_checks() && self.content == ContentScope::All && self.media)
+    }
+    /// Whether a content finding at `path` was in this scope. A directory
+    /// covers everything below it, a file its archive members (`a.zip!/m`).
+    pub fn covers_path(&self, path: &str) -> bool {
+        match self.content {
+            ContentScope::All => true,
+            ContentScope::None => false,
+            ContentScope::Paths => self.paths.iter().any(|p| path_within(path, p)),
+        }
+    }
+    /// The scope of a report that does not carry one (older agents,
+    /// imported files): `boot`, `schedule` and `manual` were full
+    /// inspections; anything else touches only what it carries.
+    pub fn by_trigger(trigger: Trigger, checks: impl IntoIterator<Item = String>) -> Scope {
+        match trigger {
+            Trigger::Boot | Trigger::Schedule | Trigger::Manual => Scope::full(),
+            _ => Scope {
+                checks: CheckScope::Ids(checks.into_iter().collect()),
+                content: ContentScope::None,
+                paths: Vec::new(),
+                media: false,
+            },
+        }
+    }
+}
+
+/// Whether `path` is `root` or lies below it (`root/…`, or `root!/…` for an
+/// archive's members).
+pub fn path_within(path: &str, root: &str) -> bool {
+    let root = root.trim_end_matches('/');
+    if root.is_empty() {
+        return path.starts_with('/');
+    }
+    match path.strip_prefix(root) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/') || rest.starts_with("!/"),
+        None => false,
+    }
+}
+
+/// One entry of `declared_gaps`: `from..=to` were spent without a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclaredGap {
+    pub from: u64,
+    pub to: u64,
+    /// `crash` (sealed, never queued) or `evicted` (dropped from a full outbox).
+    pub reason: String,
+}
+
+/// `truncated`: what the size bound left out of a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Truncated {
+    /// Findings in the inspection.
+    pub findings_total: u64,
+    /// Findings the report carries (the rest are counted in `omitted`).
+    pub findings_kept: u64,
+    /// Left-out findings counted by kind and rule: `{kind, rule, count}`.
+    pub omitted: Vec<OmittedCount>,
+    /// Why (`max_report_bytes` and the limit).
+    pub reason: String,
+}
+
+/// A count of left-out findings of one kind (and keyword rule, if any).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OmittedCount {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    pub count: u64,
+    /// The first few left-out paths of this kind and rule.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_paths: Vec<String>,
 }
 
 /// What a content scan read and what it could not: an inspector must know
@@ -67,6 +232,14 @@ pub struct Coverage {
 }
 
 impl Report {
+    /// The report's scope: as carried, else derived from the trigger
+    /// ([`Scope::by_trigger`]).
+    pub fn effective_scope(&self) -> Scope {
+        self.scope.clone().unwrap_or_else(|| {
+            Scope::by_trigger(self.trigger, self.checks.iter().map(|c| c.id.clone()))
+        })
+    }
+
     /// A new, empty report with a fresh `report_id` and the current time.
     pub fn new(agent_id: &str, seq: u64, prev: Option<String>, trigger: Trigger) -> Self {
         Report {
@@ -82,6 +255,9 @@ impl Report {
             checks: Vec::new(),
             findings: Vec::new(),
             notes: Vec::new(),
+            scope: None,
+            declared_gaps: Vec::new(),
+            truncated: None,
             coverage: None,
         }
     }
@@ -473,6 +649,33 @@ mod tests {
         assert!(v.get("prev").unwrap().is_null());
         assert_eq!(v["trigger"], "boot");
         assert_eq!(v["schema"], SCHEMA);
+    }
+
+    #[test]
+    fn scope_serialises_as_documented() {
+        let v = serde_json::to_value(Scope::full()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"checks": "all", "content": "all", "media": true})
+        );
+        let p = Scope::paths(["/home/a".to_string()]);
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"checks": [], "content": "paths", "paths": ["/home/a"], "media": false})
+        );
+        let back: Scope = serde_json::from_value(v).unwrap();
+        assert_eq!(back, p);
+        assert!(p.is_partial() && !Scope::full().is_partial());
+        assert!(p.covers_path("/home/a/x.docx"));
+        assert!(p.covers_path("/home/a"));
+        assert!(!p.covers_path("/home/ab/x.docx"));
+        assert!(Scope::paths(["/h/a.zip".to_string()]).covers_path("/h/a.zip!/in/b.txt"));
+        assert!(!Scope::none().covers_path("/x"));
+        let old = Report::new("k", 1, None, Trigger::FileChange);
+        assert_eq!(old.effective_scope().content, ContentScope::None);
+        let old = Report::new("k", 1, None, Trigger::Schedule);
+        assert!(!old.effective_scope().is_partial());
     }
 
     #[test]

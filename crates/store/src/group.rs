@@ -152,6 +152,9 @@ mod tests {
             checks: String::new(),
             failed_checks: 0,
             findings: Vec::new(),
+            check_rows: Vec::new(),
+            scope: crate::Coverage::full(),
+            declared_gaps: Vec::new(),
         }
     }
 

@@ -15,10 +15,21 @@
 //!   ([`Store::prune`]) except each host's latest report.
 //! - `hosts` is current state, maintained at ingest: latest checks, counts,
 //!   last seen, chain statistics (`first_seq`, `max_seq`, `seq_count`: the
-//!   number of missing `seq` is `max_seq - first_seq + 1 - seq_count`) and
+//!   number of missing `seq` is `max_seq - seq_count`: a chain starts at 1) and
 //!   tamper alerts. Reading it never re-reads history.
-//! - `findings` holds each host's findings by fingerprint, `open` while the
-//!   host's latest report carries them, `resolved` after.
+//! - The current state is *merged*: each report changes it within its
+//!   [`Coverage`] only (issue 11). `host_checks` keeps one row per
+//!   (check, subject), replaced by a newer result of the same pair and
+//!   dropped when a newer report that ran that check no longer lists it.
+//!   `findings` holds each host's findings by fingerprint: `open` until a
+//!   newer report whose scope covered it (all content or its path; media;
+//!   for alarms a full check) does not carry it, then `resolved` with that
+//!   report's seq. A report older than the host's newest (out of order, a
+//!   late import) only adds what no newer report has spoken about: a check
+//!   or finding newer than the last full inspection of its kind, never a
+//!   resolution. Compliance, `failed_checks`, `open_findings` and
+//!   `latest_checks` are computed from the merged rows in the same
+//!   transaction; `compliant` stays unknown until a report with checks.
 //! - `tamper_alerts` keeps reports that conflicted with the chain: evidence,
 //!   never data.
 //!
@@ -90,6 +101,117 @@ pub struct NewReport {
     pub checks: String,
     pub failed_checks: i64,
     pub findings: Vec<NewFinding>,
+    /// Each check of `checks`, for the merged host state.
+    pub check_rows: Vec<NewCheck>,
+    /// What the report covered (its `scope`, or the one its trigger implies).
+    pub scope: Coverage,
+    /// `seq` ranges the agent declared spent without a report.
+    pub declared_gaps: Vec<DeclaredGap>,
+}
+
+/// One check of a report.
+#[derive(Debug, Clone)]
+pub struct NewCheck {
+    pub id: String,
+    pub subject: String,
+    /// `pass`, `fail`, `error`, `not_applicable`.
+    pub status: String,
+    /// The check object, JSON.
+    pub body: String,
+}
+
+/// Which content a report scanned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContentCoverage {
+    All,
+    /// These paths (files, or directories with everything below them).
+    Paths(Vec<String>),
+    None,
+}
+
+/// What a report covered: the store merges it into the host's state within
+/// this only (see the design note on `hosts`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    /// Every check ran; else only those in `check_ids`.
+    pub all_checks: bool,
+    pub check_ids: Vec<String>,
+    pub content: ContentCoverage,
+    /// The removable media mounted at the time were enumerated.
+    pub media: bool,
+}
+
+impl Coverage {
+    /// A full inspection.
+    pub fn full() -> Coverage {
+        Coverage {
+            all_checks: true,
+            check_ids: Vec::new(),
+            content: ContentCoverage::All,
+            media: true,
+        }
+    }
+
+    fn covers_path(&self, path: &str) -> bool {
+        match &self.content {
+            ContentCoverage::All => true,
+            ContentCoverage::None => false,
+            ContentCoverage::Paths(ps) => ps.iter().any(|p| path_within(path, p)),
+        }
+    }
+
+    /// Whether a finding of `kind` at `path` is in this report's scope:
+    /// a report in whose scope a finding lies and that does not carry it
+    /// again resolves it.
+    pub fn covers_finding(&self, kind: &str, path: Option<&str>) -> bool {
+        match area(kind, path) {
+            Area::Media => self.media,
+            Area::Content(p) => self.covers_path(p),
+            // Agent alarms and other events: until the next full check.
+            Area::Event => self.all_checks,
+        }
+    }
+}
+
+/// What decides a finding's fate.
+enum Area<'a> {
+    /// Removable media, USB history, enforcement actions.
+    Media,
+    /// Findings about a file.
+    Content(&'a str),
+    /// Agent alarms and anything else without a path.
+    Event,
+}
+
+fn area<'a>(kind: &str, path: Option<&'a str>) -> Area<'a> {
+    match (kind, path) {
+        ("removable_media" | "usb_history" | "enforcement_action", _) => Area::Media,
+        ("agent_alarm", _) => Area::Event,
+        (_, Some(p)) => Area::Content(p),
+        (_, None) => Area::Event,
+    }
+}
+
+/// Whether `path` is `root` or lies below it (`root/…`, or `root!/…` for an
+/// archive's members).
+fn path_within(path: &str, root: &str) -> bool {
+    let root = root.trim_end_matches('/');
+    if root.is_empty() {
+        return path.starts_with('/');
+    }
+    match path.strip_prefix(root) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/') || rest.starts_with("!/"),
+        None => false,
+    }
+}
+
+/// A range of `seq` the agent declared spent without a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeclaredGap {
+    pub from: i64,
+    pub to: i64,
+    /// `crash`, `evicted`, …
+    pub reason: String,
 }
 
 /// One finding of a report, with the identity that follows it across reports.
@@ -231,10 +353,15 @@ pub struct HostSummary {
 }
 
 /// A gap in an agent's chain: `from..=to` are missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Gap {
     pub from: i64,
     pub to: i64,
+    /// The reason the agent declared for these seq (signed, in a later
+    /// report): "crash gap, declared". `None`: undeclared — what a
+    /// suppressed report looks like.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub declared: Option<String>,
 }
 
 /// A report that conflicted with its agent's chain.
@@ -256,6 +383,8 @@ pub struct HostDetail {
     /// The latest report's `checks`, JSON.
     pub latest_checks: Option<String>,
     pub gaps: Vec<Gap>,
+    /// Of `missing_seqs`, how many the agent declared (crash, eviction).
+    pub declared_missing_seqs: i64,
     pub tamper_alerts_list: Vec<TamperAlert>,
 }
 

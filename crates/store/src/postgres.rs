@@ -17,6 +17,10 @@ static MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/postgres/0002_findings_open.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_scope_merge.sql"),
+    ),
 ];
 
 pub(crate) struct Postgres {

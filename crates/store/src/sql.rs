@@ -5,6 +5,7 @@
 //! All values reach the database as bound parameters, never spliced into SQL.
 
 use crate::*;
+use crate::{Area, area};
 
 /// A bound parameter or a result column.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,8 +197,10 @@ fn host_summary(r: &Row) -> Result<HostSummary> {
     let seq_count = int(r, 11, "seq_count")?;
     let first = opt_int(r, 12, "first_seq")?;
     let max = opt_int(r, 13, "max_seq")?;
+    // A chain starts at seq 1: seqs below the first stored one are missing
+    // too (a refused or lost first report).
     let missing = match (first, max) {
-        (Some(f), Some(m)) => (m - f + 1 - seq_count).max(0),
+        (Some(_), Some(m)) => (m - seq_count).max(0),
         _ => 0,
     };
     Ok(HostSummary {
@@ -332,7 +335,8 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
     ensure_host(c, &r.agent_id)?;
     let h = c
         .row(
-            "SELECT latest_seq, first_seq, max_seq, last_seen FROM hosts WHERE agent_id = ?",
+            "SELECT latest_seq, first_seq, max_seq, last_seen, checks_full_seq, content_full_seq, \
+             media_full_seq FROM hosts WHERE agent_id = ?",
             &[(&r.agent_id).into()],
         )?
         .ok_or(StoreError::Column("hosts"))?;
@@ -341,36 +345,111 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
     let max = opt_int(&h, 2, "max_seq")?.map_or(r.seq, |m| m.max(r.seq));
     let prev_seen = opt_int(&h, 3, "last_seen")?;
     let last_seen = prev_seen.map_or(r.received_at, |l| l.max(r.received_at));
+    let checks_full = opt_int(&h, 4, "checks_full_seq")?;
+    let content_full = opt_int(&h, 5, "content_full_seq")?;
+    let media_full = opt_int(&h, 6, "media_full_seq")?;
+    // The newest report (by seq) merges fully within its scope; an older one
+    // arriving late only adds what no newer report has spoken about.
+    let newest = latest.is_none_or(|l| r.seq > l);
+    let after = |full: Option<i64>| full.is_none_or(|f| r.seq > f);
 
-    // Only the newest report (by seq) decides the current state; an older
-    // one arriving late is history.
-    if latest.is_some_and(|l| r.seq <= l) {
+    for g in &r.declared_gaps {
         c.exec(
-            "UPDATE hosts SET first_seq = ?, max_seq = ?, seq_count = seq_count + 1, last_seen = ? \
-             WHERE agent_id = ?",
+            "INSERT INTO declared_gaps (agent_id, seq_from, seq_to, reason, declared_seq) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (agent_id, seq_from, seq_to) DO NOTHING",
             &[
-                first.into(),
-                max.into(),
-                last_seen.into(),
                 (&r.agent_id).into(),
+                g.from.into(),
+                g.to.into(),
+                (&g.reason).into(),
+                r.seq.into(),
             ],
         )?;
-        return Ok(Outcome::Stored);
     }
-    // Findings change rarely between a host's reports. A finding carried
-    // again unchanged is not written at all (while open, its last seq and
-    // last seen are the host's: FINDING_COLS); new or changed ones are
-    // upserted; open ones this report no longer carries are resolved and
-    // stamped with the last report that carried them.
+
+    // Checks: one row per (check, subject); a newer result replaces an older.
+    let mut checks: std::collections::BTreeMap<(String, String), (i64, String, String)> =
+        Default::default();
+    for row in c.rows(
+        "SELECT check_id, subject, seq, status, body FROM host_checks WHERE agent_id = ?",
+        &[(&r.agent_id).into()],
+    )? {
+        checks.insert(
+            (text(&row, 0, "check_id")?, text(&row, 1, "subject")?),
+            (
+                int(&row, 2, "seq")?,
+                text(&row, 3, "status")?,
+                text(&row, 4, "body")?,
+            ),
+        );
+    }
+    let mut checks_changed = false;
+    let mut carried_checks = std::collections::HashSet::new();
+    for ch in &r.check_rows {
+        let key = (ch.id.clone(), ch.subject.clone());
+        if !carried_checks.insert(key.clone()) {
+            continue;
+        }
+        // The newest report replaces what differs; an older one only adds a
+        // pair no newer full check has spoken about. Unchanged rows are not
+        // rewritten (their seq is then a lower bound, which is all older
+        // reports are compared against: they never change an existing row).
+        let write = match checks.get(&key) {
+            Some((_, status, body)) => newest && (*status != ch.status || *body != ch.body),
+            None => newest || after(checks_full),
+        };
+        if !write {
+            continue;
+        }
+        c.exec(
+            "INSERT INTO host_checks (agent_id, check_id, subject, status, body, seq) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, check_id, subject) DO UPDATE SET \
+             status = excluded.status, body = excluded.body, seq = excluded.seq",
+            &[
+                (&r.agent_id).into(),
+                (&ch.id).into(),
+                (&ch.subject).into(),
+                (&ch.status).into(),
+                (&ch.body).into(),
+                r.seq.into(),
+            ],
+        )?;
+        checks.insert(key, (r.seq, ch.status.clone(), ch.body.clone()));
+        checks_changed = true;
+    }
+    if newest {
+        // A check that ran and no longer lists a subject (a user removed):
+        // that row is gone. Only the newest report decides this.
+        let gone: Vec<(String, String)> = checks
+            .keys()
+            .filter(|k| !carried_checks.contains(*k))
+            .filter(|k| r.scope.all_checks || r.scope.check_ids.contains(&k.0))
+            .cloned()
+            .collect();
+        for k in gone {
+            c.exec(
+                "DELETE FROM host_checks WHERE agent_id = ? AND check_id = ? AND subject = ?",
+                &[(&r.agent_id).into(), (&k.0).into(), (&k.1).into()],
+            )?;
+            checks.remove(&k);
+            checks_changed = true;
+        }
+    }
+
+    // Findings. A finding carried again unchanged is not written at all
+    // (while open, its last seq and last seen are the host's: FINDING_COLS);
+    // new or changed ones are upserted; open ones this report's scope
+    // covered and it no longer carries are resolved, stamped with the last
+    // report that carried them.
     let open_sql = match c.dialect() {
         // `+status`: stay on the primary key (this agent's rows), not the
         // `(status, …)` index of every host's open findings.
         Dialect::Sqlite => {
-            "SELECT fingerprint, severity_rank, body FROM findings \
+            "SELECT fingerprint, severity_rank, body, kind, path FROM findings \
              WHERE agent_id = ? AND +status = 'open'"
         }
         Dialect::Postgres => {
-            "SELECT fingerprint, severity_rank, body FROM findings \
+            "SELECT fingerprint, severity_rank, body, kind, path FROM findings \
              WHERE agent_id = ? AND status = 'open'"
         }
     };
@@ -378,9 +457,17 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
     for row in c.rows(open_sql, &[(&r.agent_id).into()])? {
         open.insert(
             text(&row, 0, "fingerprint")?,
-            (int(&row, 1, "severity_rank")?, text(&row, 2, "body")?),
+            (
+                int(&row, 1, "severity_rank")?,
+                text(&row, 2, "body")?,
+                text(&row, 3, "kind")?,
+                opt_text(&row, 4, "path")?,
+            ),
         );
     }
+    // Open after this report: fingerprint → severity rank.
+    let mut open_after: std::collections::HashMap<String, i64> =
+        open.iter().map(|(k, v)| (k.clone(), v.0)).collect();
     let mut seen = std::collections::HashSet::new();
     // Three kinds of carried finding: unchanged (no write), open with the
     // same severity but new content (only the row: no indexed column
@@ -392,11 +479,37 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
         .iter()
         .filter(|f| seen.insert(f.fingerprint.as_str()))
     {
+        if !newest {
+            // Older than the host's state: only what no newer full
+            // inspection of its kind and no newer resolution has decided.
+            let full = match area(&f.kind, f.path.as_deref()) {
+                Area::Media => media_full,
+                Area::Content(_) => content_full,
+                Area::Event => checks_full,
+            };
+            if open.contains_key(&f.fingerprint) || !after(full) {
+                continue;
+            }
+            let resolved_later = c
+                .row(
+                    "SELECT resolved_seq FROM findings WHERE agent_id = ? AND fingerprint = ?",
+                    &[(&r.agent_id).into(), (&f.fingerprint).into()],
+                )?
+                .map(|row| opt_int(&row, 0, "resolved_seq"))
+                .transpose()?
+                .is_some_and(|s| s.is_none_or(|s| s > r.seq));
+            if resolved_later {
+                continue;
+            }
+            upsert.push(f);
+            open_after.insert(f.fingerprint.clone(), f.severity_rank);
+            continue;
+        }
         match open.get(&f.fingerprint) {
-            Some((rank, body)) if *rank == f.severity_rank && *body == f.body => {}
+            Some((rank, body, ..)) if *rank == f.severity_rank && *body == f.body => {}
             // In-process SQLite only: to PostgreSQL a statement per row is
             // a round trip per row, dearer than the batched upsert.
-            Some((rank, _)) if *rank == f.severity_rank && c.dialect() == Dialect::Sqlite => {
+            Some((rank, ..)) if *rank == f.severity_rank && c.dialect() == Dialect::Sqlite => {
                 c.exec(
                     "UPDATE findings SET body = ?, last_seq = ?, last_seen = ? \
                      WHERE agent_id = ? AND fingerprint = ?",
@@ -409,7 +522,10 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
                     ],
                 )?;
             }
-            _ => upsert.push(f),
+            _ => {
+                upsert.push(f);
+                open_after.insert(f.fingerprint.clone(), f.severity_rank);
+            }
         }
     }
     // Several rows per statement (one round trip to PostgreSQL, one VDBE
@@ -433,41 +549,93 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
         }
         c.exec(&upsert_findings_sql(chunk.len()), &params)?;
     }
-    for fp in open.keys().filter(|fp| !seen.contains(fp.as_str())) {
-        c.exec(
-            "UPDATE findings SET status = 'resolved', resolved_at = ?, last_seq = ?, last_seen = ? \
-             WHERE agent_id = ? AND fingerprint = ?",
-            &[
-                r.received_at.into(),
-                latest.unwrap_or(r.seq - 1).into(),
-                prev_seen.unwrap_or(r.received_at).into(),
-                (&r.agent_id).into(),
-                fp.into(),
-            ],
-        )?;
+    if newest {
+        for (fp, (_, _, kind, path)) in &open {
+            if seen.contains(fp.as_str()) || !r.scope.covers_finding(kind, path.as_deref()) {
+                continue;
+            }
+            c.exec(
+                "UPDATE findings SET status = 'resolved', resolved_at = ?, resolved_seq = ?, \
+                 last_seq = ?, last_seen = ? WHERE agent_id = ? AND fingerprint = ?",
+                &[
+                    r.received_at.into(),
+                    r.seq.into(),
+                    latest.unwrap_or(r.seq - 1).into(),
+                    prev_seen.unwrap_or(r.received_at).into(),
+                    (&r.agent_id).into(),
+                    fp.into(),
+                ],
+            )?;
+            open_after.remove(fp);
+        }
     }
+
+    // The host's state, from the merged rows.
+    let failed = checks
+        .values()
+        .filter(|(_, s, _)| s == "fail" || s == "error")
+        .count() as i64;
+    let worst = open_after.values().copied().max().unwrap_or(0);
+    let checks_known = !checks.is_empty() || checks_full.is_some() || r.scope.all_checks;
+    let compliant: Option<bool> = checks_known.then_some(failed == 0 && worst <= 0);
+    let bump = |full: Option<i64>, covered: bool| {
+        if covered {
+            Some(full.map_or(r.seq, |f| f.max(r.seq)))
+        } else {
+            full
+        }
+    };
+    let checks_full = bump(checks_full, r.scope.all_checks);
+    let content_full = bump(
+        content_full,
+        matches!(r.scope.content, ContentCoverage::All),
+    );
+    let media_full = bump(media_full, r.scope.media);
+    let latest_checks = (checks_changed || newest).then(|| {
+        let mut s = String::from("[");
+        for (i, (_, _, body)) in checks.values().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(body);
+        }
+        s.push(']');
+        s
+    });
     c.exec(
         "UPDATE hosts SET first_seq = ?, max_seq = ?, seq_count = seq_count + 1, last_seen = ?, \
-         hostname = ?, os = ?, classification = ?, latest_seq = ?, \
-         latest_report_id = ?, latest_created_at = ?, compliant = ?, failed_checks = ?, \
-         open_findings = ?, latest_checks = ? WHERE agent_id = ?",
+         compliant = ?, failed_checks = ?, open_findings = ?, \
+         latest_checks = COALESCE(?, latest_checks), checks_full_seq = ?, content_full_seq = ?, \
+         media_full_seq = ? WHERE agent_id = ?",
         &[
             first.into(),
             max.into(),
             last_seen.into(),
-            (&r.hostname).into(),
-            (&r.os).into(),
-            (&r.classification).into(),
-            r.seq.into(),
-            (&r.report_id).into(),
-            (&r.created_at).into(),
-            r.compliant.into(),
-            r.failed_checks.into(),
-            (seen.len() as i64).into(),
-            (&r.checks).into(),
+            compliant.into(),
+            failed.into(),
+            (open_after.len() as i64).into(),
+            latest_checks.as_ref().into(),
+            checks_full.into(),
+            content_full.into(),
+            media_full.into(),
             (&r.agent_id).into(),
         ],
     )?;
+    if newest {
+        c.exec(
+            "UPDATE hosts SET hostname = ?, os = ?, classification = ?, latest_seq = ?, \
+             latest_report_id = ?, latest_created_at = ? WHERE agent_id = ?",
+            &[
+                (&r.hostname).into(),
+                (&r.os).into(),
+                (&r.classification).into(),
+                r.seq.into(),
+                (&r.report_id).into(),
+                (&r.created_at).into(),
+                (&r.agent_id).into(),
+            ],
+        )?;
+    }
     Ok(Outcome::Stored)
 }
 
@@ -482,7 +650,8 @@ fn upsert_findings_sql(n: usize) -> String {
          status, first_seq, last_seq, first_seen, last_seen, resolved_at) VALUES {} \
          ON CONFLICT (agent_id, fingerprint) DO UPDATE SET severity = excluded.severity, \
          severity_rank = excluded.severity_rank, body = excluded.body, status = 'open', \
-         last_seq = excluded.last_seq, last_seen = excluded.last_seen, resolved_at = NULL",
+         last_seq = excluded.last_seq, last_seen = excluded.last_seen, resolved_at = NULL, \
+         resolved_seq = NULL",
         vec![row; n].join(", ")
     )
 }
@@ -559,6 +728,45 @@ fn chain_conflict(c: &mut dyn Conn, r: &NewReport) -> Result<Option<String>> {
         )));
     }
     Ok(None)
+}
+
+/// Split the chain's gaps into the parts the agent declared (with its
+/// reason) and the rest. `declared` is sorted by `from`; ranges may overlap.
+fn split_declared(gaps: &[(i64, i64)], declared: &[(i64, i64, String)]) -> Vec<Gap> {
+    let mut out = Vec::new();
+    for &(from, to) in gaps {
+        let mut at = from;
+        for (df, dt, why) in declared {
+            if *dt < at || *df > to {
+                continue;
+            }
+            if *df > at {
+                out.push(Gap {
+                    from: at,
+                    to: df - 1,
+                    declared: None,
+                });
+            }
+            let end = (*dt).min(to);
+            out.push(Gap {
+                from: (*df).max(at),
+                to: end,
+                declared: Some(why.clone()),
+            });
+            at = end + 1;
+            if at > to {
+                break;
+            }
+        }
+        if at <= to {
+            out.push(Gap {
+                from: at,
+                to,
+                declared: None,
+            });
+        }
+    }
+    out
 }
 
 fn ensure_host(c: &mut dyn Conn, agent_id: &str) -> Result<()> {
@@ -894,16 +1102,30 @@ impl<B: Backend> Store for SqlStore<B> {
             let latest_checks = opt_text(&r, 16, "latest_checks")?;
             // Gaps from the (agent_id, seq) index only: no payload is read.
             let mut gaps = Vec::new();
-            let mut last: Option<i64> = None;
+            // Seq 0 stands for "before the chain": a missing seq 1 is a gap.
+            let mut last: Option<i64> = Some(0);
             for s in c.rows("SELECT seq FROM reports WHERE agent_id = ? ORDER BY seq", &[agent_id.into()])? {
                 let seq = int(&s, 0, "seq")?;
                 if let Some(l) = last
                     && seq > l + 1
                 {
-                    gaps.push(Gap { from: l + 1, to: seq - 1 });
+                    gaps.push((l + 1, seq - 1));
                 }
                 last = Some(seq);
             }
+            let mut declared = Vec::new();
+            for d in c.rows(
+                "SELECT seq_from, seq_to, reason FROM declared_gaps WHERE agent_id = ? ORDER BY seq_from",
+                &[agent_id.into()],
+            )? {
+                declared.push((int(&d, 0, "seq_from")?, int(&d, 1, "seq_to")?, text(&d, 2, "reason")?));
+            }
+            let gaps = split_declared(&gaps, &declared);
+            let declared_missing_seqs = gaps
+                .iter()
+                .filter(|g| g.declared.is_some())
+                .map(|g| g.to - g.from + 1)
+                .sum();
             let mut alerts = Vec::new();
             for a in c.rows(
                 "SELECT agent_id, seq, report_id, payload_sha256, reason, received_at FROM tamper_alerts \
@@ -919,7 +1141,7 @@ impl<B: Backend> Store for SqlStore<B> {
                     received_at: int(&a, 5, "received_at")?,
                 });
             }
-            Ok(Some(HostDetail { summary, latest_checks, gaps, tamper_alerts_list: alerts }))
+            Ok(Some(HostDetail { summary, latest_checks, gaps, declared_missing_seqs, tamper_alerts_list: alerts }))
         })
     }
 

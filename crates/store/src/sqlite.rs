@@ -16,7 +16,10 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-static MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+static MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_scope_merge.sql")),
+];
 
 pub(crate) struct Sqlite {
     path: PathBuf,
@@ -76,6 +79,7 @@ impl Sqlite {
                 source,
             })?;
         }
+        private_file(path)?;
         let writer = connect(path)?;
         // If the thread cannot start, SQLite's own automatic checkpoints stay on.
         let checkpointer = connect(path).ok().and_then(|c| {
@@ -96,6 +100,48 @@ impl Sqlite {
             _checkpointer: checkpointer,
         })
     }
+}
+
+/// The database holds password hashes and findings: create it 0600 (SQLite
+/// gives its `-wal` and `-shm` files the database file's mode), and warn at
+/// start when an existing file, or its WAL/SHM, is readable by others.
+#[cfg(unix)]
+fn private_file(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => {
+            return Err(StoreError::Dir {
+                path: path.display().to_string(),
+                source: e,
+            });
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        if let Ok(m) = std::fs::metadata(&p)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            log::warn!(
+                "{} is readable by other users (mode {:o}); it holds password hashes and findings: chmod 600 it",
+                std::path::Path::new(&p).display(),
+                m.permissions().mode() & 0o777
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn private_file(_path: &Path) -> Result<()> {
+    Ok(())
 }
 
 impl Backend for Sqlite {

@@ -28,6 +28,14 @@ fn report(agent: &str, seq: i64, prev: Option<&str>, body: &str) -> NewReport {
             path: Some(format!("/home/a/{body}.docx")),
             body: "{}".into(),
         }],
+        check_rows: vec![NewCheck {
+            id: "password.min_length".into(),
+            subject: "host".into(),
+            status: "fail".into(),
+            body: r#"{"id":"password.min_length","subject":"host","status":"fail"}"#.into(),
+        }],
+        scope: Coverage::full(),
+        declared_gaps: Vec::new(),
     }
 }
 
@@ -49,7 +57,14 @@ fn story(s: &dyn Store) {
     let h = s.host(a).unwrap().unwrap();
     assert_eq!(h.summary.latest_seq, Some(3));
     assert_eq!(h.summary.missing_seqs, 1);
-    assert_eq!(h.gaps, vec![Gap { from: 2, to: 2 }]);
+    assert_eq!(
+        h.gaps,
+        vec![Gap {
+            from: 2,
+            to: 2,
+            declared: None
+        }]
+    );
     assert_eq!(s.ingest(r2.clone()).unwrap(), Outcome::Stored);
     let h = s.host(a).unwrap().unwrap();
     assert_eq!(h.summary.missing_seqs, 0);
@@ -87,7 +102,14 @@ fn story(s: &dyn Store) {
     );
     assert_eq!(h.tamper_alerts_list.len(), 3);
     assert_eq!(h.summary.latest_seq, Some(6));
-    assert_eq!(h.gaps, vec![Gap { from: 4, to: 5 }]);
+    assert_eq!(
+        h.gaps,
+        vec![Gap {
+            from: 4,
+            to: 5,
+            declared: None
+        }]
+    );
     assert_eq!(
         s.report_jws(a, 2).unwrap().unwrap(),
         r2.jws,
@@ -468,4 +490,377 @@ fn findings_story(s: &dyn Store) {
     let open = q("open");
     assert_eq!(open.len(), 1);
     assert_eq!((open[0].first_seq, open[0].last_seq), (1, 4));
+}
+
+#[test]
+fn state_merges_within_scope_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    merge_story(&*open(&format!("sqlite:{}", dir.path().join("c.db").display())).unwrap());
+}
+
+#[test]
+fn state_merges_within_scope_postgres() {
+    let Some(url) = testing::fresh_pg_url("merge") else {
+        return;
+    };
+    merge_story(&*open(&url).unwrap());
+}
+
+fn check(id: &str, status: &str) -> NewCheck {
+    NewCheck {
+        id: id.into(),
+        subject: "host".into(),
+        status: status.into(),
+        body: format!(r#"{{"id":"{id}","subject":"host","status":"{status}"}}"#),
+    }
+}
+
+fn content(path: &str) -> NewFinding {
+    NewFinding {
+        fingerprint: format!("fp{path}"),
+        kind: "marked_classified".into(),
+        severity: "high".into(),
+        severity_rank: 3,
+        path: Some(path.into()),
+        body: format!(r#"{{"path":"{path}"}}"#),
+    }
+}
+
+/// Issue 11: partial reports and heartbeats change only what they cover;
+/// out-of-order reports never overwrite newer state; declared gaps show.
+fn merge_story(s: &dyn Store) {
+    let a = "m";
+    s.add_agent(a, "{}", Some("ws"), 1).unwrap();
+    let mut prev: Option<String> = None;
+    let mut mk = |seq: i64, trigger: &str, scope: Coverage| {
+        let mut r = report(a, seq, prev.as_deref(), &format!("m{seq}"));
+        prev = Some(r.payload_sha256.clone());
+        r.trigger = trigger.into();
+        r.scope = scope;
+        r.check_rows = Vec::new();
+        r.findings = Vec::new();
+        r.compliant = true;
+        r.failed_checks = 0;
+        r
+    };
+    let partial = |paths: &[&str]| Coverage {
+        all_checks: false,
+        check_ids: Vec::new(),
+        content: ContentCoverage::Paths(paths.iter().map(|p| p.to_string()).collect()),
+        media: false,
+    };
+    let nothing = Coverage {
+        all_checks: false,
+        check_ids: Vec::new(),
+        content: ContentCoverage::None,
+        media: false,
+    };
+    let open_paths = |s: &dyn Store| -> Vec<String> {
+        let mut v: Vec<String> = s
+            .findings(&FindingQuery {
+                agent_id: Some(a.into()),
+                status: Some("open".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path.unwrap_or(f.kind))
+            .collect();
+        v.sort();
+        v
+    };
+    let state = |s: &dyn Store| {
+        let h = s.host(a).unwrap().unwrap();
+        (
+            h.summary.compliant,
+            h.summary.failed_checks,
+            h.summary.open_findings,
+        )
+    };
+
+    // A heartbeat alone says nothing about compliance.
+    let r = mk(1, "heartbeat", nothing.clone());
+    s.ingest(r).unwrap();
+    assert_eq!(state(s), (None, 0, 0));
+
+    // Boot: one failed check, a classified file, a medium.
+    let mut r = mk(2, "boot", Coverage::full());
+    r.check_rows = vec![
+        check("password.min_length", "fail"),
+        check("login.autologin", "pass"),
+    ];
+    r.findings = vec![content("/home/u/x.docx"), content("/home/u/y.docx")];
+    r.findings.push(NewFinding {
+        fingerprint: "usb".into(),
+        kind: "removable_media".into(),
+        severity: "medium".into(),
+        severity_rank: 2,
+        path: None,
+        body: "{}".into(),
+    });
+    s.ingest(r).unwrap();
+    assert_eq!(state(s), (Some(false), 1, 3));
+
+    // Heartbeat and a change report of another file: nothing of it moves.
+    s.ingest(mk(3, "heartbeat", nothing.clone())).unwrap();
+    s.ingest(mk(4, "file_change", partial(&["/home/u/z.txt"])))
+        .unwrap();
+    assert_eq!(state(s), (Some(false), 1, 3));
+    let h = s.host(a).unwrap().unwrap();
+    let checks = h.latest_checks.unwrap();
+    assert!(
+        checks.contains("password.min_length") && checks.contains("login.autologin"),
+        "{checks}"
+    );
+
+    // A change report covering x (removed): x resolved, y and the medium stay.
+    s.ingest(mk(5, "file_change", partial(&["/home/u/x.docx"])))
+        .unwrap();
+    assert_eq!(open_paths(s), vec!["/home/u/y.docx", "removable_media"]);
+    let x = s
+        .findings(&FindingQuery {
+            status: Some("resolved".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(x.len(), 1);
+    assert_eq!(x[0].path.as_deref(), Some("/home/u/x.docx"));
+    // A directory covers what is below it.
+    s.ingest(mk(6, "file_change", partial(&["/home/u/"])))
+        .unwrap();
+    assert_eq!(open_paths(s), vec!["removable_media"]);
+    assert_eq!(state(s), (Some(false), 1, 1));
+
+    // A media-scope report resolves the medium; checks still fail.
+    let mut r = mk(
+        7,
+        "media",
+        Coverage {
+            media: true,
+            ..nothing.clone()
+        },
+    );
+    r.check_rows = Vec::new();
+    s.ingest(r).unwrap();
+    assert!(open_paths(s).is_empty());
+    assert_eq!(state(s), (Some(false), 1, 0));
+
+    // A partial check report replaces only its check.
+    let mut r = mk(
+        9,
+        "manual",
+        Coverage {
+            check_ids: vec!["password.min_length".into()],
+            ..nothing.clone()
+        },
+    );
+    r.check_rows = vec![check("password.min_length", "pass")];
+    r.findings = vec![content("/srv/new.docx")];
+    s.ingest(r).unwrap();
+    assert_eq!(state(s), (Some(false), 0, 1));
+    let h = s.host(a).unwrap().unwrap();
+    assert!(h.latest_checks.unwrap().contains("login.autologin"));
+
+    // Seq 8 never arrives; seq 10 is declared lost in a crash.
+    // Full check 11 (10 declared lost in a crash): everything passes.
+    let mut r = mk(11, "schedule", Coverage::full());
+    r.check_rows = vec![
+        check("password.min_length", "pass"),
+        check("login.autologin", "pass"),
+    ];
+    r.declared_gaps = vec![DeclaredGap {
+        from: 10,
+        to: 10,
+        reason: "crash".into(),
+    }];
+    s.ingest(r).unwrap();
+    assert_eq!(state(s), (Some(true), 0, 0));
+    let h = s.host(a).unwrap().unwrap();
+    assert_eq!(
+        h.gaps,
+        vec![
+            Gap {
+                from: 8,
+                to: 8,
+                declared: None
+            },
+            Gap {
+                from: 10,
+                to: 10,
+                declared: Some("crash".into())
+            }
+        ]
+    );
+    assert_eq!(h.declared_missing_seqs, 1);
+    assert_eq!(h.summary.missing_seqs, 2);
+    // hosts?compliant=false finds it only while it is not compliant.
+    let bad = s
+        .hosts(&HostQuery {
+            compliant: Some(false),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(bad.is_empty());
+}
+
+/// Out of order: a late report changes nothing a newer one decided, and
+/// adds only what no newer full inspection of its kind has spoken about.
+fn out_of_order_story(s: &dyn Store) {
+    let a = "o";
+    s.add_agent(a, "{}", Some("ws"), 1).unwrap();
+    let base = |seq: i64| {
+        let mut r = report(a, seq, None, &format!("o{seq}"));
+        r.prev = None;
+        r.findings = Vec::new();
+        r.check_rows = Vec::new();
+        r
+    };
+    // Reports 1..=4 exist; 2 and 3 arrive last. prev links are checked only
+    // against stored neighbours, so build the chain first.
+    let mut chain: Vec<NewReport> = (1..=4).map(base).collect();
+    for i in 1..chain.len() {
+        let p = chain[i - 1].payload_sha256.clone();
+        chain[i].prev = Some(p);
+    }
+    // 1: full, a failed check and a finding at /a.
+    chain[0].scope = Coverage::full();
+    chain[0].check_rows = vec![check("c1", "fail")];
+    chain[0].findings = vec![content("/a")];
+    // 2: full, c1 passes, /a gone (resolved by it), /b found.
+    chain[1].scope = Coverage::full();
+    chain[1].check_rows = vec![check("c1", "pass")];
+    chain[1].findings = vec![content("/b")];
+    // 3: a change report that found /c.
+    chain[2].scope = Coverage {
+        all_checks: false,
+        check_ids: Vec::new(),
+        content: ContentCoverage::Paths(vec!["/c".into()]),
+        media: false,
+    };
+    chain[2].findings = vec![content("/c")];
+    // 4: a change report about /d, clean.
+    chain[3].scope = Coverage {
+        all_checks: false,
+        check_ids: Vec::new(),
+        content: ContentCoverage::Paths(vec!["/d".into()]),
+        media: false,
+    };
+    for i in [0, 3, 2, 1] {
+        assert_eq!(
+            s.ingest(chain[i].clone()).unwrap(),
+            Outcome::Stored,
+            "seq {}",
+            i + 1
+        );
+    }
+    let h = s.host(a).unwrap().unwrap();
+    assert_eq!(h.summary.latest_seq, Some(4));
+    // Seq 3 (late) added /c: no newer report covered it. Seq 2 (late) is
+    // older than the newest but newer than the last full content scan (1),
+    // so /b is added; its passing c1 does not overwrite the row seq 1 wrote
+    // (older reports never change existing rows) — the host keeps failing
+    // until a newer report says otherwise, never the reverse.
+    let mut open: Vec<String> = s
+        .findings(&FindingQuery {
+            agent_id: Some(a.into()),
+            status: Some("open".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .filter_map(|f| f.path)
+        .collect();
+    open.sort();
+    assert_eq!(open, vec!["/a", "/b", "/c"]);
+    assert_eq!(h.summary.failed_checks, 1);
+    assert_eq!(h.summary.compliant, Some(false));
+    assert!(h.gaps.is_empty());
+
+    // A newer full report settles it; a late copy of an older one is a duplicate.
+    let mut r5 = base(5);
+    r5.prev = Some(chain[3].payload_sha256.clone());
+    r5.scope = Coverage::full();
+    r5.check_rows = vec![check("c1", "pass")];
+    assert_eq!(s.ingest(r5).unwrap(), Outcome::Stored);
+    let h = s.host(a).unwrap().unwrap();
+    assert_eq!(
+        (h.summary.compliant, h.summary.open_findings),
+        (Some(true), 0)
+    );
+    assert_eq!(s.ingest(chain[0].clone()).unwrap(), Outcome::Duplicate);
+    let h = s.host(a).unwrap().unwrap();
+    assert_eq!(
+        (h.summary.compliant, h.summary.open_findings),
+        (Some(true), 0)
+    );
+}
+
+#[test]
+fn out_of_order_never_overwrites_newer_state_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    out_of_order_story(&*open(&format!("sqlite:{}", dir.path().join("c.db").display())).unwrap());
+}
+
+#[test]
+fn out_of_order_never_overwrites_newer_state_postgres() {
+    let Some(url) = testing::fresh_pg_url("order") else {
+        return;
+    };
+    out_of_order_story(&*open(&url).unwrap());
+}
+
+/// Migration 2 carries the checks of a host's newest report (the old "latest
+/// report is the state") over into the merged rows, so the first partial
+/// report after an upgrade does not blank them.
+#[test]
+fn upgrade_keeps_latest_checks_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(include_str!("../migrations/sqlite/0001_init.sql"))
+            .unwrap();
+        c.execute_batch(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL);
+             INSERT INTO schema_migrations VALUES (1, 0);
+             INSERT INTO agents (agent_id, jwk, enrolled_at) VALUES ('u', '{}', 0);
+             INSERT INTO hosts (agent_id, latest_seq, first_seq, max_seq, seq_count, compliant, failed_checks, latest_checks)
+             VALUES ('u', 1, 1, 1, 1, 0, 1, '[{\"id\":\"c1\",\"subject\":\"host\",\"status\":\"fail\"}]');",
+        )
+        .unwrap();
+    }
+    let s = open(&format!("sqlite:{}", path.display())).unwrap();
+    let mut hb = report("u", 2, None, "hb");
+    hb.trigger = "heartbeat".into();
+    hb.check_rows = Vec::new();
+    hb.findings = Vec::new();
+    hb.scope = Coverage {
+        all_checks: false,
+        check_ids: Vec::new(),
+        content: ContentCoverage::None,
+        media: false,
+    };
+    assert_eq!(s.ingest(hb).unwrap(), Outcome::Stored);
+    let h = s.host("u").unwrap().unwrap();
+    assert_eq!(
+        (h.summary.compliant, h.summary.failed_checks),
+        (Some(false), 1)
+    );
+    assert!(h.latest_checks.unwrap().contains("c1"));
+}
+
+/// Issue 11: the database and its WAL/SHM files are private.
+#[cfg(unix)]
+#[test]
+fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let s = open(&format!("sqlite:{}", db.display())).unwrap();
+    s.add_agent("p", "{}", None, 1).unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let p = format!("{}{suffix}", db.display());
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{p}");
+    }
 }

@@ -37,16 +37,30 @@ pub enum Outcome {
         reason: String,
         retry_after: Option<Duration>,
     },
-    /// Another 4xx (401 unknown key, 400 malformed ...): kept in the outbox,
+    /// Another 4xx (401 unknown key, 403, 404 ...): kept in the outbox,
     /// retried with a long backoff, logged loudly — an operator must act
     /// (enroll the key, fix the collector).
     Rejected { status: u16, body: String },
+    /// 400 malformed or 413 too large: sending the same bytes again cannot
+    /// change the answer. Set aside so the queue goes on (issue 11).
+    Refused { status: u16, body: String },
 }
+
+/// Response header with the collector's body limit for `POST
+/// /api/v1/reports` (also in the enroll answer as `max_report_bytes`).
+pub const LIMIT_HEADER: &str = "X-Mijian-Max-Report-Bytes";
 
 /// A configured client for one collector.
 pub struct Client {
     agent: ureq::Agent,
     base: String,
+    /// The body limit the collector last announced ([`LIMIT_HEADER`]); 0 unknown.
+    pub limit: std::sync::atomic::AtomicU64,
+}
+
+fn announced_limit(resp: &ureq::Response) -> Option<u64> {
+    resp.header(LIMIT_HEADER)
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 impl Client {
@@ -65,11 +79,35 @@ impl Client {
         Ok(Client {
             agent,
             base: url.trim_end_matches('/').to_string(),
+            limit: Default::default(),
         })
     }
 
     /// `POST /api/v1/reports` with the JWS bytes.
     pub fn post_report(&self, jws: &[u8]) -> Outcome {
+        let known = self.limit.load(std::sync::atomic::Ordering::Relaxed);
+        if known > 0 && jws.len() as u64 > known {
+            return too_large(jws.len(), known);
+        }
+        let out = self.post_once(jws);
+        // A collector refusing an oversized body answers 413 from the
+        // headers and closes the connection while the body is still being
+        // sent: the agent sees a broken pipe, not the 413, and would retry
+        // for ever (issue 11). Ask for the limit with an empty body.
+        if let Outcome::Retry { .. } = &out
+            && known == 0
+            && jws.len() > 64 * 1024
+        {
+            let _ = self.post_once(b"{}");
+            let learned = self.limit.load(std::sync::atomic::Ordering::Relaxed);
+            if learned > 0 && jws.len() as u64 > learned {
+                return too_large(jws.len(), learned);
+            }
+        }
+        out
+    }
+
+    fn post_once(&self, jws: &[u8]) -> Outcome {
         let url = format!("{}/api/v1/reports", self.base);
         match self
             .agent
@@ -77,14 +115,22 @@ impl Client {
             .set("Content-Type", "application/json")
             .send_bytes(jws)
         {
-            Ok(resp) => match resp.status() {
-                200..=202 => Outcome::Delivered(resp.status()),
-                s => Outcome::Retry {
-                    reason: format!("unexpected status {s}"),
-                    retry_after: None,
-                },
-            },
+            Ok(resp) => {
+                if let Some(l) = announced_limit(&resp) {
+                    self.limit.store(l, std::sync::atomic::Ordering::Relaxed);
+                }
+                match resp.status() {
+                    200..=202 => Outcome::Delivered(resp.status()),
+                    s => Outcome::Retry {
+                        reason: format!("unexpected status {s}"),
+                        retry_after: None,
+                    },
+                }
+            }
             Err(ureq::Error::Status(code, resp)) => {
+                if let Some(l) = announced_limit(&resp) {
+                    self.limit.store(l, std::sync::atomic::Ordering::Relaxed);
+                }
                 let retry_after = resp
                     .header("Retry-After")
                     .and_then(|v| v.trim().parse::<u64>().ok())
@@ -92,7 +138,8 @@ impl Client {
                 let body = body_excerpt(resp);
                 match code {
                     409 => Outcome::Conflict(body),
-                    429 | 500..=599 => Outcome::Retry {
+                    400 | 413 => Outcome::Refused { status: code, body },
+                    408 | 429 | 500..=599 => Outcome::Retry {
                         reason: format!("HTTP {code} {body}"),
                         retry_after,
                     },
@@ -106,8 +153,14 @@ impl Client {
         }
     }
 
-    /// `POST /api/v1/enroll` `{token, jwk, hostname}` → `agent_id`.
-    pub fn enroll(&self, token: &str, jwk: &serde_json::Value, hostname: &str) -> Result<String> {
+    /// `POST /api/v1/enroll` `{token, jwk, hostname}` → `agent_id` and the
+    /// collector's report size limit (`max_report_bytes`), if it says.
+    pub fn enroll(
+        &self,
+        token: &str,
+        jwk: &serde_json::Value,
+        hostname: &str,
+    ) -> Result<(String, Option<u64>)> {
         let url = format!("{}/api/v1/enroll", self.base);
         let body = serde_json::json!({ "token": token, "jwk": jwk, "hostname": hostname });
         let resp = match self
@@ -131,7 +184,10 @@ impl Client {
                 ));
             }
             Err(ureq::Error::Transport(t)) => {
-                return Err(anyhow!("cannot reach the collector at {url}: {t}"));
+                return Err(anyhow!(
+                    "cannot reach the collector at {url}: {t}{}",
+                    tls_hint(&t.to_string())
+                ));
             }
         };
         let mut text = String::new();
@@ -141,10 +197,41 @@ impl Client {
             .context("read the enrollment answer")?;
         let v: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("the enrollment answer is not JSON: {text:.200}"))?;
-        v.get("agent_id")
+        let id = v
+            .get("agent_id")
             .and_then(|a| a.as_str())
             .map(str::to_string)
-            .ok_or_else(|| anyhow!("the enrollment answer has no agent_id: {text:.200}"))
+            .ok_or_else(|| anyhow!("the enrollment answer has no agent_id: {text:.200}"))?;
+        Ok((id, v.get("max_report_bytes").and_then(|m| m.as_u64())))
+    }
+}
+
+fn too_large(len: usize, limit: u64) -> Outcome {
+    Outcome::Refused {
+        status: 413,
+        body: format!(
+            "the report is {len} bytes, more than the {limit} bytes the collector accepts (not sent)"
+        ),
+    }
+}
+
+/// What to do about a TLS failure, in plain words (issue 11): the usual
+/// cause is a collector certificate this agent does not trust yet.
+pub fn tls_hint(err: &str) -> &'static str {
+    let e = err.to_ascii_lowercase();
+    if e.contains("causedasendentity") || e.contains("ca used as end") {
+        "\n  The collector presents a CA certificate as its own (typical of `openssl req -x509`). \
+         Copy that certificate file to this host and set `collector.ca_file` to it in agent.toml: \
+         it is then pinned and accepted."
+    } else if e.contains("unknownissuer")
+        || e.contains("unknown issuer")
+        || e.contains("certificate")
+    {
+        "\n  The collector's certificate is not trusted here. Copy the CA that issued it (or the \
+         collector's own certificate, to pin it) to this host and set `collector.ca_file` in \
+         agent.toml (e.g. /etc/mijian/collector-ca.pem), then enroll again."
+    } else {
+        ""
     }
 }
 

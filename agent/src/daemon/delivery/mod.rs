@@ -54,6 +54,19 @@ pub struct Queue {
     sink: Mutex<Option<Arc<Sink>>>,
     /// Reports acknowledged by the collector since start (for logs/tests).
     pub delivered: AtomicU64,
+    /// Called with an `agent_alarm` (and the `seq` the collector will never
+    /// have) when a report is refused for good and set aside; the daemon
+    /// queues the alarm as a report of its own.
+    #[allow(clippy::type_complexity)]
+    on_refused: Mutex<Option<Box<dyn Fn(mijian_report::Finding, Option<u64>) + Send + Sync>>>,
+    /// Re-reads the enrollment (`collector.json`) and returns a new sink when
+    /// it changed: `mijian-agent enroll` while the daemon runs is picked up
+    /// without SIGHUP (issue 11).
+    #[allow(clippy::type_complexity)]
+    refresh: Mutex<Option<Box<dyn Fn() -> Option<Sink> + Send + Sync>>>,
+    /// The collector's report size limit as known at start (`enroll`);
+    /// the HTTPS client's announced limit wins once it has one.
+    pub saved_limit: AtomicU64,
 }
 
 impl Queue {
@@ -64,7 +77,56 @@ impl Queue {
             stop: AtomicBool::new(false),
             sink: Mutex::new(sink.map(Arc::new)),
             delivered: AtomicU64::new(0),
+            on_refused: Mutex::new(None),
+            refresh: Mutex::new(None),
+            saved_limit: AtomicU64::new(0),
         })
+    }
+
+    /// Set how a changed enrollment is noticed (see the field).
+    pub fn on_refresh(&self, f: impl Fn() -> Option<Sink> + Send + Sync + 'static) {
+        *self.refresh.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(f));
+    }
+
+    /// Take up a changed enrollment, if any; true when the sink changed.
+    fn refresh(&self) -> bool {
+        let new = self
+            .refresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|f| f());
+        match new {
+            Some(s) => {
+                log::info!("enrollment changed: delivering with the new collector settings");
+                *self.sink.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(s));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Set what happens when a report is refused for good.
+    pub fn on_refused(
+        &self,
+        f: impl Fn(mijian_report::Finding, Option<u64>) + Send + Sync + 'static,
+    ) {
+        *self.on_refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(f));
+    }
+
+    /// The largest signed report the collector takes: as it announced it
+    /// (response header), else as saved at enrollment, else its documented
+    /// default.
+    pub fn max_report_bytes(&self) -> u64 {
+        let announced = match self.sink().as_deref() {
+            Some(Sink::Https(c)) => c.limit.load(Ordering::Relaxed),
+            _ => 0,
+        };
+        match (announced, self.saved_limit.load(Ordering::Relaxed)) {
+            (0, 0) => crate::bound::DEFAULT_MAX_REPORT_BYTES,
+            (0, s) => s,
+            (a, _) => a,
+        }
     }
 
     /// The outbox, locked. A poisoned lock (a panic elsewhere) is taken
@@ -111,13 +173,23 @@ impl Queue {
             if now >= deadline {
                 break;
             }
-            g = match self.changed.wait_timeout(g, deadline - now) {
+            let step = (deadline - now).min(REFRESH_EVERY);
+            g = match self.changed.wait_timeout(g, step) {
                 Ok((g, _)) => g,
                 Err(p) => p.into_inner().0,
             };
+            drop(g);
+            // A new enrollment ends the wait: try it now.
+            if self.refresh() {
+                return;
+            }
+            g = self.lock();
         }
     }
 }
+
+/// How often a waiting delivery thread looks for a changed enrollment.
+const REFRESH_EVERY: Duration = Duration::from_secs(2);
 
 /// Exponential backoff with jitter: each failure doubles the delay up to
 /// `max`; the actual wait is uniform in `[d/2, d]` ("equal jitter").
@@ -185,6 +257,16 @@ fn deliver(queue: &Queue, mut backoff: Backoff) {
                 };
                 match (head, client) {
                     (Some(e), Some(c)) => break (e, c),
+                    (Some(_), None) => {
+                        // Reports wait for a collector: look for an enrollment.
+                        ob = match queue.changed.wait_timeout(ob, REFRESH_EVERY) {
+                            Ok((g, _)) => g,
+                            Err(p) => p.into_inner().0,
+                        };
+                        drop(ob);
+                        queue.refresh();
+                        ob = queue.lock();
+                    }
                     _ => {
                         ob = match queue.changed.wait(ob) {
                             Ok(g) => g,
@@ -222,6 +304,10 @@ fn deliver(queue: &Queue, mut backoff: Backoff) {
                 );
                 queue.pause(d);
             }
+            Outcome::Refused { status, body } => {
+                set_aside(queue, &entry, status, &body);
+                backoff.reset();
+            }
             Outcome::Rejected { status, body } => {
                 let d = backoff
                     .next_delay()
@@ -240,6 +326,57 @@ fn deliver(queue: &Queue, mut backoff: Backoff) {
             }
         }
     }
+}
+
+/// A report the collector refused for good (400, 413): move it aside,
+/// never delete it, and raise an alarm that is itself delivered, so the
+/// queue goes on (issue 11).
+fn set_aside(queue: &Queue, entry: &mijian_outbox::Entry, status: u16, body: &str) {
+    let seq = seq_of(&entry.bytes);
+    let kept = match queue.lock().set_aside(entry.id) {
+        Ok(p) => p,
+        Err(e) => {
+            log::error!("outbox: cannot set aside refused entry {}: {e}", entry.id);
+            queue.pause(Duration::from_secs(60));
+            return;
+        }
+    };
+    let kept = kept.map(|p| p.display().to_string()).unwrap_or_default();
+    log::error!(
+        "COLLECTOR REFUSED outbox entry {} (seq {}) with HTTP {status}: {body}. Sending it again cannot help: set aside as {kept}; delivery goes on and an agent_alarm reports it",
+        entry.id,
+        seq.map_or("?".to_string(), |s| s.to_string()),
+    );
+    let mut f = crate::daemon::alarm_finding(
+        "report_refused",
+        format!(
+            "the collector refused a report for good (HTTP {status}); it was set aside on the host as {kept}"
+        ),
+    );
+    f.detail = Some(serde_json::json!({
+        "status": status, "seq": seq, "bytes": entry.bytes.len(),
+        "answer": body.chars().take(300).collect::<String>(),
+    }));
+    if let Some(hook) = queue
+        .on_refused
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+    {
+        hook(f, seq);
+    }
+}
+
+/// The `seq` of a queued signed report (our own bytes; `None` if unreadable).
+pub fn seq_of(jws: &[u8]) -> Option<u64> {
+    use base64::Engine;
+    let j = mijian_report::Jws::parse(jws).ok()?;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(j.payload.as_bytes())
+        .ok()?;
+    mijian_report::Report::from_payload(&payload)
+        .ok()
+        .map(|r| r.seq)
 }
 
 fn ack(queue: &Queue, id: mijian_outbox::Id) {

@@ -85,7 +85,10 @@ impl FileWatch {
                     }
                     let relevant = matches!(
                         ev.kind,
-                        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Any
+                        EventKind::Create(_)
+                            | EventKind::Modify(_)
+                            | EventKind::Remove(_)
+                            | EventKind::Any
                     ) && !matches!(
                         ev.kind,
                         EventKind::Modify(notify::event::ModifyKind::Metadata(_))

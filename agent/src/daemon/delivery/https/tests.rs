@@ -152,7 +152,11 @@ fn status_codes_map_to_outcomes() {
         return;
     };
     type Expect = fn(&Outcome) -> bool;
-    let cases: [(u16, Expect); 5] = [
+    let cases: [(u16, Expect); 8] = [
+        // Refused for good: set aside, the queue goes on (issue 11).
+        (400, |o| matches!(o, Outcome::Refused { status: 400, .. })),
+        (413, |o| matches!(o, Outcome::Refused { status: 413, .. })),
+        (408, |o| matches!(o, Outcome::Retry { .. })),
         (200, |o| *o == Outcome::Delivered(200)),
         (
             409,
@@ -176,12 +180,17 @@ fn enroll_returns_agent_id() {
         eprintln!("skipped: openssl not available");
         return;
     };
-    let (url, seen) = tls_server(&cert, &key, 200, "{\"agent_id\":\"kid-1\"}");
+    let (url, seen) = tls_server(
+        &cert,
+        &key,
+        200,
+        "{\"agent_id\":\"kid-1\",\"max_report_bytes\":1048576}",
+    );
     let id = Client::new(&url, Some(&cert))
         .unwrap()
         .enroll("tok", &serde_json::json!({"kty":"OKP"}), "ws-1")
         .unwrap();
-    assert_eq!(id, "kid-1");
+    assert_eq!(id, ("kid-1".to_string(), Some(1_048_576)));
     let (path, body) = seen.lock().unwrap()[0].clone();
     assert_eq!(path, "/api/v1/enroll");
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -206,4 +215,11 @@ fn empty_ca_file_is_an_error_that_says_what_was_expected() {
         .unwrap()
         .to_string();
     assert!(e.contains("no certificate"), "{e}");
+}
+
+#[test]
+fn tls_failures_say_what_to_do() {
+    assert!(tls_hint("invalid peer certificate: CaUsedAsEndEntity").contains("collector.ca_file"));
+    assert!(tls_hint("invalid peer certificate: UnknownIssuer").contains("collector.ca_file"));
+    assert_eq!(tls_hint("connection refused"), "");
 }
