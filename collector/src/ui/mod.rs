@@ -209,6 +209,18 @@ fn env() -> &'static Environment<'static> {
         }
         env.add_filter("ts", |v: Option<i64>| v.map(fmt_time).unwrap_or_default());
         env.add_filter("day", |v: Option<i64>| v.map(fmt_day).unwrap_or_default());
+        // Long agent strings (paths, evidence) cut for tables; full text on the detail page.
+        env.add_filter("truncate", |v: Option<String>, n: Option<usize>| {
+            let v = v.unwrap_or_default();
+            let n = n.unwrap_or(80);
+            if v.chars().count() <= n {
+                v
+            } else {
+                let mut s: String = v.chars().take(n.saturating_sub(1)).collect();
+                s.push('…');
+                s
+            }
+        });
         env
     })
 }
