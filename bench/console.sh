@@ -4,11 +4,14 @@
 # filtered findings page (first and deep, by keyset cursor), the overview,
 # and the API's lists. Target: each under 200 ms.
 #
-# The store is seeded by `mijian-loadgen --direct` (real signed reports
-# through the real ingest: HOSTS agents x REPORTS reports of 20 findings,
-# every finding new in every report, so HOSTS*REPORTS*20 finding rows, the
-# latest report's 20 per host open). The seeded database is kept in
-# target/bench-console/ and reused by later runs. Times are curl's
+# The SQLite store is seeded in SQL (sqlite3; seconds instead of the hour the
+# real ingest of 50,000 signed reports takes on a shared 2-core machine):
+# HOSTS agents and hosts (levels, compliance, silent hosts, failed checks in
+# their latest checks), 100 findings per host of which 20 open (content,
+# marked, media; every severity), rows shaped as ingest writes them.
+# SEED=loadgen seeds through `mijian-loadgen --direct` instead (real signed
+# reports through the real ingest: HOSTS x REPORTS reports of 20 findings,
+# all new each time). The database is kept in target/bench-console/. Times are curl's
 # time_total on loopback (server time plus a loopback round trip), median
 # and max of 7 requests after one warm-up.
 #
@@ -39,12 +42,63 @@ seed() { # URL
         echo "store already seeded ($url); RESEED=1 to start over"
         return
     fi
-    echo "seeding $HOSTS hosts x $REPORTS reports x 20 findings into $url ..."
     local t0=$SECONDS
-    "$L" --direct "$url" --agents "$HOSTS" --reports "$REPORTS" --churn 1 --concurrency 2 | tail -3
+    if [ "${SEED:-sql}" = loadgen ]; then
+        echo "seeding $HOSTS hosts x $REPORTS reports x 20 findings into $url (loadgen) ..."
+        "$L" --direct "$url" --agents "$HOSTS" --reports "$REPORTS" --churn 1 --concurrency 2 | tail -3
+    else
+        echo "seeding $HOSTS hosts x 100 findings into $url (SQL) ..."
+        "$C" --database "$url" api-token list >/dev/null   # creates and migrates
+        seed_sql "$HOSTS" | sqlite3 "${url#sqlite:}"
+    fi
     echo "seeded in $((SECONDS - t0)) s"
     echo "$PW" | "$C" --database "$url" user add bench --role secadmin --password-stdin >/dev/null
     "$C" --database "$url" api-token create --role auditor --label bench | tail -1 > "$WORK/token"
+}
+
+seed_sql() { # HOSTS -> SQL on stdout
+    local now
+    now=$(date +%s)
+    cat <<SQL
+PRAGMA journal_mode = WAL;
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $1 - 1)
+INSERT INTO agents (agent_id, jwk, hostname, enrolled_at)
+SELECT printf('%08x', i * 2654435761 % 4294967296) || substr(lower(hex(randomblob(18))), 1, 35), '{}',
+       'ws-' || i, $now - 90 * 86400 FROM n;
+INSERT INTO hosts (agent_id, hostname, os, classification, last_seen, latest_seq, latest_report_id,
+                   latest_created_at, compliant, failed_checks, open_findings, latest_checks,
+                   first_seq, max_seq, seq_count, tamper_alerts)
+SELECT agent_id, 'ws-' || substr(agent_id, 1, 8), 'Kylin V10 SP3',
+       CASE rowid % 4 WHEN 0 THEN '非涉密' WHEN 1 THEN '内部' WHEN 2 THEN '秘密' ELSE '机密' END,
+       $now - CASE WHEN rowid % 50 = 0 THEN 6 * 86400 ELSE rowid % 86400 END,
+       5, lower(hex(randomblob(16))), '2026-01-01T00:00:00Z',
+       CASE WHEN rowid % 3 = 0 THEN 1 ELSE 0 END, CASE WHEN rowid % 3 = 0 THEN 0 ELSE 2 END, 20,
+       '[{"id":"password.min_length","subject":"host","status":"' || CASE WHEN rowid % 3 = 1 THEN 'fail' ELSE 'pass' END ||
+       '","expected":10,"actual":8},{"id":"screen_lock.idle_timeout","subject":"user:zhang","status":"' ||
+       CASE WHEN rowid % 3 = 2 THEN 'fail' ELSE 'pass' END || '","expected":600,"actual":1800},' ||
+       '{"id":"account.empty_password","subject":"host","status":"pass"}]',
+       1, 5, CASE WHEN rowid % 97 = 0 THEN 4 ELSE 5 END, CASE WHEN rowid % 500 = 0 THEN 1 ELSE 0 END
+FROM agents;
+WITH RECURSIVE j(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM j WHERE k < 99)
+INSERT INTO findings (agent_id, fingerprint, kind, severity, severity_rank, path, body, status,
+                      first_seq, last_seq, first_seen, last_seen, resolved_at)
+SELECT h.agent_id, printf('%064x', k * 7919 + 13),
+       CASE WHEN k % 10 = 9 THEN 'removable_media' WHEN k % 4 = 0 THEN 'marked_classified' ELSE 'unmarked_classified' END,
+       CASE k % 5 WHEN 0 THEN 'info' WHEN 1 THEN 'low' WHEN 2 THEN 'medium' WHEN 3 THEN 'high' ELSE 'critical' END,
+       k % 5,
+       CASE WHEN k % 10 = 9 THEN NULL ELSE '/home/zhang/文档/项目资料/第' || k || '批/技术方案-' || k || '.docx' END,
+       CASE WHEN k % 10 = 9 THEN '{"kind":"removable_media","severity":"high","device":"/dev/sdb1","registered":false,"mount_point":"/media/zhang/U' || k || '"}'
+            ELSE '{"kind":"unmarked_classified","severity":"high","path":"/home/zhang/文档/项目资料/第' || k || '批/技术方案-' || k ||
+                 '.docx","sha256":"' || lower(hex(randomblob(32))) || '","format":"docx","matches":[{"rule":"codename-' || (k % 7) || '","count":' || (k + 1) || '}]' ||
+                 CASE WHEN k % 4 = 0 THEN ',"marking":{"level":"机密","period":"5年"}' ELSE '' END || '}' END,
+       CASE WHEN k < 20 THEN 'open' ELSE 'resolved' END,
+       1, CASE WHEN k < 20 THEN 5 ELSE 3 END, $now - 30 * 86400 + k * 3600, $now - 86400,
+       CASE WHEN k < 20 THEN NULL ELSE $now - 2 * 86400 END
+FROM hosts h, j;
+COMMIT;
+ANALYZE;
+SQL
 }
 
 # time LABEL URL [curl args...]: median and max of 7 runs, ms

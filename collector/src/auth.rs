@@ -78,7 +78,9 @@ pub fn allowed(role: Role, perm: Perm) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
     /// Console cookie; the CSRF token the pages embed in forms.
-    Session { csrf: String },
+    Session {
+        csrf: String,
+    },
     Token,
     Basic,
 }
@@ -481,8 +483,8 @@ impl Auth {
             None => {
                 // Spend the same time as a real check so names cannot be probed by timing.
                 static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-                let dummy =
-                    DUMMY.get_or_init(|| hash_password("mijian-dummy-password").unwrap_or_default());
+                let dummy = DUMMY
+                    .get_or_init(|| hash_password("mijian-dummy-password").unwrap_or_default());
                 let _ = verify_password(&password, dummy);
                 false
             }
@@ -617,11 +619,7 @@ fn cross_site(headers: &HeaderMap) -> bool {
 /// Middleware on every route: resolves the session cookie (idle sessions
 /// end here), and refuses a state-changing request that a browser sent
 /// cross-site or that rides on the cookie without the session's CSRF token.
-pub async fn session_layer(
-    State(auth): State<Arc<Auth>>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn session_layer(State(auth): State<Arc<Auth>>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     let html = !parts.uri.path().starts_with("/api/");
     let has_authz = parts.headers.contains_key(header::AUTHORIZATION);
@@ -663,12 +661,11 @@ pub async fn session_layer(
                                     .into_response();
                             }
                         };
-                        let form_token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(
-                            &bytes,
-                        )
-                        .ok()
-                        .and_then(|kv| kv.into_iter().find(|(k, _)| k == "_csrf"))
-                        .map(|(_, v)| v);
+                        let form_token =
+                            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                                .ok()
+                                .and_then(|kv| kv.into_iter().find(|(k, _)| k == "_csrf"))
+                                .map(|(_, v)| v);
                         (
                             form_token.is_some_and(|t| constant_eq(&t, &session.csrf)),
                             Body::from(bytes),
@@ -799,7 +796,10 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(set(Role::Admin), vec![ReadFleet, Accounts, Agents]);
-        assert_eq!(set(Role::Secadmin), vec![ReadFleet, Triage, EditMedia, Export]);
+        assert_eq!(
+            set(Role::Secadmin),
+            vec![ReadFleet, Triage, EditMedia, Export]
+        );
         assert_eq!(set(Role::Auditor), vec![ReadFleet, ReadAudit, Export]);
     }
 
@@ -832,7 +832,10 @@ mod tests {
     #[test]
     fn the_session_cookie_is_found() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; mijian_session=mjs_x; lang=en".parse().unwrap());
+        h.insert(
+            header::COOKIE,
+            "a=1; mijian_session=mjs_x; lang=en".parse().unwrap(),
+        );
         assert_eq!(session_cookie(&h).as_deref(), Some("mjs_x"));
     }
 }

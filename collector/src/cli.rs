@@ -277,7 +277,12 @@ fn run(cli: Cli) -> Result<i32> {
             let hash = hash_password(password)?;
             let store = open_store(&config, &cli.global)?;
             store.put_user(&name, role.into(), &hash, now())?;
-            cli_audit(&*store, "user.add", Some(name.clone()), Some(format!("role {}", Role::from(role).as_str())));
+            cli_audit(
+                &*store,
+                "user.add",
+                Some(name.clone()),
+                Some(format!("role {}", Role::from(role).as_str())),
+            );
             writeln!(
                 out,
                 "user {name} saved with role {}",

@@ -189,11 +189,22 @@ fn console_in_a_real_browser() {
             ],
             2,
         ),
-        inspect_host(dir.path(), "dde-uos", "秘密", &[("周报.txt", "本周工作正常。\n")], 1),
+        inspect_host(
+            dir.path(),
+            "dde-uos",
+            "秘密",
+            &[("周报.txt", "本周工作正常。\n")],
+            1,
+        ),
         inspect_host(dir.path(), "broken-pwquality", "内部", &[], 1),
     ];
     for (jwk, reports) in &hosts {
-        collector(&db, &config, &["agents", "add", "--jwk", jwk.to_str().unwrap()], "");
+        collector(
+            &db,
+            &config,
+            &["agents", "add", "--jwk", jwk.to_str().unwrap()],
+            "",
+        );
         let mut args = vec!["import".to_string()];
         args.extend(reports.iter().map(|r| r.display().to_string()));
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -202,7 +213,14 @@ fn console_in_a_real_browser() {
     }
 
     let mut child = Command::new(bin("mijian-collector"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db, "--config"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            &db,
+            "--config",
+        ])
         .arg(&config)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -74,11 +74,7 @@ async fn list(
             .then(|| rows.last())
             .flatten()
             .map(|r| {
-                encode_cursor(&(
-                    r.severity_rank,
-                    &r.finding.agent_id,
-                    &r.finding.fingerprint,
-                ))
+                encode_cursor(&(r.severity_rank, &r.finding.agent_id, &r.finding.fingerprint))
             });
         let items: Vec<Value> = rows
             .iter()
@@ -107,12 +103,12 @@ async fn list(
 }
 
 fn finding_json(r: &mijian_store::FindingRow) -> Value {
-                json!({
-                    "agent_id": r.agent_id, "hostname": r.hostname, "fingerprint": r.fingerprint,
-                    "kind": r.kind, "severity": r.severity, "path": r.path, "status": r.status,
-                    "finding": serde_json::from_str::<Value>(&r.body).unwrap_or(Value::Null),
-                    "first_seq": r.first_seq, "last_seq": r.last_seq,
-                    "first_seen": rfc3339(r.first_seen), "last_seen": rfc3339(r.last_seen),
-                    "resolved_at": r.resolved_at.map(rfc3339),
-                })
+    json!({
+        "agent_id": r.agent_id, "hostname": r.hostname, "fingerprint": r.fingerprint,
+        "kind": r.kind, "severity": r.severity, "path": r.path, "status": r.status,
+        "finding": serde_json::from_str::<Value>(&r.body).unwrap_or(Value::Null),
+        "first_seq": r.first_seq, "last_seq": r.last_seq,
+        "first_seen": rfc3339(r.first_seen), "last_seen": rfc3339(r.last_seen),
+        "resolved_at": r.resolved_at.map(rfc3339),
+    })
 }

@@ -7,11 +7,11 @@
 use super::{ApiError, App, Page, query, rfc3339};
 use super::{decode_cursor, encode_cursor};
 use crate::auth::{Perm, Staff, now};
-use mijian_store::console::{CursorKey, HostPageQuery};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::get;
+use mijian_store::console::{CursorKey, HostPageQuery};
 use mijian_store::{HostQuery, HostSummary};
 use serde_json::{Value, json};
 

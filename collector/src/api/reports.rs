@@ -7,8 +7,8 @@
 //! (`mijian-agent verify --jwk KEY FILE`).
 
 use super::{ApiError, App, read_body};
-use crate::auth::{Perm, Staff};
 use crate::auth::now;
+use crate::auth::{Perm, Staff};
 use crate::ingest::{self, Decision};
 use axum::Router;
 use axum::body::Body;
@@ -57,7 +57,10 @@ async fn signed_report(
                 // Agent ids are RFC 7638 thumbprints (base64url): safe in a header.
                 format!(
                     "attachment; filename=\"{}\"",
-                    file_name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '.' && c != '_', "_")
+                    file_name.replace(
+                        |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '.' && c != '_',
+                        "_"
+                    )
                 ),
             ),
         ],
@@ -80,14 +83,13 @@ async fn post_report(State(app): State<App>, headers: HeaderMap, body: Body) -> 
         return ApiError::internal("shutting down").into_response();
     };
     let store = app.store.clone();
-    let (decision, bytes) = match tokio::task::spawn_blocking(move || {
-        (ingest::ingest(&*store, &bytes, now()), bytes)
-    })
-    .await
-    {
-        Ok(d) => d,
-        Err(e) => return ApiError::internal(e).into_response(),
-    };
+    let (decision, bytes) =
+        match tokio::task::spawn_blocking(move || (ingest::ingest(&*store, &bytes, now()), bytes))
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => return ApiError::internal(e).into_response(),
+        };
     if let Decision::Rejected(r) = &decision
         && r.reason == "revoked_key"
     {

@@ -4,7 +4,9 @@
 
 use super::{UiError, UiResult, lang, page_ctx, render, role_label, tr};
 use crate::api::App;
-use crate::auth::{Perm, Staff, check_password, check_user_name, hash_password, new_token, now, token_hash};
+use crate::auth::{
+    Perm, Staff, check_password, check_user_name, hash_password, new_token, now, token_hash,
+};
 use axum::Form;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -17,7 +19,13 @@ pub async fn page(staff: Staff, State(app): State<App>, headers: HeaderMap) -> U
     staff.require(Perm::Accounts)?;
     let lang = lang(&headers);
     let (users, tokens, agents) = app
-        .blocking(|s| Ok((s.console().users()?, s.api_tokens()?, s.console().agents(1000)?)))
+        .blocking(|s| {
+            Ok((
+                s.console().users()?,
+                s.api_tokens()?,
+                s.console().agents(1000)?,
+            ))
+        })
         .await?;
     let users: Vec<_> = users
         .iter()
@@ -59,17 +67,13 @@ pub struct UserForm {
     password: String,
 }
 
-pub async fn user_save(
-    staff: Staff,
-    State(app): State<App>,
-    Form(f): Form<UserForm>,
-) -> UiResult {
+pub async fn user_save(staff: Staff, State(app): State<App>, Form(f): Form<UserForm>) -> UiResult {
     staff.require(Perm::Accounts)?;
     check_user_name(&f.name).map_err(UiError::bad)?;
     check_password(&f.password).map_err(UiError::bad)?;
     let role = Role::parse(&f.role).ok_or_else(|| UiError::bad("unknown role"))?;
-    let hash = hash_password(&f.password)
-        .map_err(|e| UiError::from(crate::api::ApiError::internal(e)))?;
+    let hash =
+        hash_password(&f.password).map_err(|e| UiError::from(crate::api::ApiError::internal(e)))?;
     let name = f.name.clone();
     app.blocking(move |s| {
         s.put_user(&name, role, &hash, now())?;
@@ -103,7 +107,10 @@ pub async fn user_delete(
         return Err(UiError::bad("you cannot delete your own account"));
     }
     let name = f.name.clone();
-    if !app.blocking(move |s| s.console().delete_user(&name)).await? {
+    if !app
+        .blocking(move |s| s.console().delete_user(&name))
+        .await?
+    {
         return Err(UiError::not_found());
     }
     app.auth
@@ -148,8 +155,8 @@ pub async fn token_create(
                     .map_err(|e| UiError::bad(e.to_string()))?,
         )
     };
-    let label: Option<String> = Some(f.label.trim().chars().take(100).collect::<String>())
-        .filter(|l| !l.is_empty());
+    let label: Option<String> =
+        Some(f.label.trim().chars().take(100).collect::<String>()).filter(|l| !l.is_empty());
     let token = new_token("mjt_");
     let hash = token_hash(&token);
     let l2 = label.clone();
@@ -171,11 +178,7 @@ pub struct IdForm {
     id: String,
 }
 
-pub async fn token_revoke(
-    staff: Staff,
-    State(app): State<App>,
-    Form(f): Form<IdForm>,
-) -> UiResult {
+pub async fn token_revoke(staff: Staff, State(app): State<App>, Form(f): Form<IdForm>) -> UiResult {
     staff.require(Perm::Accounts)?;
     let id = f.id.clone();
     let r = app
@@ -232,11 +235,7 @@ pub async fn enroll_create(
     shown_once(&staff, lang(&headers), "admin.enroll_created", token)
 }
 
-pub async fn agent_revoke(
-    staff: Staff,
-    State(app): State<App>,
-    Form(f): Form<IdForm>,
-) -> UiResult {
+pub async fn agent_revoke(staff: Staff, State(app): State<App>, Form(f): Form<IdForm>) -> UiResult {
     staff.require(Perm::Agents)?;
     let id = f.id.clone();
     if !app.blocking(move |s| s.revoke_agent(&id, now())).await? {

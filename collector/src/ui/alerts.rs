@@ -37,22 +37,24 @@ const NET_TIMEOUT: Duration = Duration::from_secs(5);
 pub fn detect(store: &dyn Store) -> mijian_store::Result<usize> {
     let c = store.console();
     let mut added = 0;
-    // Findings: from the last first_seen looked at (inclusive: several can
-    // share a second; the dedup key makes a second look harmless).
-    let since = c.state_get("alerts.findings_since")?.unwrap_or(0);
+    // Findings: after the last one looked at, by (first_seen, agent,
+    // fingerprint), so a batch that ends inside a second resumes exactly.
+    let after: (i64, String, String) = c
+        .state_get("alerts.findings_after")?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or((0, String::new(), String::new()));
     let cands = c.alert_candidates(
         &[
             "unmarked_classified",
             "marked_classified",
             "removable_media",
         ],
-        since,
+        &after,
         5000,
     )?;
-    let mut newest = since;
+    let mut batch = Vec::new();
     for cand in &cands {
         let f = &cand.finding;
-        newest = newest.max(f.first_seen);
         let host_level = level_rank(cand.classification.as_deref().unwrap_or(""));
         let body: Value = serde_json::from_str(&f.body).unwrap_or(Value::Null);
         let kind = match f.kind.as_str() {
@@ -60,7 +62,8 @@ pub fn detect(store: &dyn Store) -> mijian_store::Result<usize> {
                 CLASSIFIED_ON_UNCLASSIFIED
             }
             "removable_media"
-                if host_level >= 2 && body.get("registered").and_then(Value::as_bool) != Some(true) =>
+                if host_level >= 2
+                    && body.get("registered").and_then(Value::as_bool) != Some(true) =>
             {
                 UNREGISTERED_MEDIUM
             }
@@ -73,34 +76,42 @@ pub fn detect(store: &dyn Store) -> mijian_store::Result<usize> {
             ),
             _ => format!("{} {}", f.kind, f.path.as_deref().unwrap_or("")),
         };
-        added += c.add_alert(&NewAlert {
+        batch.push(NewAlert {
             at: f.first_seen,
             kind: kind.into(),
             agent_id: Some(f.agent_id.clone()),
             hostname: f.hostname.clone(),
             detail,
             dedup: format!("{kind}:{}:{}:{}", f.agent_id, f.fingerprint, f.first_seen),
-        })? as usize;
+        });
     }
-    // A full batch may end inside a second: resume from that second.
-    if newest > since {
-        c.state_set("alerts.findings_since", newest)?;
+    added += c.add_alerts(&batch)?;
+    if let Some(last) = cands.last() {
+        let f = &last.finding;
+        let pos =
+            serde_json::to_string(&(f.first_seen, &f.agent_id, &f.fingerprint)).unwrap_or_default();
+        c.state_set("alerts.findings_after", &pos)?;
     }
-    let after = c.state_get("alerts.tamper_after")?.unwrap_or(0);
+    let after: i64 = c
+        .state_get("alerts.tamper_after")?
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let mut last = after;
+    let mut batch = Vec::new();
     for (id, t, hostname) in c.tamper_after(after, 5000)? {
         last = id;
-        added += c.add_alert(&NewAlert {
+        batch.push(NewAlert {
             at: t.received_at,
             kind: CHAIN_CONFLICT.into(),
             agent_id: Some(t.agent_id.clone()),
             hostname,
             detail: format!("seq {}: {}", t.seq, t.reason),
             dedup: format!("{CHAIN_CONFLICT}:{id}"),
-        })? as usize;
+        });
     }
+    added += c.add_alerts(&batch)?;
     if last > after {
-        c.state_set("alerts.tamper_after", last)?;
+        c.state_set("alerts.tamper_after", &last.to_string())?;
     }
     Ok(added)
 }
@@ -276,7 +287,11 @@ pub async fn send_webhook(url: &str, body: &str) -> Result<(), String> {
 /// destination gets one more attempt.
 pub async fn forward(store: std::sync::Arc<dyn Store>, cfg: &AlertsConfig) -> usize {
     let want = if cfg.syslog.is_some() { SYSLOG_BIT } else { 0 }
-        | if cfg.webhook.is_some() { WEBHOOK_BIT } else { 0 };
+        | if cfg.webhook.is_some() {
+            WEBHOOK_BIT
+        } else {
+            0
+        };
     if want == 0 {
         return 0;
     }
@@ -332,8 +347,9 @@ pub async fn forward(store: std::sync::Arc<dyn Store>, cfg: &AlertsConfig) -> us
         }
         let s = store.clone();
         let id = a.id;
-        let _ = tokio::task::spawn_blocking(move || s.console().mark_alert(id, done, error.as_deref()))
-            .await;
+        let _ =
+            tokio::task::spawn_blocking(move || s.console().mark_alert(id, done, error.as_deref()))
+                .await;
     }
     sent
 }

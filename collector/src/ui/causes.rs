@@ -207,7 +207,10 @@ mod tests {
             ],
         );
         let bits = causes_of(&h);
-        assert_eq!(bits, (1 << Cause::Password as i64) | (1 << Cause::MarkedAbove as i64));
+        assert_eq!(
+            bits,
+            (1 << Cause::Password as i64) | (1 << Cause::MarkedAbove as i64)
+        );
         // The same marking on a 机密 host is in place; an unregistered medium is not.
         let h = host(
             "机密",

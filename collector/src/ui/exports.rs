@@ -104,7 +104,12 @@ pub async fn media(staff: Staff, State(app): State<App>, headers: HeaderMap) -> 
     staff.require(Perm::ReadFleet)?;
     let lang = lang(&headers);
     let (register, seen) = app
-        .blocking(|s| Ok((s.console().media_register()?, s.console().media_seen(20_000)?)))
+        .blocking(|s| {
+            Ok((
+                s.console().media_register()?,
+                s.console().media_seen(20_000)?,
+            ))
+        })
         .await?;
     let seen = seen_media(&seen);
     let by_id: HashMap<&str, &SeenMedium> = seen
@@ -126,7 +131,10 @@ pub async fn media(staff: Staff, State(app): State<App>, headers: HeaderMap) -> 
         .take(500)
         .map(|m| {
             // The draft register entry: the identity as the agent saw it.
-            let draft = format!("DRAFT-{}", &mijian_report::sha256_hex(m.key.as_bytes())[..8]);
+            let draft = format!(
+                "DRAFT-{}",
+                &mijian_report::sha256_hex(m.key.as_bytes())[..8]
+            );
             json!({"key": m.key, "device": m.device, "identity": m.identity, "hosts": m.hosts,
                    "last_seen": m.last_seen, "count": m.count, "draft_id": draft,
                    "serial": m.identity.get("serial"), "vendor_id": m.identity.get("vendor_id"),
@@ -209,11 +217,7 @@ pub struct IdForm {
     id: String,
 }
 
-pub async fn media_delete(
-    staff: Staff,
-    State(app): State<App>,
-    Form(f): Form<IdForm>,
-) -> UiResult {
+pub async fn media_delete(staff: Staff, State(app): State<App>, Form(f): Form<IdForm>) -> UiResult {
     staff.require(Perm::EditMedia)?;
     let id = f.id.clone();
     let found = app
@@ -284,7 +288,12 @@ pub async fn media_xlsx(staff: Staff, State(app): State<App>, headers: HeaderMap
     staff.require(Perm::Export)?;
     let lang = lang(&headers);
     let (register, seen) = app
-        .blocking(|s| Ok((s.console().media_register()?, s.console().media_seen(20_000)?)))
+        .blocking(|s| {
+            Ok((
+                s.console().media_register()?,
+                s.console().media_seen(20_000)?,
+            ))
+        })
         .await?;
     let seen = seen_media(&seen);
     let by_id: HashMap<&str, &SeenMedium> = seen
@@ -402,14 +411,22 @@ struct Inspection {
     by: String,
 }
 
-async fn inspection(app: &App, staff: &Staff, lang: &str, f: &ReportForm) -> Result<Inspection, UiError> {
-    let from = f.from.as_deref().and_then(parse_day).unwrap_or(now() - 30 * 86400);
-    let to = f
-        .to
+async fn inspection(
+    app: &App,
+    staff: &Staff,
+    lang: &str,
+    f: &ReportForm,
+) -> Result<Inspection, UiError> {
+    let from = f
+        .from
         .as_deref()
         .and_then(parse_day)
-        .map(|d| d + 86400)
-        .unwrap_or(now());
+        .unwrap_or(now() - 30 * 86400);
+    let to =
+        f.to.as_deref()
+            .and_then(parse_day)
+            .map(|d| d + 86400)
+            .unwrap_or(now());
     if to <= from {
         return Err(UiError::bad("the period ends before it starts"));
     }
@@ -482,7 +499,10 @@ async fn inspection(app: &App, staff: &Staff, lang: &str, f: &ReportForm) -> Res
         .map(|t| finding_view(lang, t))
         .collect();
     let count = |st: &str| host_rows.iter().filter(|h| h["status"] == st).count();
-    let reporting = host_rows.iter().filter(|h| h["status"] != "unknown").count();
+    let reporting = host_rows
+        .iter()
+        .filter(|h| h["status"] != "unknown")
+        .count();
     let compliant = count("compliant") + count("silent");
     let sev = |s: &str| findings.iter().filter(|f| f["severity"] == s).count();
     let summary = json!({
@@ -495,7 +515,13 @@ async fn inspection(app: &App, staff: &Staff, lang: &str, f: &ReportForm) -> Res
     });
     Ok(Inspection {
         period: (fmt_day(from), fmt_day(to - 1)),
-        unit: f.unit.clone().unwrap_or_default().chars().take(100).collect(),
+        unit: f
+            .unit
+            .clone()
+            .unwrap_or_default()
+            .chars()
+            .take(100)
+            .collect(),
         hosts: host_rows,
         findings,
         exceptions,
@@ -593,7 +619,9 @@ fn docx(lang: &str, r: &Inspection) -> anyhow::Result<Vec<u8>> {
         }
     };
     let table = |head: Vec<String>, rows: Vec<Vec<String>>| {
-        let mut all = vec![TableRow::new(head.into_iter().map(|h| cell(h, true)).collect())];
+        let mut all = vec![TableRow::new(
+            head.into_iter().map(|h| cell(h, true)).collect(),
+        )];
         all.extend(
             rows.into_iter()
                 .map(|row| TableRow::new(row.into_iter().map(|c| cell(c, false)).collect())),
@@ -612,15 +640,13 @@ fn docx(lang: &str, r: &Inspection) -> anyhow::Result<Vec<u8>> {
         )
         .default_fonts(body_font.clone())
         .add_paragraph(
-            Paragraph::new()
-                .align(AlignmentType::Center)
-                .add_run(
-                    Run::new()
-                        .add_text(t("report.title"))
-                        .bold()
-                        .fonts(RunFonts::new().east_asia("方正小标宋简体").ascii("Arial"))
-                        .size(40),
-                ),
+            Paragraph::new().align(AlignmentType::Center).add_run(
+                Run::new()
+                    .add_text(t("report.title"))
+                    .bold()
+                    .fonts(RunFonts::new().east_asia("方正小标宋简体").ascii("Arial"))
+                    .size(40),
+            ),
         )
         .add_paragraph(
             Paragraph::new().align(AlignmentType::Center).add_run(
@@ -858,9 +884,8 @@ pub async fn findings_csv(
     let (head, body) = finding_table(lang, &rows);
     // UTF-8 with a BOM, so spreadsheet programs read the Chinese right.
     let mut w = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
-    let write = |w: &mut csv::Writer<Vec<u8>>, r: &[String]| {
-        w.write_record(r.iter().map(|c| csv_cell(c)))
-    };
+    let write =
+        |w: &mut csv::Writer<Vec<u8>>, r: &[String]| w.write_record(r.iter().map(|c| csv_cell(c)));
     let mut res = write(&mut w, &head);
     for r in &body {
         res = res.and_then(|_| write(&mut w, r));

@@ -9,8 +9,8 @@
 //! inline style, nothing from elsewhere); every string from an agent is
 //! escaped by the template engine, never by hand.
 
-pub mod alerts;
 mod admin;
+pub mod alerts;
 mod causes;
 mod exports;
 mod pages;
@@ -23,8 +23,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use minijinja::Environment;
 use mijian_store::Role;
+use minijinja::Environment;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -80,7 +80,10 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -189,15 +192,24 @@ fn env() -> &'static Environment<'static> {
         for (name, src) in [
             ("base.html", include_str!("../../templates/base.html")),
             ("login.html", include_str!("../../templates/login.html")),
-            ("overview.html", include_str!("../../templates/overview.html")),
+            (
+                "overview.html",
+                include_str!("../../templates/overview.html"),
+            ),
             ("hosts.html", include_str!("../../templates/hosts.html")),
             ("host.html", include_str!("../../templates/host.html")),
-            ("findings.html", include_str!("../../templates/findings.html")),
+            (
+                "findings.html",
+                include_str!("../../templates/findings.html"),
+            ),
             ("finding.html", include_str!("../../templates/finding.html")),
             ("alerts.html", include_str!("../../templates/alerts.html")),
             ("media.html", include_str!("../../templates/media.html")),
             ("reports.html", include_str!("../../templates/reports.html")),
-            ("inspection.html", include_str!("../../templates/inspection.html")),
+            (
+                "inspection.html",
+                include_str!("../../templates/inspection.html"),
+            ),
             ("audit.html", include_str!("../../templates/audit.html")),
             ("admin.html", include_str!("../../templates/admin.html")),
             ("message.html", include_str!("../../templates/message.html")),
@@ -285,11 +297,7 @@ pub fn render(name: &str, base: Value, ctx: Value) -> Response {
         .get_template(name)
         .and_then(|t| t.render(minijinja::Value::from_serialize(&merged)));
     match out {
-        Ok(html) => (
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            html,
-        )
-            .into_response(),
+        Ok(html) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response(),
         Err(e) => {
             log::error!("template {name}: {e:#}");
             #[cfg(test)]

@@ -129,8 +129,11 @@ pub async fn overview(staff: Staff, State(app): State<App>, headers: HeaderMap) 
                    "href": c.findings_query().map(|q| format!("/findings?{q}"))})
         })
         .collect();
-    causes.push(json!({"label": tr(lang, "cause.silent"), "n": counts.silent, "href": "/hosts?silent=1"}));
-    causes.push(json!({"label": tr(lang, "cause.tamper"), "n": counts.tampered, "href": "/alerts"}));
+    causes.push(
+        json!({"label": tr(lang, "cause.silent"), "n": counts.silent, "href": "/hosts?silent=1"}),
+    );
+    causes
+        .push(json!({"label": tr(lang, "cause.tamper"), "n": counts.tampered, "href": "/alerts"}));
     let max = causes
         .iter()
         .filter_map(|c| c["n"].as_i64())
@@ -437,7 +440,8 @@ pub async fn host(
         if let Some(n) = newer
             && n - r.received_at > silent_after
         {
-            silences.push(json!({"from": r.received_at, "to": n, "days": (n - r.received_at) / 86400}));
+            silences
+                .push(json!({"from": r.received_at, "to": n, "days": (n - r.received_at) / 86400}));
         }
         newer = Some(r.received_at);
     }
@@ -482,8 +486,16 @@ pub fn finding_view(lang: &str, t: &TriagedFinding) -> Value {
     let subject = f
         .path
         .clone()
-        .or_else(|| body.get("device").and_then(Value::as_str).map(str::to_string))
-        .or_else(|| body.get("message").and_then(Value::as_str).map(str::to_string))
+        .or_else(|| {
+            body.get("device")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .or_else(|| {
+            body.get("message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or_default();
     let state = t.triage.clone().unwrap_or_else(|| {
         if f.status == "resolved" {
@@ -699,15 +711,22 @@ pub async fn triage(
         .take(1000)
         .collect();
     if items.is_empty() {
-        return Err(UiError::bad("select at least one finding / 请至少选择一条问题"));
+        return Err(UiError::bad(
+            "select at least one finding / 请至少选择一条问题",
+        ));
     }
     let state = get("action")
         .as_deref()
         .and_then(TriageState::parse)
         .ok_or_else(|| UiError::bad("unknown action"))?;
     let justification = get("justification").filter(|s| !s.is_empty());
-    if justification.as_ref().is_some_and(|j| j.chars().count() > 2000) {
-        return Err(UiError::bad("justification too long (2000 characters at most)"));
+    if justification
+        .as_ref()
+        .is_some_and(|j| j.chars().count() > 2000)
+    {
+        return Err(UiError::bad(
+            "justification too long (2000 characters at most)",
+        ));
     }
     let expires_at = match state {
         TriageState::Exception => {
@@ -729,7 +748,9 @@ pub async fn triage(
                         .filter(|m| (1..=525_600).contains(m))
                         .map(|m| now() + m * 60)
                 })
-                .ok_or_else(|| UiError::bad("an exception needs an expiry date / 例外须设到期日"))?;
+                .ok_or_else(|| {
+                    UiError::bad("an exception needs an expiry date / 例外须设到期日")
+                })?;
             if exp <= now() || exp > now() + 366 * 86400 {
                 return Err(UiError::bad(
                     "the expiry must be in the future and within a year / 到期日须在一年之内",
@@ -747,9 +768,7 @@ pub async fn triage(
         now: now(),
     };
     let list = items.clone();
-    let n = app
-        .blocking(move |s| s.console().triage(&list, &t))
-        .await?;
+    let n = app.blocking(move |s| s.console().triage(&list, &t)).await?;
     let targets: Vec<String> = items
         .iter()
         .take(50)
@@ -833,7 +852,9 @@ pub async fn audit(
     let rows = app
         .blocking(move |s| s.console().audit_log(b.before, a2.as_deref(), 100))
         .await?;
-    let next = (rows.len() == 100).then(|| rows.last().map(|r| r.id)).flatten();
+    let next = (rows.len() == 100)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
     Ok(render(
         "audit.html",
         page_ctx(&staff, lang, "audit"),

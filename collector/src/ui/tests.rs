@@ -61,12 +61,18 @@ async fn login(app: &App, name: &str) -> (String, String) {
         .to_str()
         .unwrap()
         .to_string();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
     assert!(!set.contains("Secure"), "no TLS here: {set}");
     let cookie = set.split(';').next().unwrap().to_string();
     let (status, _, page) = send(
         app,
-        Request::get("/").header(header::COOKIE, &cookie).body(Body::empty()).unwrap(),
+        Request::get("/")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -97,7 +103,12 @@ const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("GET", "/reports/findings.csv", "", "sa"),
     ("GET", "/audit", "", "a"),
     ("GET", "/admin", "", "d"),
-    ("POST", "/findings/triage", "key=x|y&action=acknowledged", "s"),
+    (
+        "POST",
+        "/findings/triage",
+        "key=x|y&action=acknowledged",
+        "s",
+    ),
     ("POST", "/media", "id=M-1&serial=S1&level=秘密", "s"),
     ("POST", "/media/delete", "id=nope", "s"),
     (
@@ -117,7 +128,13 @@ const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("GET", "/api/v1/hosts/nope/reports/1", "", "dsa"),
 ];
 
-fn request(method: &str, path: &str, body: &str, cookie: Option<&str>, csrf: &str) -> Request<Body> {
+fn request(
+    method: &str,
+    path: &str,
+    body: &str,
+    cookie: Option<&str>,
+    csrf: &str,
+) -> Request<Body> {
     let mut b = Request::builder().method(method).uri(path);
     if let Some(c) = cookie {
         b = b.header(header::COOKIE, c);
@@ -178,9 +195,21 @@ async fn every_route_allows_exactly_its_roles() {
 
     // The auditor reads the log of all that, logins included; nobody can change it.
     let audit = f.app.store.console().audit_log(None, None, 1000).unwrap();
-    assert!(audit.iter().any(|r| r.entry.action == "login.console" && r.entry.actor == "sec"));
-    assert!(audit.iter().any(|r| r.entry.action == "media.save" && r.entry.actor == "sec"));
-    assert!(audit.iter().any(|r| r.entry.action == "user.save" && r.entry.actor == "root"));
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.action == "login.console" && r.entry.actor == "sec")
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.action == "media.save" && r.entry.actor == "sec")
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.action == "user.save" && r.entry.actor == "root")
+    );
 }
 
 #[tokio::test]
@@ -223,12 +252,20 @@ async fn five_failures_lock_the_account_and_floods_are_refused_before_argon2() {
         assert_eq!(s, StatusCode::UNAUTHORIZED);
     }
     let st = f.app.store.console().login_state("aud").unwrap().unwrap();
-    assert!(st.locked_until.is_some_and(|l| l > now() + 500), "locked ~10 min");
+    assert!(
+        st.locked_until.is_some_and(|l| l > now() + 500),
+        "locked ~10 min"
+    );
     // The right password no longer helps while locked (or rate-limited).
     let (s, _, page) = send(&f.app, attempt("correct-horse-battery")).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert!(page.contains("锁定") || page.contains("频繁"), "{page}");
-    let log = f.app.store.console().audit_log(None, Some("aud"), 100).unwrap();
+    let log = f
+        .app
+        .store
+        .console()
+        .audit_log(None, Some("aud"), 100)
+        .unwrap();
     assert!(log.iter().filter(|r| r.entry.outcome == "failed").count() >= 5);
     assert!(log.iter().any(|r| r.entry.outcome == "denied"));
 
@@ -239,7 +276,10 @@ async fn five_failures_lock_the_account_and_floods_are_refused_before_argon2() {
     for i in 0..40 {
         let r = Request::post("/login")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(format!("name=ghost{}&password=whatever-123", i % 3)))
+            .body(Body::from(format!(
+                "name=ghost{}&password=whatever-123",
+                i % 3
+            )))
             .unwrap();
         let (_, _, page) = send(&f.app, r).await;
         limited += page.contains("频繁") as usize;
@@ -253,7 +293,9 @@ async fn five_failures_lock_the_account_and_floods_are_refused_before_argon2() {
 async fn pages_escape_agent_strings_and_send_a_strict_csp() {
     let f = fixture();
     let store = &f.app.store;
-    store.add_agent("agent-x", "{}", Some("ws-<b>"), now()).unwrap();
+    store
+        .add_agent("agent-x", "{}", Some("ws-<b>"), now())
+        .unwrap();
     let evil = "<img src=x onerror=alert(1)>.docx";
     let report = mijian_store::NewReport {
         agent_id: "agent-x".into(),
@@ -284,26 +326,48 @@ async fn pages_escape_agent_strings_and_send_a_strict_csp() {
     };
     assert_eq!(store.ingest(report).unwrap(), mijian_store::Outcome::Stored);
     let (cookie, _) = login(&f.app, "aud").await;
-    for path in ["/hosts", "/hosts/agent-x", "/findings", "/finding?agent=agent-x&fp=fp1", "/"] {
+    for path in [
+        "/hosts",
+        "/hosts/agent-x",
+        "/findings",
+        "/finding?agent=agent-x&fp=fp1",
+        "/",
+    ] {
         let (s, h, page) = send(
             &f.app,
-            Request::get(path).header(header::COOKIE, &cookie).body(Body::empty()).unwrap(),
+            Request::get(path)
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
         )
         .await;
         assert_eq!(s, StatusCode::OK, "{path}");
         for raw in ["<img src=x", "<script>alert", "<svg onload", "<i>r</i>"] {
             assert!(!page.contains(raw), "{path} carries raw {raw}");
         }
-        let csp = h.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
+        let csp = h
+            .get(header::CONTENT_SECURITY_POLICY)
+            .unwrap()
+            .to_str()
+            .unwrap();
         assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
-        assert!(!page.contains("<script>") && !page.contains(" style="), "{path}: inline script/style");
+        assert!(
+            !page.contains("<script>") && !page.contains(" style="),
+            "{path}: inline script/style"
+        );
     }
     let (_, _, page) = send(
         &f.app,
-        Request::get("/findings").header(header::COOKIE, &cookie).body(Body::empty()).unwrap(),
+        Request::get("/findings")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
-    assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;.docx"), "shown as text");
+    assert!(
+        page.contains("&lt;img src=x onerror=alert(1)&gt;.docx"),
+        "shown as text"
+    );
 }
 
 #[tokio::test]

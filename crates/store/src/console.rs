@@ -311,12 +311,7 @@ pub trait Console: Send + Sync {
         lock_secs: i64,
     ) -> Result<Option<i64>>;
     fn login_succeeded(&self, name: &str) -> Result<()>;
-    fn create_session(
-        &self,
-        token_hash: &str,
-        s: &Session,
-        addr: Option<&str>,
-    ) -> Result<()>;
+    fn create_session(&self, token_hash: &str, s: &Session, addr: Option<&str>) -> Result<()>;
     /// The session, touched; None (and deleted) when idle longer than `idle_secs`.
     fn session(&self, token_hash: &str, now: i64, idle_secs: i64) -> Result<Option<Session>>;
     fn delete_session(&self, token_hash: &str) -> Result<()>;
@@ -326,8 +321,12 @@ pub trait Console: Send + Sync {
     // ---- audit log (append only)
     fn audit(&self, e: &AuditEntry) -> Result<()>;
     /// Newest first, ids below `before` when given.
-    fn audit_log(&self, before: Option<i64>, actor: Option<&str>, limit: i64)
-    -> Result<Vec<AuditRow>>;
+    fn audit_log(
+        &self,
+        before: Option<i64>,
+        actor: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>>;
 
     // ---- lists
     /// A host's stored reports, newest seq first.
@@ -335,8 +334,12 @@ pub trait Console: Send + Sync {
     fn host_page(&self, q: &HostPageQuery) -> Result<Vec<HostSummary>>;
     fn host_count(&self, q: &HostPageQuery) -> Result<i64>;
     fn finding_page(&self, q: &FindingPageQuery, now: i64) -> Result<Vec<TriagedFinding>>;
-    fn finding(&self, agent_id: &str, fingerprint: &str, now: i64)
-    -> Result<Option<TriagedFinding>>;
+    fn finding(
+        &self,
+        agent_id: &str,
+        fingerprint: &str,
+        now: i64,
+    ) -> Result<Option<TriagedFinding>>;
     /// Record a decision on each (agent_id, fingerprint); returns how many exist.
     fn triage(&self, items: &[(String, String)], t: &Triage) -> Result<usize>;
 
@@ -355,9 +358,14 @@ pub trait Console: Send + Sync {
     fn media_seen(&self, limit: i64) -> Result<Vec<FindingRow>>;
 
     // ---- alerts
-    /// Findings of these kinds first seen at or after `since` (bounded), oldest first.
-    fn alert_candidates(&self, kinds: &[&str], since: i64, limit: i64)
-    -> Result<Vec<AlertCandidate>>;
+    /// Open findings of these kinds after the keyset position `after`
+    /// (first_seen, agent_id, fingerprint), oldest first, bounded.
+    fn alert_candidates(
+        &self,
+        kinds: &[&str],
+        after: &(i64, String, String),
+        limit: i64,
+    ) -> Result<Vec<AlertCandidate>>;
     /// Tamper alerts with id above `after`: (id, alert, hostname).
     fn tamper_after(
         &self,
@@ -366,10 +374,12 @@ pub trait Console: Send + Sync {
     ) -> Result<Vec<(i64, crate::TamperAlert, Option<String>)>>;
     /// False when an alert with this dedup key exists.
     fn add_alert(&self, a: &NewAlert) -> Result<bool>;
+    /// Several alerts in one transaction; returns how many were new.
+    fn add_alerts(&self, alerts: &[NewAlert]) -> Result<usize>;
     fn alerts(&self, before: Option<i64>, limit: i64) -> Result<Vec<AlertRow>>;
     /// Alerts not yet fully forwarded (`want` bits) with fewer than `max_attempts`.
     fn pending_alerts(&self, want: i64, max_attempts: i64, limit: i64) -> Result<Vec<AlertRow>>;
     fn mark_alert(&self, id: i64, forwarded: i64, error: Option<&str>) -> Result<()>;
-    fn state_get(&self, key: &str) -> Result<Option<i64>>;
-    fn state_set(&self, key: &str, value: i64) -> Result<()>;
+    fn state_get(&self, key: &str) -> Result<Option<String>>;
+    fn state_set(&self, key: &str, value: &str) -> Result<()>;
 }

@@ -89,7 +89,7 @@ CREATE TABLE host_causes (
 -- Cursors of background tasks.
 CREATE TABLE console_state (
     key   TEXT PRIMARY KEY,
-    value BIGINT NOT NULL
+    value TEXT NOT NULL
 );
 -- Keyset pagination: the findings list walks (status, severity, agent,
 -- fingerprint) in index order, with or without a kind filter. The first
@@ -97,6 +97,6 @@ CREATE TABLE console_state (
 DROP INDEX findings_status;
 CREATE INDEX findings_keyset ON findings (status, severity_rank, agent_id, fingerprint);
 CREATE INDEX findings_kind_keyset ON findings (status, kind, severity_rank, agent_id, fingerprint);
-CREATE INDEX findings_first_seen ON findings (first_seen);
+CREATE INDEX findings_first_seen ON findings (first_seen, agent_id, fingerprint);
 CREATE INDEX hosts_hostname ON hosts (hostname, agent_id);
 CREATE INDEX hosts_open_findings ON hosts (open_findings, agent_id);

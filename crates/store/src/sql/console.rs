@@ -8,8 +8,7 @@ use super::*;
 use crate::console::*;
 
 /// The last seq an open finding was carried by (see `FINDING_COLS`).
-const LAST_SEQ: &str =
-    "CASE WHEN f.status = 'open' AND h.latest_seq IS NOT NULL THEN h.latest_seq ELSE f.last_seq END";
+const LAST_SEQ: &str = "CASE WHEN f.status = 'open' AND h.latest_seq IS NOT NULL THEN h.latest_seq ELSE f.last_seq END";
 
 const TRIAGE_COLS: &str =
     "f.severity_rank, t.state, t.justification, t.expires_at, t.actor, t.updated_at, t.at_seq";
@@ -69,6 +68,21 @@ fn alert_row(r: &Row) -> Result<AlertRow> {
         attempts: int(r, 7, "attempts")?,
         last_error: opt_text(r, 8, "last_error")?,
     })
+}
+
+fn insert_alert(c: &mut dyn Conn, a: &NewAlert) -> Result<u64> {
+    c.exec(
+        "INSERT INTO alerts (at, kind, agent_id, hostname, detail, dedup) VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (dedup) DO NOTHING",
+        &[
+            a.at.into(),
+            (&a.kind).into(),
+            a.agent_id.as_ref().into(),
+            a.hostname.as_ref().into(),
+            (&a.detail).into(),
+            (&a.dedup).into(),
+        ],
+    )
 }
 
 const ALERT_COLS: &str =
@@ -271,14 +285,20 @@ impl<B: Backend> Console for SqlStore<B> {
 
     fn delete_session(&self, token_hash: &str) -> Result<()> {
         self.b.with_conn(true, |c| {
-            c.exec("DELETE FROM sessions WHERE token_hash = ?", &[token_hash.into()])?;
+            c.exec(
+                "DELETE FROM sessions WHERE token_hash = ?",
+                &[token_hash.into()],
+            )?;
             Ok(())
         })
     }
 
     fn delete_sessions_of(&self, user_name: &str) -> Result<()> {
         self.b.with_conn(true, |c| {
-            c.exec("DELETE FROM sessions WHERE user_name = ?", &[user_name.into()])?;
+            c.exec(
+                "DELETE FROM sessions WHERE user_name = ?",
+                &[user_name.into()],
+            )?;
             Ok(())
         })
     }
@@ -365,8 +385,9 @@ impl<B: Backend> Console for SqlStore<B> {
     fn host_page(&self, q: &HostPageQuery) -> Result<Vec<HostSummary>> {
         let (filter, mut p) = host_filter(q);
         let key = host_sort_expr(q.sort);
-        let mut sql =
-            format!("SELECT {HOST_COLS} FROM hosts h LEFT JOIN agents a ON a.agent_id = h.agent_id{filter}");
+        let mut sql = format!(
+            "SELECT {HOST_COLS} FROM hosts h LEFT JOIN agents a ON a.agent_id = h.agent_id{filter}"
+        );
         if let Some((k, id)) = &q.after {
             let op = if q.desc { "<" } else { ">" };
             sql.push_str(&format!(" AND ({key}, h.agent_id) {op} (?, ?)"));
@@ -379,8 +400,9 @@ impl<B: Backend> Console for SqlStore<B> {
         let dir = if q.desc { "DESC" } else { "ASC" };
         sql.push_str(&format!(" ORDER BY {key} {dir}, h.agent_id {dir} LIMIT ?"));
         p.push(q.limit.clamp(1, 1000).into());
-        self.b
-            .with_conn(false, |c| c.rows(&sql, &p)?.iter().map(host_summary).collect())
+        self.b.with_conn(false, |c| {
+            c.rows(&sql, &p)?.iter().map(host_summary).collect()
+        })
     }
 
     fn host_count(&self, q: &HostPageQuery) -> Result<i64> {
@@ -456,7 +478,9 @@ impl<B: Backend> Console for SqlStore<B> {
             }
             TriageFilter::Acknowledged => sql.push_str(" AND t.state = 'acknowledged'"),
             TriageFilter::Resolved => {
-                sql.push_str(&format!(" AND t.state = 'resolved' AND {LAST_SEQ} <= t.at_seq"));
+                sql.push_str(&format!(
+                    " AND t.state = 'resolved' AND {LAST_SEQ} <= t.at_seq"
+                ));
             }
             TriageFilter::Exception => {
                 sql.push_str(" AND t.state = 'exception' AND t.expires_at > ?");
@@ -469,9 +493,7 @@ impl<B: Backend> Console for SqlStore<B> {
             p.push(agent.into());
             p.push(fp.into());
         }
-        sql.push_str(
-            " ORDER BY f.severity_rank DESC, f.agent_id DESC, f.fingerprint DESC LIMIT ?",
-        );
+        sql.push_str(" ORDER BY f.severity_rank DESC, f.agent_id DESC, f.fingerprint DESC LIMIT ?");
         p.push(q.limit.clamp(1, 5000).into());
         self.b.with_conn(false, |c| {
             c.rows(&sql, &p)?.iter().map(|r| triaged(r, now)).collect()
@@ -703,7 +725,10 @@ impl<B: Backend> Console for SqlStore<B> {
 
     fn delete_medium(&self, medium_id: &str) -> Result<bool> {
         self.b.with_conn(true, |c| {
-            Ok(c.exec("DELETE FROM media_register WHERE medium_id = ?", &[medium_id.into()])? > 0)
+            Ok(c.exec(
+                "DELETE FROM media_register WHERE medium_id = ?",
+                &[medium_id.into()],
+            )? > 0)
         })
     }
 
@@ -725,14 +750,14 @@ impl<B: Backend> Console for SqlStore<B> {
     fn alert_candidates(
         &self,
         kinds: &[&str],
-        since: i64,
+        after: &(i64, String, String),
         limit: i64,
     ) -> Result<Vec<AlertCandidate>> {
         if kinds.is_empty() {
             return Ok(Vec::new());
         }
         let marks = vec!["?"; kinds.len()].join(", ");
-        let mut p: Vec<V> = vec![since.into()];
+        let mut p: Vec<V> = vec![after.0.into(), (&after.1).into(), (&after.2).into()];
         p.extend(kinds.iter().map(|k| V::from(*k)));
         p.push(limit.clamp(1, 10_000).into());
         self.b.with_conn(false, |c| {
@@ -740,7 +765,7 @@ impl<B: Backend> Console for SqlStore<B> {
                 &format!(
                     "SELECT {FINDING_COLS}, h.classification FROM findings f \
                      LEFT JOIN hosts h ON h.agent_id = f.agent_id \
-                     WHERE f.first_seen >= ? AND f.status = 'open' AND f.kind IN ({marks}) \
+                     WHERE (f.first_seen, f.agent_id, f.fingerprint) > (?, ?, ?) AND f.status = 'open' AND f.kind IN ({marks}) \
                      ORDER BY f.first_seen, f.agent_id, f.fingerprint LIMIT ?"
                 ),
                 &p,
@@ -788,19 +813,21 @@ impl<B: Backend> Console for SqlStore<B> {
     }
 
     fn add_alert(&self, a: &NewAlert) -> Result<bool> {
+        Ok(self.add_alerts(std::slice::from_ref(a))? > 0)
+    }
+
+    fn add_alerts(&self, alerts: &[NewAlert]) -> Result<usize> {
+        if alerts.is_empty() {
+            return Ok(0);
+        }
         self.b.with_conn(true, |c| {
-            Ok(c.exec(
-                "INSERT INTO alerts (at, kind, agent_id, hostname, detail, dedup) VALUES (?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (dedup) DO NOTHING",
-                &[
-                    a.at.into(),
-                    (&a.kind).into(),
-                    a.agent_id.as_ref().into(),
-                    a.hostname.as_ref().into(),
-                    (&a.detail).into(),
-                    (&a.dedup).into(),
-                ],
-            )? > 0)
+            tx(c, |c| {
+                let mut n = 0;
+                for a in alerts {
+                    n += insert_alert(c, a)? as usize;
+                }
+                Ok(n)
+            })
         })
     }
 
@@ -808,7 +835,10 @@ impl<B: Backend> Console for SqlStore<B> {
         self.b.with_conn(false, |c| {
             c.rows(
                 &format!("SELECT {ALERT_COLS} FROM alerts WHERE id < ? ORDER BY id DESC LIMIT ?"),
-                &[before.unwrap_or(i64::MAX).into(), limit.clamp(1, 1000).into()],
+                &[
+                    before.unwrap_or(i64::MAX).into(),
+                    limit.clamp(1, 1000).into(),
+                ],
             )?
             .iter()
             .map(alert_row)
@@ -823,7 +853,12 @@ impl<B: Backend> Console for SqlStore<B> {
                     "SELECT {ALERT_COLS} FROM alerts WHERE (forwarded & ?) <> ? AND attempts < ? \
                      ORDER BY id LIMIT ?"
                 ),
-                &[want.into(), want.into(), max_attempts.into(), limit.clamp(1, 1000).into()],
+                &[
+                    want.into(),
+                    want.into(),
+                    max_attempts.into(),
+                    limit.clamp(1, 1000).into(),
+                ],
             )?
             .iter()
             .map(alert_row)
@@ -841,15 +876,18 @@ impl<B: Backend> Console for SqlStore<B> {
         })
     }
 
-    fn state_get(&self, key: &str) -> Result<Option<i64>> {
+    fn state_get(&self, key: &str) -> Result<Option<String>> {
         self.b.with_conn(false, |c| {
-            c.row("SELECT value FROM console_state WHERE key = ?", &[key.into()])?
-                .map(|r| int(&r, 0, "value"))
-                .transpose()
+            c.row(
+                "SELECT value FROM console_state WHERE key = ?",
+                &[key.into()],
+            )?
+            .map(|r| text(&r, 0, "value"))
+            .transpose()
         })
     }
 
-    fn state_set(&self, key: &str, value: i64) -> Result<()> {
+    fn state_set(&self, key: &str, value: &str) -> Result<()> {
         self.b.with_conn(true, |c| {
             c.exec(
                 "INSERT INTO console_state (key, value) VALUES (?, ?) \
