@@ -21,6 +21,11 @@
 //!   host's latest report carries them, `resolved` after.
 //! - `tamper_alerts` keeps reports that conflicted with the chain: evidence,
 //!   never data.
+//! - The console's tables ([`console`]): `sessions`, `audit_log` (append-only:
+//!   triggers refuse UPDATE and DELETE), `finding_triage` (staff decisions
+//!   beside the findings ingest keeps), `media_register`, `alerts`,
+//!   `compliance_history`, `host_causes`, `console_state`. Ingest never
+//!   touches them.
 //!
 //! Migrations are versioned (`schema_migrations`) and run by [`open`];
 //! PostgreSQL takes an advisory lock so concurrent starts are safe.
