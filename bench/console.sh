@@ -26,7 +26,11 @@ PG=${MIJIAN_BENCH_PG-}
 PROFILE=${MIJIAN_BENCH_PROFILE:-release}
 OUT=target/$([ "$PROFILE" = dev ] && echo debug || echo release)
 
-cargo build --profile "$PROFILE" -q -p mijian-collector -p mijian-loadgen
+if [ "${SEED:-sql}" = loadgen ]; then
+    cargo build --profile "$PROFILE" -q -p mijian-collector -p mijian-loadgen
+else
+    cargo build --profile "$PROFILE" -q -p mijian-collector
+fi
 C=$PWD/$OUT/mijian-collector
 L=$PWD/$OUT/mijian-loadgen
 WORK=$PWD/target/bench-console
