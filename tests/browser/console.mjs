@@ -40,7 +40,7 @@ async function session(name) {
   expect(page.url().endsWith("/login"), `${name}: not logged in goes to the login page`);
   await page.fill("input[name=name]", name);
   await page.fill("input[name=password]", password);
-  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/login'] button[type=submit]")]);
   expect(!page.url().endsWith("/login"), `${name}: logged in`);
   return { ctx, page };
 }
@@ -147,7 +147,7 @@ await shot(page, "alerts.png");
 
 // Inspection report: printable HTML, then .docx and .xlsx opened by libraries.
 await page.goto(`${base}/reports`);
-await Promise.all([page.waitForNavigation(), page.click("form button[type=submit]")]);
+await Promise.all([page.waitForNavigation(), page.click("form[action='/reports/inspection'] button[type=submit]")]);
 await shot(page, "report.png");
 expect((await page.locator("article.paper").innerText()).includes(xssName), "report lists the finding, as text");
 const qs = new URL(page.url()).search;
