@@ -599,12 +599,11 @@ fn unsafe_method(m: &Method) -> bool {
 /// A browser's cross-site request: `Sec-Fetch-Site: cross-site`, or an
 /// `Origin` whose host is not this request's `Host`.
 fn cross_site(headers: &HeaderMap) -> bool {
-    if headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "cross-site" || v == "same-site")
-    {
-        return true;
+    // Fetch metadata, where the browser sends it, is the clearest answer.
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some("cross-site" | "same-site") => return true,
+        Some("same-origin") => return false,
+        _ => {}
     }
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return false;

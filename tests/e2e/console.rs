@@ -78,6 +78,9 @@ fn inspect_host(
     std::fs::create_dir_all(&host).unwrap();
     let root = host.join("root");
     copy_tree(&fixtures().join("hosts").join(fixture).join("root"), &root);
+    // Each copy gets a host name of its own (the fixtures have none).
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(root.join("etc/hostname"), format!("ws-{fixture}\n")).unwrap();
     let docdir = root.join("home/zhangsan/文档");
     std::fs::create_dir_all(&docdir).unwrap();
     for (name, text) in docs {

@@ -91,7 +91,9 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not `no-referrer`: with it, browsers send `Origin: null` on form
+        // posts, which the CSRF check must refuse.
+        HeaderValue::from_static("same-origin"),
     );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -222,6 +224,19 @@ fn env() -> &'static Environment<'static> {
         env.add_filter("ts", |v: Option<i64>| v.map(fmt_time).unwrap_or_default());
         env.add_filter("day", |v: Option<i64>| v.map(fmt_day).unwrap_or_default());
         // Long agent strings (paths, evidence) cut for tables; full text on the detail page.
+        // Paths keep their end (the file name) when cut.
+        env.add_filter("tail", |v: Option<String>, n: Option<usize>| {
+            let v = v.unwrap_or_default();
+            let n = n.unwrap_or(80);
+            let len = v.chars().count();
+            if len <= n {
+                v
+            } else {
+                let mut s = String::from("…");
+                s.extend(v.chars().skip(len - n.saturating_sub(1)));
+                s
+            }
+        });
         env.add_filter("truncate", |v: Option<String>, n: Option<usize>| {
             let v = v.unwrap_or_default();
             let n = n.unwrap_or(80);
