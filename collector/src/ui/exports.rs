@@ -474,7 +474,7 @@ async fn inspection(
         .iter()
         .map(|h| {
             let mut v = host_view(lang, h, silent_since);
-            let failed: Vec<String> = details
+            let mut failed: Vec<String> = details
                 .get(&h.agent_id)
                 .and_then(|c| c.as_deref())
                 .and_then(|c| serde_json::from_str::<Vec<Value>>(c).ok())
@@ -484,6 +484,9 @@ async fn inspection(
                 .filter_map(|c| c.get("id").and_then(Value::as_str))
                 .map(|id| tr(lang, &format!("check.{id}")))
                 .collect();
+            // One line per check, however many users failed it.
+            let mut seen = std::collections::HashSet::new();
+            failed.retain(|f| seen.insert(f.clone()));
             v["failed"] = json!(failed);
             v
         })
