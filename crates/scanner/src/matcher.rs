@@ -90,6 +90,8 @@ impl Literals {
 struct Prefilter {
     /// Preimages of every anchor, as UTF-8 literals over raw text.
     ac: Literals,
+    /// The same literals as strings (for byte prefilters in other encodings).
+    lits: Vec<String>,
     /// Output-producing characters needed before / after a candidate.
     back: usize,
     fwd: usize,
@@ -228,6 +230,13 @@ impl Matcher {
 
     pub fn rules(&self) -> &[RuleInfo] {
         &self.rules
+    }
+
+    /// The characters any match must contain one of (every anchor's
+    /// preimages), when the prefilter is in use: text holding none of
+    /// them, in any encoding, cannot match.
+    pub fn anchor_literals(&self) -> Option<&[String]> {
+        self.prefilter.as_ref().map(|p| p.lits.as_slice())
     }
 
     /// Whether the raw-text prefilter is in use (diagnostics, tests).
@@ -485,7 +494,12 @@ fn build_prefilter(anchors: &[char], back: usize, fwd: usize) -> Option<Prefilte
                 .ok()?,
         ),
     };
-    Some(Prefilter { ac, back, fwd })
+    Some(Prefilter {
+        ac,
+        lits,
+        back,
+        fwd,
+    })
 }
 
 /// Does this raw character produce output and start an NFKC unit?
@@ -633,7 +647,7 @@ mod tests {
         let m = Matcher::new(&kw(&[("re", &[], Some(r"型号\s*[A-Z]{2}-\d{3}"))])).unwrap();
         assert_eq!(counts_of(&m, "型号 AB-123"), vec![1]);
         // The built-in example regex is anchored on its rare suffix 型.
-        let builtin = mijian_policy::Policy::builtin().unwrap();
+        let builtin = mijian_policy::Policy::example().unwrap();
         let m2 = Matcher::new(&builtin.keywords).unwrap();
         let (lits, cands, _, _) = m2.prefilter_stats("the fox and the xenon box xx").unwrap();
         assert!(

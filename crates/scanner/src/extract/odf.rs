@@ -9,6 +9,10 @@
 //! (`text:soft-page-break` or a paragraph style breaking the page); for
 //! presentations the first slide. A manifest with `manifest:encryption-data`
 //! means the members are ciphertext: `Encrypted`.
+//!
+//! Flat ODF (`.fodt`, `.fods`, `.fodp`: one XML file whose root
+//! `office:document` holds meta, styles, master pages and body) goes through
+//! the same walkers, over the one document (issue 15).
 
 use super::ooxml::common::{Package, TextBuf, attr, next, text_of, xml_reader};
 use super::{Child, Ctx, Document, ExtractError, ExtractResult, FailedChild};
@@ -17,39 +21,51 @@ use std::collections::HashSet;
 
 const HEAD_CHARS: usize = 4000;
 
-pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
-    let mut pkg = Package::open(data, ctx)?;
-    let mime = match pkg.read("mimetype", ctx)? {
-        Some(m) if m.len() < 256 => String::from_utf8_lossy(&m).trim().to_owned(),
-        _ => String::new(),
-    };
-    let format = format_of(&mime);
-    if let Some(manifest) = pkg.read("META-INF/manifest.xml", ctx)?
-        && memchr::memmem::find(&manifest, b"encryption-data").is_some()
-    {
-        return Err(ExtractError::Encrypted(
-            "ODF package with manifest:encryption-data (password-protected)".into(),
-        ));
-    }
-    let content = pkg.read_required("content.xml", ctx)?;
-    let mut body = TextBuf::new(ctx.limits.max_text_chars);
-    let (first_break, first_master) = content_text(&content, "content.xml", ctx, &mut body)?;
-    drop(content);
+/// Whether `head` (a file's first kilobytes) is a flat ODF document.
+pub fn is_flat(head: &[u8]) -> bool {
+    let h = &head[..head.len().min(4096)];
+    memchr::memmem::find(h, b"<office:document ").is_some()
+        && memchr::memmem::find(h, b"urn:oasis:names:tc:opendocument:xmlns:office").is_some()
+}
 
-    // Headers and footers of the master pages; the first header found heads
-    // page 1 (LibreOffice writes the page style of page 1 first).
+/// Flat ODF: the one XML document is content, styles and meta at once.
+fn extract_flat(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
+    let h = &data[..data.len().min(8192)];
+    let mime = memchr::memmem::find(h, b"office:mimetype=\"")
+        .map(|i| {
+            let rest = &h[i + 17..];
+            let end = memchr::memchr(b'"', rest).unwrap_or(0);
+            String::from_utf8_lossy(&rest[..end]).into_owned()
+        })
+        .unwrap_or_default();
+    let format = match format_of(&mime) {
+        "ods" => "fods",
+        "odp" => "fodp",
+        "odg" => "fodg",
+        _ => "fodt",
+    };
+    let mut body = TextBuf::new(ctx.limits.max_text_chars);
+    let (first_break, first_master) = content_text(data, "flat ODF", ctx, &mut body)?;
     let mut header = TextBuf::new(ctx.limits.max_text_chars);
     let mut other = TextBuf::new(ctx.limits.max_text_chars);
-    if let Some(styles) = pkg.read("styles.xml", ctx)? {
-        master_pages(
-            &styles,
-            first_master.as_deref(),
-            ctx,
-            &mut header,
-            &mut other,
-        )?;
-    }
+    master_pages(data, first_master.as_deref(), ctx, &mut header, &mut other)?;
+    let (mut doc, tb) = assemble(format, body, first_break, &header, &other);
+    doc.properties = meta_properties(data, ctx)?;
+    doc.truncated = tb.truncated || header.truncated || other.truncated;
+    doc.text = tb.text;
+    Ok(doc)
+}
 
+/// The document from its walked parts: head (first page's header, then the
+/// body up to the first page break) and the text buffer (header, body,
+/// other headers and footers) to which embedded objects may be added.
+fn assemble(
+    format: &'static str,
+    body: TextBuf,
+    first_break: Option<usize>,
+    header: &TextBuf,
+    other: &TextBuf,
+) -> (Document, TextBuf) {
     let mut doc = Document {
         format,
         ..Document::default()
@@ -64,15 +80,57 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
     }
     head.push_str(&body_head);
     doc.head = Some(head);
-
-    let mut tb = TextBuf::new(ctx.limits.max_text_chars);
+    let mut tb = TextBuf::new(body.max());
     tb.push_str(&header.text);
     tb.newline();
     tb.push_str(&body.text);
     tb.newline();
     tb.push_str(&other.text);
     tb.newline();
-    drop(body);
+    (doc, tb)
+}
+
+pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
+    if !data.starts_with(b"PK") && is_flat(data) {
+        return extract_flat(data, ctx);
+    }
+    let mut pkg = Package::open(data, ctx)?;
+    let mime = match pkg.read("mimetype", ctx)? {
+        Some(m) if m.len() < 256 => String::from_utf8_lossy(&m).trim().to_owned(),
+        _ => String::new(),
+    };
+    let format = format_of(&mime);
+    if let Some(manifest) = pkg.read("META-INF/manifest.xml", ctx)?
+        && memchr::memmem::find(&manifest, b"encryption-data").is_some()
+    {
+        return Err(ExtractError::Encrypted(
+            "ODF package with manifest:encryption-data (password-protected)".into(),
+        ));
+    }
+    let mut body = TextBuf::new(ctx.limits.max_text_chars);
+    let (first_break, first_master) = match pkg.read("content.xml", ctx)? {
+        Some(content) => content_text(&content, "content.xml", ctx, &mut body)?,
+        // A styles-only package has no body: LibreOffice's own templates
+        // (share/template/common/styles/Default.ott) are mimetype, manifest,
+        // meta.xml and styles.xml. Its text is in styles.xml (issue 18).
+        None if pkg.names().iter().any(|n| n == "styles.xml") => (None, None),
+        None => return Err(ExtractError::Corrupt("missing part content.xml".into())),
+    };
+
+    // Headers and footers of the master pages; the first header found heads
+    // page 1 (LibreOffice writes the page style of page 1 first).
+    let mut header = TextBuf::new(ctx.limits.max_text_chars);
+    let mut other = TextBuf::new(ctx.limits.max_text_chars);
+    if let Some(styles) = pkg.read("styles.xml", ctx)? {
+        master_pages(
+            &styles,
+            first_master.as_deref(),
+            ctx,
+            &mut header,
+            &mut other,
+        )?;
+    }
+    let (mut doc, mut tb) = assemble(format, body, first_break, &header, &other);
 
     // Embedded sub-documents: `Object N/content.xml` is ODF text of its own;
     // a bare `Object N` member is a foreign (OLE) object, scanned as a child.
@@ -142,6 +200,7 @@ fn content_text(
     let mut para_stack: Vec<bool> = Vec::new(); // break-after pending per open paragraph
     let mut first_break: Option<usize> = None;
     let mut pages = 0usize;
+    let mut skip_depth = 0usize;
     let mark = |tb: &TextBuf, at: usize, fb: &mut Option<usize>| {
         if fb.is_none() && tb.text[start_len..at].chars().any(|c| !c.is_whitespace()) {
             *fb = Some(at);
@@ -150,6 +209,20 @@ fn content_text(
     loop {
         let ev = next(&mut r, part, ctx)?;
         match ev {
+            // Flat ODF: master pages (headers, footers) and named styles
+            // are read by `master_pages`, not as body text.
+            Event::Start(ref e)
+                if skip_depth == 0
+                    && matches!(
+                        e.name().as_ref(),
+                        b"office:master-styles" | b"office:styles"
+                    ) =>
+            {
+                skip_depth = 1;
+            }
+            Event::Start(_) if skip_depth > 0 => skip_depth += 1,
+            Event::End(_) if skip_depth > 0 => skip_depth -= 1,
+            _ if skip_depth > 0 => {}
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_start = matches!(ev, Event::Start(_));
                 let qn = e.name();
@@ -471,6 +544,47 @@ mod tests {
         assert_eq!(first_lines(&head, 2), ["绝密★长期", "项目汇报"]);
         assert!(!head.contains("进展"), "{head}");
         assert!(d.text.contains("口述：玄鸟柒号节点"), "notes: {}", d.text);
+    }
+
+    /// Issue 18: LibreOffice's styles template `Default.ott` (copied from
+    /// Debian's libreoffice-common 7.4, MPL-2.0) has no content.xml and was
+    /// reported `corrupt: missing part content.xml`.
+    #[test]
+    fn styles_only_template_is_scanned() {
+        let d = run("odt/libreoffice_styles_template.ott").unwrap();
+        assert_eq!(d.format, "odt");
+        assert!(d.head.is_some());
+        // A styles.xml-only template with a classified header is still seen.
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let o = zip::write::SimpleFileOptions::default();
+        use std::io::Write;
+        w.start_file("mimetype", o).unwrap();
+        w.write_all(b"application/vnd.oasis.opendocument.text-template")
+            .unwrap();
+        w.start_file("styles.xml", o).unwrap();
+        w.write_all(
+            concat!(
+                r#"<office:document-styles xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" "#,
+                r#"xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" "#,
+                r#"xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0">"#,
+                r#"<office:master-styles><style:master-page style:name="Standard"><style:header>"#,
+                r#"<text:p>机密★5年</text:p></style:header></style:master-page></office:master-styles>"#,
+                r#"</office:document-styles>"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let data = w.finish().unwrap().into_inner();
+        let d = extract(&data, &mut Ctx::new(Limits::default())).unwrap();
+        assert_eq!(first_lines(d.head.as_deref().unwrap(), 1), ["机密★5年"]);
+        // Neither content.xml nor styles.xml: still corrupt, never clean.
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file("mimetype", o).unwrap();
+        w.write_all(b"application/vnd.oasis.opendocument.text")
+            .unwrap();
+        let data = w.finish().unwrap().into_inner();
+        let e = extract(&data, &mut Ctx::new(Limits::default())).unwrap_err();
+        assert!(matches!(e, ExtractError::Corrupt(_)), "{e:?}");
     }
 
     #[test]
