@@ -380,6 +380,8 @@ impl Auth {
     }
 
     /// Append to the audit log; a failure to record is logged and returned.
+    /// (The columns of one audit row, in order: a struct would only rename them.)
+    #[allow(clippy::too_many_arguments)]
     pub async fn audit(
         &self,
         actor: &str,
