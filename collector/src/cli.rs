@@ -98,7 +98,11 @@ struct ServeArgs {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum RoleArg {
+    /// 系统管理员: accounts, tokens, agents.
     Admin,
+    /// 安全保密管理员: triage, exceptions, media register, reports.
+    Secadmin,
+    /// 安全审计员: reads everything, the audit log included.
     Auditor,
 }
 
@@ -106,6 +110,7 @@ impl From<RoleArg> for Role {
     fn from(r: RoleArg) -> Role {
         match r {
             RoleArg::Admin => Role::Admin,
+            RoleArg::Secadmin => Role::Secadmin,
             RoleArg::Auditor => Role::Auditor,
         }
     }
@@ -302,25 +307,23 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Cmd::User(UserCmd::Add { name, role, .. }) => {
-            if name.is_empty()
-                || name.len() > 128
-                || name.contains(':')
-                || name.chars().any(char::is_control)
-            {
-                bail!("user name must be 1-128 characters without `:` or control characters");
-            }
+            crate::auth::check_user_name(&name).map_err(anyhow::Error::msg)?;
             let mut password = String::new();
             std::io::stdin()
                 .lock()
                 .read_line(&mut password)
                 .context("cannot read the password from stdin")?;
             let password = password.trim_end_matches(['\n', '\r']);
-            if password.chars().count() < 8 {
-                bail!("password must be at least 8 characters");
-            }
+            crate::auth::check_password(password).map_err(anyhow::Error::msg)?;
             let hash = hash_password(password)?;
             let store = open_store(&config, &cli.global)?;
             store.put_user(&name, role.into(), &hash, now())?;
+            cli_audit(
+                &*store,
+                "user.add",
+                Some(name.clone()),
+                Some(format!("role {}", Role::from(role).as_str())),
+            );
             writeln!(
                 out,
                 "user {name} saved with role {}",
@@ -351,6 +354,7 @@ fn run(cli: Cli) -> Result<i32> {
             let store = open_store(&config, &cli.global)?;
             match store.revoke_api_token(&id)? {
                 TokenRevoked::Revoked => {
+                    cli_audit(&*store, "api_token.revoke", Some(id.clone()), None);
                     writeln!(out, "API token {id} revoked")?;
                     Ok(0)
                 }
@@ -385,6 +389,12 @@ fn run(cli: Cli) -> Result<i32> {
                 expires_at,
                 now(),
             )?;
+            cli_audit(
+                &*store,
+                "api_token.create",
+                label.clone(),
+                Some(format!("role {}", Role::from(role).as_str())),
+            );
             writeln!(
                 out,
                 "API token, role {} (shown once; send as Authorization: Bearer TOKEN):",
@@ -451,6 +461,7 @@ fn run(cli: Cli) -> Result<i32> {
                 );
             }
             log::info!("agent {agent_id} revoked");
+            cli_audit(&*store, "agent.revoke", Some(agent_id.clone()), None);
             writeln!(out, "agent {agent_id} revoked")?;
             Ok(0)
         }
@@ -468,6 +479,24 @@ fn run(cli: Cli) -> Result<i32> {
             writeln!(out, "pruned {n} report(s) older than {days} days")?;
             Ok(0)
         }
+    }
+}
+
+/// Record a command-line change in the audit log (actor `cli`): the console's
+/// auditor sees accounts and tokens made at the shell too.
+fn cli_audit(store: &dyn Store, action: &str, target: Option<String>, detail: Option<String>) {
+    let e = mijian_store::console::AuditEntry {
+        at: now(),
+        actor: "cli".into(),
+        role: None,
+        action: action.into(),
+        target,
+        detail,
+        addr: None,
+        outcome: "ok".into(),
+    };
+    if let Err(e) = store.console().audit(&e) {
+        log::warn!("cannot write the audit log: {e}");
     }
 }
 
@@ -585,11 +614,13 @@ fn serve(config: &Config, g: &Global, args: ServeArgs) -> Result<()> {
         .map(|(c, k)| crate::tls::acceptor(c, k))
         .transpose()?;
     let store = open_store(config, g)?;
-    let app = App::new(
+    let mut app = App::new(
         store.clone(),
         config.limits.clone(),
         config.metrics.silent_after_secs,
+        acceptor.is_some(),
     );
+    app.alerts = config.alerts.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -621,6 +652,7 @@ fn serve(config: &Config, g: &Global, args: ServeArgs) -> Result<()> {
                 }
             });
         }
+        crate::ui::spawn_background(&app);
         crate::server::run(listener, app, acceptor).await
     })
 }

@@ -29,6 +29,37 @@ pub struct Config {
     pub retention: RetentionConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+}
+
+/// Forwarding of critical alerts (classified file on a non-classified host,
+/// unregistered medium on a classified host, chain conflict, revoked key
+/// still sending). Every alert is listed in the console either way.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// RFC 5424 syslog receiver: `udp://HOST:PORT` or `tcp://HOST:PORT`
+    /// (TCP frames with octet counting, RFC 6587).
+    pub syslog: Option<String>,
+    /// Webhook: each alert is POSTed as JSON (`http://` only; put a TLS
+    /// proxy in front for a remote receiver).
+    pub webhook: Option<String>,
+    /// Attempts per alert and destination before giving up (logged).
+    pub max_attempts: i64,
+    /// Seconds between forwarding rounds (and retries).
+    pub interval_secs: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            syslog: None,
+            webhook: None,
+            max_attempts: 10,
+            interval_secs: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -59,6 +59,15 @@ async fn serve_conn<I>(io: I, router: axum::Router, header_timeout: Duration, pe
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // Handlers see the client's address (audit log, login rate limits).
+    let router = tower::ServiceExt::map_request(
+        router,
+        move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            req
+        },
+    );
     let svc = hyper_util::service::TowerToHyperService::new(router);
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())

@@ -2,6 +2,7 @@
 
 mod agent;
 mod collector;
+mod console;
 mod daemon;
 mod fleet;
 mod hostcheck;

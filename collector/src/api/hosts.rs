@@ -1,14 +1,17 @@
 //! `GET /api/v1/hosts` (filter: `hostname` substring, `compliant`,
-//! `classification`, `silent_for` seconds; `limit`, `offset`) and
+//! `classification`, `silent_for` seconds; `limit`, and `cursor` (keyset,
+//! by hostname: `next_cursor` of the previous page) or `offset`) and
 //! `GET /api/v1/hosts/{agent_id}` (current state, chain gaps, tamper alerts).
 //! Staff only. Answers come from current state, never from history.
 
 use super::{ApiError, App, Page, query, rfc3339};
-use crate::auth::{Staff, now};
+use super::{decode_cursor, encode_cursor};
+use crate::auth::{Perm, Staff, now};
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::get;
+use mijian_store::console::{CursorKey, HostPageQuery};
 use mijian_store::{HostQuery, HostSummary};
 use serde_json::{Value, json};
 
@@ -27,6 +30,7 @@ struct Filter {
     silent_for: Option<u64>,
     limit: Option<i64>,
     offset: Option<i64>,
+    cursor: Option<String>,
 }
 
 pub(super) fn host_json(h: &HostSummary) -> Value {
@@ -50,12 +54,49 @@ pub(super) fn host_json(h: &HostSummary) -> Value {
 }
 
 async fn list(
-    _staff: Staff,
+    staff: Staff,
     State(app): State<App>,
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<Value>, ApiError> {
+    staff.require(Perm::ReadFleet)?;
     let f: Filter = query(raw.as_deref())?;
     let page = Page::new(f.limit, f.offset)?;
+    if let Some(cursor) = &f.cursor {
+        if f.offset.is_some() {
+            return Err(ApiError::bad_request("give cursor or offset, not both"));
+        }
+        let (key, id): (String, String) = decode_cursor(cursor)?;
+        let q = HostPageQuery {
+            hostname: f.hostname,
+            compliant: f.compliant,
+            classification: f.classification,
+            silent_since: f
+                .silent_for
+                .map(|s| now() - s.min(i64::MAX as u64 / 2) as i64),
+            after: Some((CursorKey::Text(key), id)),
+            limit: page.limit,
+            ..Default::default()
+        };
+        let hosts = app.blocking(move |s| s.console().host_page(&q)).await?;
+        return Ok(axum::Json(host_page_json(&hosts, page.limit)));
+    }
+    if f.offset.is_none() {
+        let q = HostPageQuery {
+            hostname: f.hostname,
+            compliant: f.compliant,
+            classification: f.classification,
+            silent_since: f
+                .silent_for
+                .map(|s| now() - s.min(i64::MAX as u64 / 2) as i64),
+            limit: page.limit,
+            ..Default::default()
+        };
+        let hosts = app.blocking(move |s| s.console().host_page(&q)).await?;
+        let mut v = host_page_json(&hosts, page.limit);
+        v["offset"] = json!(0);
+        v["next_offset"] = json!((hosts.len() as i64 == page.limit).then_some(page.limit));
+        return Ok(axum::Json(v));
+    }
     let q = HostQuery {
         hostname: f.hostname,
         compliant: f.compliant,
@@ -70,11 +111,20 @@ async fn list(
     Ok(page.wrap(hosts.iter().map(host_json).collect()))
 }
 
+fn host_page_json(hosts: &[HostSummary], limit: i64) -> Value {
+    let next = (hosts.len() as i64 == limit)
+        .then(|| hosts.last())
+        .flatten()
+        .map(|h| encode_cursor(&(h.hostname.clone().unwrap_or_default(), &h.agent_id)));
+    json!({"items": hosts.iter().map(host_json).collect::<Vec<_>>(), "limit": limit, "next_cursor": next})
+}
+
 async fn one(
-    _staff: Staff,
+    staff: Staff,
     State(app): State<App>,
     Path(agent_id): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    staff.require(Perm::ReadFleet)?;
     let detail = app
         .blocking(move |s| s.host(&agent_id))
         .await?

@@ -2,7 +2,7 @@
 //! session bearer token for a staff account (12 hours).
 
 use super::{ApiError, App, read_body, rfc3339};
-use crate::auth::{self, new_token, now, token_hash};
+use crate::auth::{new_token, now, peer, token_hash};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -25,12 +25,16 @@ pub fn router() -> Router<App> {
 async fn login(
     State(app): State<App>,
     headers: HeaderMap,
+    ext: axum::http::Extensions,
     body: Body,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
     let bytes = read_body(&app.limits, 16 * 1024, &headers, body).await?;
     let req: LoginRequest = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("expected {{name, password}}: {e}")))?;
-    let role = auth::login(&app, req.name.clone(), req.password).await?;
+    let role = app
+        .auth
+        .login(&req.name, req.password, peer(&ext), "api")
+        .await?;
     let token = new_token("mjt_");
     let hash = token_hash(&token);
     let expires = now() + SESSION_SECS;

@@ -13,7 +13,8 @@ mod hosts;
 mod login;
 mod reports;
 
-use crate::config::LimitsConfig;
+use crate::auth::{Auth, AuthError};
+use crate::config::{AlertsConfig, LimitsConfig};
 use crate::metrics::Metrics;
 use axum::Json;
 use axum::Router;
@@ -36,11 +37,35 @@ pub struct App {
     /// More would only have CPU-bound threads preempt each other (and hold
     /// a parsed report each); a waiting request costs next to nothing.
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
+    /// Sessions, roles, CSRF, audit (shared with the console).
+    pub auth: Arc<Auth>,
+    /// Where critical alerts are forwarded.
+    pub alerts: AlertsConfig,
+}
+
+impl axum::extract::FromRef<App> for Arc<Auth> {
+    fn from_ref(app: &App) -> Arc<Auth> {
+        app.auth.clone()
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> ApiError {
+        ApiError::new(e.status(), e.code(), e.message())
+    }
 }
 
 impl App {
-    pub fn new(store: Arc<dyn Store>, limits: LimitsConfig, silent_after_secs: u64) -> App {
+    /// `tls`: the collector serves HTTPS, so the session cookie is `Secure`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        limits: LimitsConfig,
+        silent_after_secs: u64,
+        tls: bool,
+    ) -> App {
         App {
+            auth: Arc::new(Auth::new(store.clone(), tls)),
+            alerts: AlertsConfig::default(),
             store,
             metrics: Arc::new(Metrics::default()),
             limits,
@@ -65,7 +90,8 @@ impl App {
     }
 }
 
-/// The whole API, with the web UI's place kept for later.
+/// The whole HTTP surface: the API, the console, and the session layer
+/// (cookie, idle expiry, CSRF) in front of both.
 pub fn router(app: App) -> Router {
     Router::new()
         .merge(health::router())
@@ -84,6 +110,11 @@ pub fn router(app: App) -> Router {
                 "this route does not take that method",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            app.auth.clone(),
+            crate::auth::session_layer,
+        ))
+        .layer(axum::middleware::from_fn(crate::ui::security_headers))
         .with_state(app)
 }
 
@@ -238,4 +269,25 @@ fn serde_urlencoded_compat<T: serde::de::DeserializeOwned>(raw: &str) -> Result<
     )
     .map(|q| q.0)
     .map_err(|e| ApiError::bad_request(format!("bad query: {}", e.body_text())))
+}
+
+/// A keyset cursor: the sort key of the last row of a page, opaque to
+/// clients (base64url of a small JSON array).
+pub fn encode_cursor<T: serde::Serialize>(key: &T) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(key).unwrap_or_default())
+}
+
+/// Decode a cursor made by [`encode_cursor`]; a 400 for anything else.
+pub fn decode_cursor<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, ApiError> {
+    use base64::Engine;
+    if s.len() > 2048 {
+        return Err(ApiError::bad_request("cursor too long"));
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.trim())
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| ApiError::bad_request("bad cursor (use next_cursor of the previous page)"))
 }

@@ -7,8 +7,8 @@
 //! (`mijian-agent verify --jwk KEY FILE`).
 
 use super::{ApiError, App, read_body};
-use crate::auth::Staff;
 use crate::auth::now;
+use crate::auth::{Perm, Staff};
 use crate::ingest::{self, Decision};
 use axum::Router;
 use axum::body::Body;
@@ -25,10 +25,12 @@ pub fn router() -> Router<App> {
 }
 
 async fn signed_report(
-    _staff: Staff,
+    staff: Staff,
     State(app): State<App>,
     Path((agent_id, seq)): Path<(String, i64)>,
 ) -> Result<Response, ApiError> {
+    staff.require(Perm::ReadFleet)?;
+    let file_name = format!("{agent_id}-{seq}.jws.json");
     // The stored payload decompresses to at most what a body could carry.
     let max = app.limits.max_body_bytes;
     let jws = app
@@ -45,7 +47,23 @@ async fn signed_report(
             )
         })?;
     Ok((
-        [(axum::http::header::CONTENT_TYPE, "application/jose+json")],
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/jose+json".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                // Agent ids are RFC 7638 thumbprints (base64url): safe in a header.
+                format!(
+                    "attachment; filename=\"{}\"",
+                    file_name.replace(
+                        |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '.' && c != '_',
+                        "_"
+                    )
+                ),
+            ),
+        ],
         jws,
     )
         .into_response())
@@ -84,11 +102,19 @@ async fn post_report_inner(app: App, headers: HeaderMap, body: Body) -> Response
         return ApiError::internal("shutting down").into_response();
     };
     let store = app.store.clone();
-    let decision =
-        match tokio::task::spawn_blocking(move || ingest::ingest(&*store, &bytes, now())).await {
+    let (decision, bytes) =
+        match tokio::task::spawn_blocking(move || (ingest::ingest(&*store, &bytes, now()), bytes))
+            .await
+        {
             Ok(d) => d,
             Err(e) => return ApiError::internal(e).into_response(),
         };
+    if let Decision::Rejected(r) = &decision
+        && r.reason == "revoked_key"
+    {
+        // A revoked key still sending is a critical alert (ui::alerts).
+        crate::ui::alerts::revoked_key_sending(&app, &bytes).await;
+    }
     app.metrics.observe(decision.label(), start.elapsed());
     crate::ingest::log_decision(&decision, "POST");
     let status =

@@ -32,6 +32,11 @@
 //!   transaction; `compliant` stays unknown until a report with checks.
 //! - `tamper_alerts` keeps reports that conflicted with the chain: evidence,
 //!   never data.
+//! - The console's tables ([`console`]): `sessions`, `audit_log` (append-only:
+//!   triggers refuse UPDATE and DELETE), `finding_triage` (staff decisions
+//!   beside the findings ingest keeps), `media_register`, `alerts`,
+//!   `compliance_history`, `host_causes`, `console_state`. Ingest never
+//!   touches them.
 //!
 //! Migrations are versioned (`schema_migrations`) and run by [`open`];
 //! PostgreSQL takes an advisory lock so concurrent starts are safe.
@@ -43,6 +48,7 @@
 //! assert!(store.hosts(&Default::default()).unwrap().is_empty());
 //! ```
 
+pub mod console;
 mod group;
 mod postgres;
 mod sql;
@@ -246,7 +252,11 @@ pub enum Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// 系统管理员: accounts, tokens, agents.
     Admin,
+    /// 安全保密管理员: triage, exceptions, media register, reports.
+    Secadmin,
+    /// 安全审计员: reads everything, the audit log included; changes nothing.
     Auditor,
 }
 
@@ -254,12 +264,14 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
+            Role::Secadmin => "secadmin",
             Role::Auditor => "auditor",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "admin" => Some(Role::Admin),
+            "secadmin" => Some(Role::Secadmin),
             "auditor" => Some(Role::Auditor),
             _ => None,
         }
@@ -494,6 +506,8 @@ pub trait Store: Send + Sync {
     /// Delete reports received before `before` (each host keeps its latest)
     /// and findings resolved before it. Returns reports deleted.
     fn prune(&self, before: i64) -> Result<u64>;
+    /// The console's queries (sessions, audit, triage, media, alerts, keyset lists).
+    fn console(&self) -> &dyn console::Console;
 }
 
 /// Open (and migrate) the store named by a database URL:

@@ -21,6 +21,7 @@ static MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/postgres/0003_scope_merge.sql"),
     ),
+    (4, include_str!("../migrations/postgres/0004_console.sql")),
 ];
 
 pub(crate) struct Postgres {

@@ -7,6 +7,8 @@
 use crate::*;
 use crate::{Area, area};
 
+mod console;
+
 /// A bound parameter or a result column.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum V {
@@ -1214,6 +1216,10 @@ impl<B: Backend> Store for SqlStore<B> {
                 open_findings: one("SELECT COUNT(*) FROM findings WHERE status = 'open'")?,
             })
         })
+    }
+
+    fn console(&self) -> &dyn crate::console::Console {
+        self
     }
 
     fn prune(&self, before: i64) -> Result<u64> {

@@ -19,6 +19,7 @@ use std::sync::Mutex;
 static MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_scope_merge.sql")),
+    (3, include_str!("../migrations/sqlite/0003_console.sql")),
 ];
 
 pub(crate) struct Sqlite {
