@@ -14,8 +14,10 @@
 //! (the scanner compiles keywords and markings into its own automata).
 
 mod baseline;
+pub mod bundle;
 mod classification;
 mod error;
+pub mod hashed;
 mod keywords;
 mod markings;
 mod media;
@@ -73,6 +75,13 @@ impl Policy {
     /// Load a rules directory. Missing files fall back to built-in defaults
     /// (an empty keyword set, an empty media register, default thresholds).
     pub fn load(dir: &Path) -> Result<Policy, PolicyError> {
+        let files = Self::read_files(dir)?;
+        Self::from_files(dir, &files, Some(dir.to_path_buf()))
+    }
+
+    /// The rule files [`Policy::load`] reads from `dir`, as (relative path,
+    /// bytes) in load order: what a policy bundle carries (issue 13).
+    pub fn read_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, PolicyError> {
         let meta = std::fs::metadata(dir).map_err(|e| PolicyError::Io {
             path: dir.to_path_buf(),
             reason: format!("{e} (give a rules directory with --rules DIR)"),
@@ -114,10 +123,12 @@ impl Policy {
                 }
             }
         }
-        Self::from_files(dir, &files, Some(dir.to_path_buf()))
+        Ok(files)
     }
 
-    fn from_files(
+    /// Build a policy from rule files (relative path, bytes) as
+    /// [`Policy::read_files`] gives them; `dir` names them in messages.
+    pub fn from_files(
         dir: &Path,
         files: &[(String, Vec<u8>)],
         source: Option<PathBuf>,

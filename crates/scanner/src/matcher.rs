@@ -557,6 +557,7 @@ mod tests {
                     severity: Severity::High,
                     description: None,
                     file: "t.toml".into(),
+                    hidden: None,
                 })
                 .collect(),
         }
