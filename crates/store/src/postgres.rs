@@ -17,6 +17,7 @@ static MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/postgres/0002_findings_open.sql"),
     ),
+    (5, include_str!("../migrations/postgres/0005_policy.sql")),
 ];
 
 pub(crate) struct Postgres {

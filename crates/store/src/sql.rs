@@ -1011,3 +1011,6 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 }
+
+/// The central policy's versions (issue 13).
+mod policy;
