@@ -12,6 +12,7 @@ mod enroll;
 mod export;
 mod inspect;
 mod output;
+mod policy;
 mod state;
 
 use anyhow::{Context, Result, bail};
@@ -101,6 +102,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// The central policy (signed bundles from the collector).
+    #[command(subcommand)]
+    Policy(PolicyCmd),
     /// Verify a signed report file and print its payload.
     Verify {
         #[arg(value_name = "FILE")]
@@ -108,6 +112,31 @@ enum Command {
         /// Public JWK to verify with (default: this agent's own key).
         #[arg(long, value_name = "FILE")]
         jwk: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+/// `mijian-agent policy …` (issue 13).
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Verify and apply a signed policy bundle from a file (air-gapped hosts).
+    /// Exit 0 applied or already in force, 1 refused (reported as an agent_alarm in the next report).
+    Apply {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Pin the collector's public key (JWK from `mijian-collector policy key`) on a host that did not enroll online.
+    Pin {
+        #[arg(long, value_name = "FILE")]
+        jwk: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Print the pinned collector key and the policy version in force.
+    Status {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
@@ -186,9 +215,14 @@ fn run(cli: Cli) -> Result<u8> {
             // The scan cache lives in the state dir; without one, scan uncached.
             let cache_dir = state.as_ref().ok().map(|s| s.dir().to_path_buf());
             let inspector = inspect::Inspector::new(cfg, policy, root, cache_dir.as_deref())?;
-            let report = inspector.inspect(Trigger::Manual, !no_content);
+            let mut report = inspector.inspect(Trigger::Manual, !no_content);
+            policy::apply_exceptions(&inspector.policy, &mut report);
             let report = if sign {
                 let state = state?;
+                // Refusals kept by `policy apply` travel in this signed report.
+                report
+                    .findings
+                    .extend(policy::take_alarms(&state_dir));
                 let sealed = state.seal(report)?;
                 let out = out.context("--sign needs --out FILE")?;
                 state::write_atomic(&out, &sealed.jws, 0o644)
@@ -226,9 +260,15 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             }
             let inspector = inspect::Inspector::new(cfg, policy, Root::live(), None)?;
-            let report = inspector.scan_files(Trigger::Manual, &paths);
+            let mut report = inspector.scan_files(Trigger::Manual, &paths);
+            policy::apply_exceptions(&inspector.policy, &mut report);
             print_report(&report, Format::resolve(format))?;
-            Ok(if report.findings.is_empty() { 0 } else { 1 })
+            // Excepted findings (issue 13) are shown but do not count.
+            Ok(if report.findings.iter().all(|f| f.excepted.is_some()) {
+                0
+            } else {
+                1
+            })
         }
         Command::Key { config } => {
             let cfg = AgentConfig::load(config.as_deref())?;
@@ -240,6 +280,47 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Verify { file, jwk, config } => verify(&file, jwk.as_deref(), config.as_deref()),
+        Command::Policy(cmd) => policy_cmd(cmd),
+    }
+}
+
+fn policy_cmd(cmd: PolicyCmd) -> Result<u8> {
+    let state_dir = |config: Option<&Path>| -> Result<PathBuf> {
+        Ok(state::default_state_dir(&AgentConfig::load(config)?))
+    };
+    match cmd {
+        PolicyCmd::Apply { file, config } => {
+            policy::apply_file(&state_dir(config.as_deref())?, &file)
+        }
+        PolicyCmd::Pin { jwk, config } => {
+            let raw =
+                std::fs::read(&jwk).with_context(|| format!("cannot read {}", jwk.display()))?;
+            let key = Jwk::parse(&raw).with_context(|| format!("JWK {}", jwk.display()))?;
+            policy::pin(&state_dir(config.as_deref())?, &key)?;
+            eprintln!("mijian-agent: pinned collector key {}", key.thumbprint());
+            Ok(0)
+        }
+        PolicyCmd::Status { config } => {
+            let dir = state_dir(config.as_deref())?;
+            let mut out = std::io::stdout().lock();
+            match policy::pinned(&dir)? {
+                Some(k) => writeln!(out, "collector key: {}", k.thumbprint())?,
+                None => writeln!(out, "collector key: none pinned")?,
+            }
+            match policy::applied(&dir)? {
+                Some(a) => writeln!(
+                    out,
+                    "policy: version {} ({:?} mode), digest {}, {} exception(s), created {}",
+                    a.bundle.version,
+                    a.bundle.mode,
+                    a.bundle.digest,
+                    a.bundle.exceptions.len(),
+                    a.bundle.created_at
+                )?,
+                None => writeln!(out, "policy: no bundle applied (local rules)")?,
+            }
+            Ok(0)
+        }
     }
 }
 
@@ -312,9 +393,15 @@ fn print_report(report: &Report, format: Format) -> Result<()> {
     Ok(())
 }
 
-/// Rules: `--rules`, else `paths.rules_dir`, else `/etc/mijian/rules`, else
-/// the checkout's `rules/` (when run from a source tree), else built-in.
+/// Rules: `--rules`, else the signed bundle applied from the collector
+/// (issue 13), else `paths.rules_dir`, else `/etc/mijian/rules`, else the
+/// checkout's `rules/` (when run from a source tree), else built-in.
 fn load_policy(explicit: Option<&Path>, cfg: &AgentConfig) -> Result<Policy> {
+    if explicit.is_none()
+        && let Some(p) = policy::load_applied(&state::default_state_dir(cfg))?
+    {
+        return Ok(p);
+    }
     let dir = explicit
         .map(Path::to_path_buf)
         .or_else(|| cfg.paths.rules_dir.clone());

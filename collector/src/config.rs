@@ -29,6 +29,18 @@ pub struct Config {
     pub retention: RetentionConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+/// `[policy]` (issue 13).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// The collector's signing key for policy bundles (private JWK, 0600);
+    /// default: `collector-key.jwk` beside the SQLite database, else in the
+    /// data directory. Back it up: agents pin its public key.
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

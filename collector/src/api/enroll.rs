@@ -1,6 +1,8 @@
 //! `POST /api/v1/enroll {token, jwk, hostname}` → 200 `{agent_id}`: an agent
 //! registers its public key with an enrollment token (`token create`).
 //! Enrolling the same key again is idempotent; a revoked key stays revoked.
+//! The answer also carries `collector_jwk`, the public key that signs policy
+//! bundles (issue 13), which the agent pins.
 
 use super::{ApiError, App, read_body};
 use crate::auth::{now, token_hash};
@@ -66,7 +68,12 @@ async fn enroll(
         .await?;
     match outcome {
         Enrolled::New | Enrolled::Already => {
-            Ok(axum::Json(serde_json::json!({"agent_id": agent_id})))
+            let mut v = serde_json::json!({"agent_id": agent_id});
+            // Issue 13: the key that signs policy bundles, for the agent to pin.
+            if let Some(k) = &app.policy_key {
+                v["collector_jwk"] = serde_json::to_value(&**k).map_err(ApiError::internal)?;
+            }
+            Ok(axum::Json(v))
         }
         Enrolled::BadToken => Err(ApiError::unauthorized(
             "enrollment token unknown, used up or expired; ask for a new one (mijian-collector token create)",

@@ -36,6 +36,9 @@ pub struct App {
     /// More would only have CPU-bound threads preempt each other (and hold
     /// a parsed report each); a waiting request costs next to nothing.
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
+    /// The collector's policy-signing key (public), returned at enrollment
+    /// so agents pin it (issue 13); `None` in tests that need no policy.
+    pub policy_key: Option<Arc<mijian_report::Jwk>>,
 }
 
 impl App {
@@ -48,6 +51,7 @@ impl App {
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()) + 1,
             )),
+            policy_key: None,
         }
     }
 
@@ -74,6 +78,7 @@ pub fn router(app: App) -> Router {
         .merge(login::router())
         .merge(hosts::router())
         .merge(findings::router())
+        .merge(crate::policy::api::router())
         .merge(crate::ui::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .with_state(app)

@@ -28,6 +28,12 @@ pub const SCHEMA: &str = "mijian.policy/1";
 pub const MAX_BUNDLE_BYTES: usize = 16 * 1024 * 1024;
 /// Most rule files in one bundle.
 pub const MAX_FILES: usize = 1024;
+/// `typ` of the proof an agent sends to fetch the bundle (header
+/// `X-Mijian-Agent-Proof`: a compact JWS over `{"agent_id","iat","aud":"policy"}`
+/// made with its enrolled key), so only enrolled agents and staff read the rules.
+pub const FETCH_TYP: &str = "mijian-fetch+jws";
+/// How far an agent's proof `iat` may be from the collector's clock, seconds.
+pub const FETCH_SKEW_SECS: i64 = 600;
 /// Most exceptions in one bundle.
 pub const MAX_EXCEPTIONS: usize = 100_000;
 
@@ -102,6 +108,12 @@ pub enum BundleError {
     BadPath(String),
     #[error("bad exception: {0}")]
     BadException(String),
+}
+
+/// The HTTP `ETag` of a bundle version: the collector sends it, an agent
+/// sends it back in `If-None-Match` (and gets 304 while nothing changed).
+pub fn etag(version: u64, digest: &str) -> String {
+    format!("\"v{version}-{}\"", digest.get(..16).unwrap_or(digest))
 }
 
 /// Whether a bundle rule path may be written into a rules directory:

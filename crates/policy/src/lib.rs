@@ -60,6 +60,10 @@ pub struct Policy {
     pub digest: String,
     /// Where the rules came from: a directory, or `None` for the built-ins.
     pub source: Option<PathBuf>,
+    /// The signed bundle's version when the rules came from one (issue 13).
+    pub version: Option<u64>,
+    /// Triage exceptions of that bundle (issue 13).
+    pub exceptions: Vec<bundle::Exception>,
 }
 
 impl Policy {
@@ -163,6 +167,8 @@ impl Policy {
             media,
             digest: hex::encode(hasher.finalize()),
             source,
+            version: None,
+            exceptions: Vec::new(),
         })
     }
 }
