@@ -5,4 +5,5 @@ mod collector;
 mod daemon;
 mod hostcheck;
 mod media;
+mod policy;
 mod util;
