@@ -397,10 +397,13 @@ fn print_report(report: &Report, format: Format) -> Result<()> {
 /// (issue 13), else `paths.rules_dir`, else `/etc/mijian/rules`, else the
 /// checkout's `rules/` (when run from a source tree), else built-in.
 fn load_policy(explicit: Option<&Path>, cfg: &AgentConfig) -> Result<Policy> {
-    if explicit.is_none()
-        && let Some(p) = policy::load_applied(&state::default_state_dir(cfg))?
-    {
-        return Ok(p);
+    if explicit.is_none() {
+        match policy::load_applied(&state::default_state_dir(cfg)) {
+            Ok(Some(p)) => return Ok(p),
+            Ok(None) => {}
+            // E.g. an ordinary user who cannot read root's state directory.
+            Err(e) => eprintln!("mijian-agent: note: the signed policy is not used: {e:#}"),
+        }
     }
     let dir = explicit
         .map(Path::to_path_buf)
