@@ -220,9 +220,7 @@ fn run(cli: Cli) -> Result<u8> {
             let report = if sign {
                 let state = state?;
                 // Refusals kept by `policy apply` travel in this signed report.
-                report
-                    .findings
-                    .extend(policy::take_alarms(&state_dir));
+                report.findings.extend(policy::take_alarms(&state_dir));
                 let sealed = state.seal(report)?;
                 let out = out.context("--sign needs --out FILE")?;
                 state::write_atomic(&out, &sealed.jws, 0o644)

@@ -66,7 +66,10 @@ fn get(port: u16, path: &str, headers: &str) -> (u16, String, Vec<u8>) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     // Chunked bodies: good enough to de-chunk the small JSON answers here.
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         let mut out = Vec::new();
         let mut rest = &body[..];
         while let Some(p) = rest.windows(2).position(|w| w == b"\r\n") {
@@ -135,14 +138,23 @@ fn central_policy_reaches_the_daemon_and_bad_bundles_are_refused() {
         .port();
     let serve = || {
         let child = Command::new(util::bin("mijian-collector"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", &db])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--database",
+                &db,
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let t = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(t.elapsed() < Duration::from_secs(30), "collector did not start");
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "collector did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Served { child }
@@ -174,7 +186,8 @@ fn central_policy_reaches_the_daemon_and_bad_bundles_are_refused() {
     assert!(o.status.success(), "enroll: {}", util::stderr(&o));
     assert!(util::stderr(&o).contains("pinned the collector's policy key"));
     let state = a.join("state");
-    let key = AgentKey::from_private_jwk(&std::fs::read(state.join("agent-key.jwk")).unwrap()).unwrap();
+    let key =
+        AgentKey::from_private_jwk(&std::fs::read(state.join("agent-key.jwk")).unwrap()).unwrap();
     let kid = key.kid();
 
     let log = a.join("agent.log");
@@ -205,7 +218,12 @@ fn central_policy_reaches_the_daemon_and_bad_bundles_are_refused() {
             .unwrap_or_default()
     };
     let findings = |q: &str| -> String {
-        json(port, &format!("/api/v1/findings?host={kid}&status=all{q}"), &api).to_string()
+        json(
+            port,
+            &format!("/api/v1/findings?host={kid}&status=all{q}"),
+            &api,
+        )
+        .to_string()
     };
 
     let mut daemon = start();
@@ -216,19 +234,28 @@ fn central_policy_reaches_the_daemon_and_bad_bundles_are_refused() {
         &log,
     );
     assert_eq!(host_policy()["current"], true);
-    assert!(!findings("").contains("plan.txt"), "v1 does not know 青龙九号");
+    assert!(
+        !findings("").contains("plan.txt"),
+        "v1 does not know 青龙九号"
+    );
 
     // The conditional request: 304 with the ETag, 200 without, 401 for strangers.
     let proof = {
         let payload = serde_json::json!({"agent_id": kid, "iat": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(), "aud": "policy"});
         let j = Jws::sign_typed(payload.to_string().as_bytes(), &key, "mijian-fetch+jws");
-        format!("X-Mijian-Agent-Proof: {}.{}.{}\r\n", j.protected, j.payload, j.signature)
+        format!(
+            "X-Mijian-Agent-Proof: {}.{}.{}\r\n",
+            j.protected, j.payload, j.signature
+        )
     };
     let (st, head, body) = get(port, "/api/v1/policy/bundle", &proof);
     assert_eq!(st, 200, "{head}");
     let etag = head
         .lines()
-        .find_map(|l| l.strip_prefix("etag: ").or_else(|| l.strip_prefix("ETag: ")))
+        .find_map(|l| {
+            l.strip_prefix("etag: ")
+                .or_else(|| l.strip_prefix("ETag: "))
+        })
         .expect("ETag header")
         .trim()
         .to_string();
@@ -244,14 +271,30 @@ fn central_policy_reaches_the_daemon_and_bad_bundles_are_refused() {
     let stranger = AgentKey::generate();
     let forged = {
         let payload = serde_json::json!({"agent_id": stranger.kid(), "iat": 0, "aud": "policy"});
-        let j = Jws::sign_typed(payload.to_string().as_bytes(), &stranger, "mijian-fetch+jws");
-        format!("X-Mijian-Agent-Proof: {}.{}.{}\r\n", j.protected, j.payload, j.signature)
+        let j = Jws::sign_typed(
+            payload.to_string().as_bytes(),
+            &stranger,
+            "mijian-fetch+jws",
+        );
+        format!(
+            "X-Mijian-Agent-Proof: {}.{}.{}\r\n",
+            j.protected, j.payload, j.signature
+        )
     };
     assert_eq!(get(port, "/api/v1/policy/bundle", &forged).0, 401);
 
     // Version 2 reaches the running daemon and changes its next report.
     let v2 = rules_dir(col.path(), "v2", &["甲乙丙丁工程", "青龙九号"]);
-    assert!(last(&["policy", "import", v2.to_str().unwrap(), "-m", "add 青龙九号"]).contains("version 2"));
+    assert!(
+        last(&[
+            "policy",
+            "import",
+            v2.to_str().unwrap(),
+            "-m",
+            "add 青龙九号"
+        ])
+        .contains("version 2")
+    );
     wait(
         "a report under policy version 2 that finds plan.txt",
         Duration::from_secs(60),
@@ -259,21 +302,34 @@ fn central_policy_reaches_the_daemon_and_bad_bundles_are_refused() {
         &log,
     );
     let (ok, diff, _) = collector(&["policy", "diff"]);
-    assert!(ok && diff.contains("+terms = [\"甲乙丙丁工程\", \"青龙九号\"]"), "{diff}");
+    assert!(
+        ok && diff.contains("+terms = [\"甲乙丙丁工程\", \"青龙九号\"]"),
+        "{diff}"
+    );
     let (ok, history, _) = collector(&["policy", "history"]);
     assert!(ok && history.contains("add 青龙九号"), "{history}");
 
     // Refusals: an old bundle (rollback), another key's bundle, a tampered one.
     let old = col.path().join("v1.jws");
-    last(&["policy", "bundle", "--version", "1", "--out", old.to_str().unwrap()]);
+    last(&[
+        "policy",
+        "bundle",
+        "--version",
+        "1",
+        "--out",
+        old.to_str().unwrap(),
+    ]);
     let cur = col.path().join("v2.jws");
     last(&["policy", "bundle", "--out", cur.to_str().unwrap()]);
     let foreign = tempfile::tempdir().unwrap();
     let fdb = format!("sqlite:{}", foreign.path().join("f.db").display());
-    let o = util::run(
-        Command::new(util::bin("mijian-collector"))
-            .args(["policy", "import", v2.to_str().unwrap(), "--database", &fdb]),
-    );
+    let o = util::run(Command::new(util::bin("mijian-collector")).args([
+        "policy",
+        "import",
+        v2.to_str().unwrap(),
+        "--database",
+        &fdb,
+    ]));
     assert!(o.status.success());
     let other_key = foreign.path().join("other.jws");
     let o = util::run(Command::new(util::bin("mijian-collector")).args([
@@ -316,15 +372,26 @@ fn central_policy_reaches_the_daemon_and_bad_bundles_are_refused() {
         },
         &log,
     );
-    assert_eq!(host_policy()["policy_version"], 2, "refusals changed nothing");
+    assert_eq!(
+        host_policy()["policy_version"],
+        2,
+        "refusals changed nothing"
+    );
 
     // Offline for several versions: one fetch brings the latest.
     drop(daemon);
     for (n, extra) in ["三", "四", "五"].iter().enumerate() {
-        let d = rules_dir(col.path(), &format!("v{}", n + 3), &["甲乙丙丁工程", "青龙九号", extra]);
+        let d = rules_dir(
+            col.path(),
+            &format!("v{}", n + 3),
+            &["甲乙丙丁工程", "青龙九号", extra],
+        );
         last(&["policy", "import", d.to_str().unwrap()]);
     }
-    assert_eq!(json(port, "/api/v1/policy/hosts", &api)["latest_version"], 5);
+    assert_eq!(
+        json(port, "/api/v1/policy/hosts", &api)["latest_version"],
+        5
+    );
     assert_eq!(host_policy()["behind"], 3);
     daemon = start();
     wait(
@@ -338,6 +405,8 @@ fn central_policy_reaches_the_daemon_and_bad_bundles_are_refused() {
         text.contains("policy version 5 applied (was version 2)"),
         "one fetch from 2 to 5:\n{text}"
     );
-    assert!(!text.contains("policy version 3 applied") && !text.contains("policy version 4 applied"));
+    assert!(
+        !text.contains("policy version 3 applied") && !text.contains("policy version 4 applied")
+    );
     drop(daemon);
 }

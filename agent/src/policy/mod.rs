@@ -75,7 +75,9 @@ pub fn pin(state_dir: &Path, jwk: &Jwk) -> Result<()> {
 /// The pinned collector key, if any.
 pub fn pinned(state_dir: &Path) -> Result<Option<Jwk>> {
     match fs::read(dir(state_dir).join(PIN)) {
-        Ok(b) => Ok(Some(Jwk::parse(&b).context("pinned collector key is corrupt")?)),
+        Ok(b) => Ok(Some(
+            Jwk::parse(&b).context("pinned collector key is corrupt")?,
+        )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).context("cannot read the pinned collector key"),
     }
@@ -132,7 +134,10 @@ pub fn load_applied(state_dir: &Path) -> Result<Option<Policy>> {
 /// What accepting a bundle did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Accepted {
-    Applied { version: u64, from: Option<u64> },
+    Applied {
+        version: u64,
+        from: Option<u64>,
+    },
     /// The same version is already in force.
     Unchanged(u64),
 }
@@ -181,7 +186,8 @@ pub fn accept(state_dir: &Path, bytes: &[u8]) -> Result<Accepted, Refused> {
         Ok(None) => {
             return Err(refuse(
                 "policy_no_pinned_key",
-                "no collector key is pinned (enroll, or `mijian-agent policy pin --jwk FILE`)".into(),
+                "no collector key is pinned (enroll, or `mijian-agent policy pin --jwk FILE`)"
+                    .into(),
                 None,
             ));
         }
@@ -247,9 +253,7 @@ fn install(state_dir: &Path, bundle: &Bundle, bytes: &[u8]) -> Result<()> {
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let result = (|| -> Result<()> {
-        bundle
-            .write_dir(&tmp)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        bundle.write_dir(&tmp).map_err(|e| anyhow::anyhow!("{e}"))?;
         write_atomic(&tmp.join(BUNDLE), bytes, 0o600)?;
         let back = Policy::load(&tmp).map_err(|e| anyhow::anyhow!("{e}"))?;
         if back.digest != bundle.digest {

@@ -41,7 +41,8 @@ pub fn etag(version: i64, digest: &str) -> String {
 async fn agent_proof(app: &App, proof: &str) -> Result<String, ApiError> {
     let bad = |m: &str| ApiError::unauthorized(format!("agent proof refused: {m}"));
     let mut parts = proof.trim().split('.');
-    let (Some(p), Some(pl), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(p), Some(pl), Some(sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad("not a compact JWS"));
     };
@@ -69,7 +70,8 @@ async fn agent_proof(app: &App, proof: &str) -> Result<String, ApiError> {
     let v = jws
         .verify_typed(&key, FETCH_TYP)
         .map_err(|e| bad(&e.to_string()))?;
-    let claims: Value = serde_json::from_slice(&v.payload).map_err(|_| bad("payload is not JSON"))?;
+    let claims: Value =
+        serde_json::from_slice(&v.payload).map_err(|_| bad("payload is not JSON"))?;
     let iat = claims.get("iat").and_then(Value::as_i64).unwrap_or(0);
     if claims.get("aud").and_then(Value::as_str) != Some("policy")
         || claims.get("agent_id").and_then(Value::as_str) != Some(kid.as_str())
@@ -77,14 +79,20 @@ async fn agent_proof(app: &App, proof: &str) -> Result<String, ApiError> {
         return Err(bad("wrong audience or agent_id"));
     }
     if (now() - iat).abs() > FETCH_SKEW_SECS {
-        return Err(bad("iat is too far from the collector's clock (check the host's time)"));
+        return Err(bad(
+            "iat is too far from the collector's clock (check the host's time)",
+        ));
     }
     Ok(kid)
 }
 
 async fn bundle(State(app): State<App>, req: Request) -> Result<Response, ApiError> {
     let (mut parts, _) = req.into_parts();
-    match parts.headers.get(PROOF_HEADER).and_then(|v| v.to_str().ok()) {
+    match parts
+        .headers
+        .get(PROOF_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(proof) => {
             let proof = proof.to_string();
             agent_proof(&app, &proof).await?;
@@ -93,16 +101,13 @@ async fn bundle(State(app): State<App>, req: Request) -> Result<Response, ApiErr
             Staff::from_request_parts(&mut parts, &app).await?;
         }
     }
-    let latest = app
-        .blocking(|s| s.policy_latest())
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no_policy",
-                "no policy yet (mijian-collector policy import DIR)",
-            )
-        })?;
+    let latest = app.blocking(|s| s.policy_latest()).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_policy",
+            "no policy yet (mijian-collector policy import DIR)",
+        )
+    })?;
     let tag = etag(latest.version, &latest.digest);
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&tag) {
@@ -150,7 +155,11 @@ struct Filter {
 }
 
 /// The `policy` object of a host's latest stored report.
-fn reported_policy(store: &dyn mijian_store::Store, agent_id: &str, seq: i64) -> (Option<i64>, Option<String>) {
+fn reported_policy(
+    store: &dyn mijian_store::Store,
+    agent_id: &str,
+    seq: i64,
+) -> (Option<i64>, Option<String>) {
     let Ok(Some(jws)) = crate::archive::signed_report(store, agent_id, seq, 64 << 20) else {
         return (None, None);
     };

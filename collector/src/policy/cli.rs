@@ -84,13 +84,18 @@ pub fn parse_expires(s: &str) -> Result<String> {
     let s = s.trim();
     let t = if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
         t
-    } else if let Ok(d) = time::Date::parse(s, &time::macros::format_description!("[year]-[month]-[day]")) {
+    } else if let Ok(d) = time::Date::parse(
+        s,
+        &time::macros::format_description!("[year]-[month]-[day]"),
+    ) {
         d.with_hms(0, 0, 0)
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .assume_utc()
     } else {
         let secs = crate::cli::parse_duration(s).with_context(|| {
-            format!("--expires `{s}`: give a date (2027-01-31), an RFC 3339 time, or a duration (90d)")
+            format!(
+                "--expires `{s}`: give a date (2027-01-31), an RFC 3339 time, or a duration (90d)"
+            )
         })?;
         time::OffsetDateTime::now_utc() + time::Duration::seconds(secs)
     };
@@ -203,7 +208,10 @@ pub fn run(
                 )?;
             }
         }
-        PolicyCmd::Bundle { out: file, version: v } => {
+        PolicyCmd::Bundle {
+            out: file,
+            version: v,
+        } => {
             let v = version(v)?;
             std::fs::write(&file, &v.bundle)
                 .with_context(|| format!("cannot write {}", file.display()))?;

@@ -50,7 +50,10 @@ fn import_except_and_hidden_mode_make_signed_versions() {
     let b = Bundle::verify(&v2.bundle, &pk).unwrap();
     assert_eq!(b.exceptions.len(), 1);
     assert_eq!(b.exceptions[0].id, id);
-    assert_eq!(b.digest, p1.digest, "exceptions do not change the rules digest");
+    assert_eq!(
+        b.digest, p1.digest,
+        "exceptions do not change the rules digest"
+    );
     let d12 = diff(&store.policy_version(1).unwrap().unwrap(), &v2).unwrap();
     assert!(d12.contains("published"), "{d12}");
 
@@ -67,11 +70,25 @@ fn import_except_and_hidden_mode_make_signed_versions() {
         assert!(!payload.contains(term) && !text.contains(term));
     }
     // The clear rules stay on the collector for show and diff.
-    assert!(files_of(&v3).unwrap().iter().any(|(_, c)| String::from_utf8_lossy(c).contains("玄鸟柒号")));
+    assert!(
+        files_of(&v3)
+            .unwrap()
+            .iter()
+            .any(|(_, c)| String::from_utf8_lossy(c).contains("玄鸟柒号"))
+    );
     assert_eq!(
-        store.policy_history().unwrap().iter().map(|v| v.action.as_str()).collect::<Vec<_>>(),
+        store
+            .policy_history()
+            .unwrap()
+            .iter()
+            .map(|v| v.action.as_str())
+            .collect::<Vec<_>>(),
         vec!["import", "except", "import"]
     );
     remove_exception(&*store, &key, &id, "test").unwrap();
-    assert!(exceptions_of(&store.policy_latest().unwrap().unwrap()).unwrap().is_empty());
+    assert!(
+        exceptions_of(&store.policy_latest().unwrap().unwrap())
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -64,7 +64,8 @@ impl HashedTerm {
                 "hashed term {s:?}: length must be 1..={MAX_TERM_BYTES}"
             ));
         }
-        let fp = u32::from_str_radix(fp, 16).map_err(|_| format!("hashed term {s:?}: bad fingerprint"))?;
+        let fp = u32::from_str_radix(fp, 16)
+            .map_err(|_| format!("hashed term {s:?}: bad fingerprint"))?;
         let mut mac = [0u8; 32];
         if m.len() != 64 || hex::decode_to_slice(m, &mut mac).is_err() {
             return Err(format!("hashed term {s:?}: MAC is not 64 hex digits"));

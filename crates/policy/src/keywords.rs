@@ -97,9 +97,7 @@ impl Keywords {
                     return Err(err("give one of `terms`, `regex` or `hashed`".into()));
                 }
                 let Some(salt) = &salt else {
-                    return Err(err(
-                        "`hashed` terms need the file's `salt = \"hex\"`".into()
-                    ));
+                    return Err(err("`hashed` terms need the file's `salt = \"hex\"`".into()));
                 };
                 let terms = raw
                     .hashed

@@ -28,15 +28,23 @@ fn main() {
     let mb: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(32);
     let nterms: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
     // Terms: code names of 2..=9 CJK characters plus some model numbers.
-    let pool: Vec<char> = "玄鸟柒号青龙九型天枢星河北斗长征神舟嫦娥鲲鹏蛟龙雪豹猎鹰".chars().collect();
+    let pool: Vec<char> = "玄鸟柒号青龙九型天枢星河北斗长征神舟嫦娥鲲鹏蛟龙雪豹猎鹰"
+        .chars()
+        .collect();
     let mut terms = Vec::new();
     for i in 0..nterms {
         if i % 5 == 4 {
-            terms.push(format!("xq-{:02}{}型", i % 97, (b'a' + (i % 26) as u8) as char));
+            terms.push(format!(
+                "xq-{:02}{}型",
+                i % 97,
+                (b'a' + (i % 26) as u8) as char
+            ));
             continue;
         }
         let len = 2 + i % 8;
-        let t: String = (0..len).map(|k| pool[(i * 7 + k * 3) % pool.len()]).collect();
+        let t: String = (0..len)
+            .map(|k| pool[(i * 7 + k * 3) % pool.len()])
+            .collect();
         terms.push(t);
     }
     let list: Vec<String> = terms.iter().map(|t| format!("{t:?}")).collect();
@@ -93,8 +101,10 @@ fn main() {
             ht.add(0, &h.salt, &h.terms);
         }
     }
-    let lens: std::collections::BTreeSet<usize> =
-        terms.iter().map(|t| normalise::normalise(t).len()).collect();
+    let lens: std::collections::BTreeSet<usize> = terms
+        .iter()
+        .map(|t| normalise::normalise(t).len())
+        .collect();
     println!(
         "hidden terms: {} distinct lengths, ~{} KiB of tables",
         lens.len(),

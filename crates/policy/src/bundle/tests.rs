@@ -44,8 +44,7 @@ fn signed_bundle_verifies_only_with_the_pinned_key() {
     // Another key claiming the pinned kid: the signature fails.
     let forged = {
         let mut mine: serde_json::Value = serde_json::from_slice(&signed).unwrap();
-        let theirs: serde_json::Value =
-            serde_json::from_slice(&bundle(1).sign(&other)).unwrap();
+        let theirs: serde_json::Value = serde_json::from_slice(&bundle(1).sign(&other)).unwrap();
         mine["signature"] = theirs["signature"].clone();
         serde_json::to_vec(&mine).unwrap()
     };

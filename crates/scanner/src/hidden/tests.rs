@@ -62,10 +62,15 @@ severity = "low"
     let a = mp.scan(&text);
     let b = mh.scan(&text);
     assert_eq!(a, b);
-    assert!(a.per_rule[0].count > 300 && a.per_rule[1].count > 50, "{a:?}");
+    assert!(
+        a.per_rule[0].count > 300 && a.per_rule[1].count > 50,
+        "{a:?}"
+    );
     // Streams: the carry split counts the same.
     let split = text.len() / 2;
-    let split = (split..text.len()).find(|&i| text.is_char_boundary(i)).unwrap();
+    let split = (split..text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap();
     assert_eq!(mp.scan_from(&text, split), mh.scan_from(&text, split));
 }
 
@@ -111,5 +116,8 @@ fn hidden_mode_finds_exactly_what_plain_mode_finds_on_the_fixtures() {
             with_matches += 1;
         }
     }
-    assert!(with_matches >= 40, "only {with_matches} fixtures with keyword matches");
+    assert!(
+        with_matches >= 40,
+        "only {with_matches} fixtures with keyword matches"
+    );
 }

@@ -102,7 +102,10 @@ mod tests {
         };
         assert!(store.policy_insert(&v(1)).unwrap());
         assert!(store.policy_insert(&v(2)).unwrap());
-        assert!(!store.policy_insert(&v(2)).unwrap(), "a version is never rewritten");
+        assert!(
+            !store.policy_insert(&v(2)).unwrap(),
+            "a version is never rewritten"
+        );
         let latest = store.policy_latest().unwrap().unwrap();
         assert_eq!((latest.version, latest.bundle.clone()), (2, vec![2, 2, 2]));
         assert_eq!(store.policy_version(1).unwrap().unwrap().message, "v1");
