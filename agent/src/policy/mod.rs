@@ -172,8 +172,9 @@ impl Refused {
 }
 
 /// Verify and apply a signed bundle. `Err(Refused)` for a bundle this agent
-/// must not run (the caller raises an alarm); `Ok(Err(..))` never happens:
-/// local failures (disk) come back as `Refused` with reason `policy_apply_failed`.
+/// must not run, and for a local failure to apply it (reason
+/// `policy_apply_failed`); the caller raises the alarm. The policy in force
+/// is unchanged by every refusal.
 pub fn accept(state_dir: &Path, bytes: &[u8]) -> Result<Accepted, Refused> {
     let refuse = |reason: &'static str, message: String, version: Option<u64>| Refused {
         reason,

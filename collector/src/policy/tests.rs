@@ -11,8 +11,21 @@ fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
 
 use std::sync::Arc;
 
-fn rules() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules")
+/// A rules directory: the repository's rules plus the documented example
+/// keyword set (since issue 18 in `docs/examples/`, before in `rules/`).
+fn rules_in(d: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = d.join("rules");
+    std::fs::create_dir_all(dir.join("keywords")).unwrap();
+    for f in ["baseline.toml", "markings.toml", "media.toml"] {
+        std::fs::copy(root.join("rules").join(f), dir.join(f)).unwrap();
+    }
+    let example = ["docs/examples/keywords/example.toml", "rules/keywords/example.toml"]
+        .iter()
+        .find_map(|p| std::fs::read(root.join(p)).ok())
+        .unwrap();
+    std::fs::write(dir.join("keywords/example.toml"), example).unwrap();
+    dir
 }
 
 #[test]
@@ -29,6 +42,8 @@ fn import_except_and_hidden_mode_make_signed_versions() {
     let again = collector_key(&d.path().join("k/collector-key.jwk")).unwrap();
     assert_eq!(again.kid(), key.kid());
     let pk = key.public_jwk().public_key().unwrap();
+    let rules_dir = rules_in(d.path());
+    let rules = || rules_dir.clone();
 
     let p1 = import(&*store, &key, &rules(), None, "test", None).unwrap();
     assert_eq!((p1.version, p1.unchanged), (1, false));

@@ -1,9 +1,21 @@
 use super::*;
 use mijian_report::AgentKey;
 
+/// The repository's rules plus the documented example keyword set (since
+/// issue 18 no longer part of `rules/`; before it, `rules/keywords/`).
 fn repo_files() -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
-    Policy::read_files(&dir).unwrap()
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files: Vec<_> = Policy::read_files(&root.join("rules"))
+        .unwrap()
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("keywords/"))
+        .collect();
+    let example = ["docs/examples/keywords/example.toml", "rules/keywords/example.toml"]
+        .iter()
+        .find_map(|p| std::fs::read(root.join(p)).ok())
+        .unwrap();
+    files.push(("keywords/example.toml".into(), example));
+    files
 }
 
 fn bundle(version: u64) -> Bundle {
@@ -20,8 +32,18 @@ fn bundle(version: u64) -> Bundle {
 #[test]
 fn rules_dir_to_bundle_to_rules_dir_round_trip() {
     let b = bundle(3);
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
-    assert_eq!(b.digest, Policy::load(&dir).unwrap().digest);
+    let src = tempfile::tempdir().unwrap();
+    b.write_dir(src.path()).unwrap();
+    assert_eq!(Policy::read_files(src.path()).unwrap(), repo_files());
+    assert_eq!(b.digest, Policy::load(src.path()).unwrap().digest);
+    let b = Bundle::new(
+        3,
+        "2026-01-01T00:00:00Z".into(),
+        &Policy::read_files(src.path()).unwrap(),
+        vec![],
+        Mode::Plain,
+    )
+    .unwrap();
     let out = tempfile::tempdir().unwrap();
     b.write_dir(out.path()).unwrap();
     let back = Policy::load(out.path()).unwrap();
