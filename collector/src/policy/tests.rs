@@ -20,10 +20,13 @@ fn rules_in(d: &Path) -> PathBuf {
     for f in ["baseline.toml", "markings.toml", "media.toml"] {
         std::fs::copy(root.join("rules").join(f), dir.join(f)).unwrap();
     }
-    let example = ["docs/examples/keywords/example.toml", "rules/keywords/example.toml"]
-        .iter()
-        .find_map(|p| std::fs::read(root.join(p)).ok())
-        .unwrap();
+    let example = [
+        "docs/examples/keywords/example.toml",
+        "rules/keywords/example.toml",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read(root.join(p)).ok())
+    .unwrap();
     std::fs::write(dir.join("keywords/example.toml"), example).unwrap();
     dir
 }

@@ -10,10 +10,13 @@ fn repo_files() -> Vec<(String, Vec<u8>)> {
         .into_iter()
         .filter(|(p, _)| !p.starts_with("keywords/"))
         .collect();
-    let example = ["docs/examples/keywords/example.toml", "rules/keywords/example.toml"]
-        .iter()
-        .find_map(|p| std::fs::read(root.join(p)).ok())
-        .unwrap();
+    let example = [
+        "docs/examples/keywords/example.toml",
+        "rules/keywords/example.toml",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read(root.join(p)).ok())
+    .unwrap();
     files.push(("keywords/example.toml".into(), example));
     files
 }

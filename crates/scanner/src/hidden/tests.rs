@@ -7,7 +7,6 @@ use crate::normalise;
 use mijian_policy::{Classification, Policy};
 use std::path::{Path, PathBuf};
 
-
 /// The repository's rules plus the documented example keyword set (the
 /// fixtures' terms; since issue 18 in `docs/examples/`, before in `rules/`).
 fn example_files() -> Vec<(String, Vec<u8>)> {
@@ -17,10 +16,13 @@ fn example_files() -> Vec<(String, Vec<u8>)> {
         .into_iter()
         .filter(|(p, _)| !p.starts_with("keywords/"))
         .collect();
-    let example = ["docs/examples/keywords/example.toml", "rules/keywords/example.toml"]
-        .iter()
-        .find_map(|p| std::fs::read(root.join(p)).ok())
-        .unwrap();
+    let example = [
+        "docs/examples/keywords/example.toml",
+        "rules/keywords/example.toml",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read(root.join(p)).ok())
+    .unwrap();
     files.push(("keywords/example.toml".into(), example));
     files
 }
