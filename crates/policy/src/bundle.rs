@@ -344,6 +344,9 @@ impl Bundle {
     }
 }
 
+/// Rule files as (relative path, bytes).
+pub type Files = Vec<(String, Vec<u8>)>;
+
 /// Hide the keyword terms of `files` (hidden mode): every `keywords/*.toml`
 /// is rewritten with the bundle's `salt` and, per rule, `hashed` entries of
 /// the normalised terms (`normalise` must be the scanner's own fold, so the
@@ -354,7 +357,7 @@ pub fn hide(
     files: &[(String, Vec<u8>)],
     salt: &[u8; SALT_BYTES],
     normalise: &dyn Fn(&str) -> String,
-) -> Result<(Vec<(String, Vec<u8>)>, Vec<String>), BundleError> {
+) -> Result<(Files, Vec<String>), BundleError> {
     let policy = Policy::from_files(Path::new("<rules>"), files, None)?;
     let mut out = Vec::with_capacity(files.len());
     let mut warnings = Vec::new();

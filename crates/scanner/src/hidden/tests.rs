@@ -98,8 +98,7 @@ fn fixture_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.path();
         if p.is_dir() {
             fixture_files(&p, out);
-        } else if !p.to_string_lossy().ends_with(".json")
-            && !p.extension().is_some_and(|x| x == "py")
+        } else if !p.to_string_lossy().ends_with(".json") && p.extension().is_none_or(|x| x != "py")
         {
             out.push(p);
         }
