@@ -4,14 +4,19 @@ use super::*;
 use mijian_policy::bundle::{Exception, Mode};
 use mijian_report::{AgentKey, Finding, FindingKind, RuleMatch, Severity, Trigger};
 
+/// Rule files as the collector bundles them: `Policy::read_files` of a
+/// directory (which also carries the loader's defaults, e.g. software.toml).
 fn rules(extra_term: &str) -> Vec<(String, Vec<u8>)> {
-    vec![(
-        "keywords/k.toml".into(),
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("keywords")).unwrap();
+    std::fs::write(
+        d.path().join("keywords/k.toml"),
         format!(
             "[[keyword]]\nid = \"code\"\nterms = [\"玄鸟柒号\", \"{extra_term}\"]\nseverity = \"high\"\n"
-        )
-        .into_bytes(),
-    )]
+        ),
+    )
+    .unwrap();
+    Policy::read_files(d.path()).unwrap()
 }
 
 fn signed(key: &AgentKey, version: u64, term: &str, exceptions: Vec<Exception>) -> Vec<u8> {
