@@ -35,6 +35,7 @@ pub mod markings;
 pub mod matcher;
 pub mod normalise;
 pub mod pipeline;
+pub mod raw;
 pub mod sniff;
 pub mod t2s;
 pub mod text;

@@ -18,12 +18,50 @@ use crate::normalise::normalise;
 use mijian_policy::{Classification, Markings};
 use regex::Regex;
 
-/// The built-in pattern: level, then optionally a star and optionally a period.
+/// Periods: `长期`, `启用前` (examination papers, documents secret until
+/// release), Arabic or Chinese numerals with 年 or (个)月.
+macro_rules! period {
+    () => {
+        r"长期|启用前|\d{1,3}年|\d{1,3}个?月|[〇零一二三四五六七八九十两百]{1,4}年|[〇零一二三四五六七八九十两百]{1,4}个?月"
+    };
+}
+
+/// Star forms: GB/T 9704's ★, and what people type for it.
+macro_rules! star {
+    () => {
+        r"[★☆*✱✲✳✶✻✽⭑]"
+    };
+}
+
+/// Copy number (份号) and urgency (紧急程度) a template may put on the
+/// marking's line (GB/T 9704 7.2.1 and 7.2.3).
+macro_rules! furniture {
+    () => {
+        r"(?:份号:?\d{1,8}|第\d{1,8}份|\d{1,8}|(?:紧急程度:?)?(?:特急|加急|特提|平急))"
+    };
+}
+
+/// The built-in pattern, over a normalised line (no whitespace; `：` is
+/// `:`): optional copy number / urgency, an optional `密级:` label, the
+/// level, then a star and an optional period, or a `保密期限:` label and a
+/// period; optional urgency / copy number after it.
 pub const BUILTIN: &str = concat!(
-    r"^(?P<level>绝密|机密|秘密)",
-    r"(?:[★☆*✱✲✳✶✻✽⭑](?P<period>长期|\d{1,3}年|\d{1,3}个?月",
-    r"|[一二三四五六七八九十两]{1,3}年|[一二三四五六七八九十两]{1,3}个?月)?)?$"
+    r"^(?:",
+    furniture!(),
+    r"[,;、]?){0,2}(?:密级:?)?(?P<level>绝密|机密|秘密)(?:",
+    star!(),
+    r"(?P<period>",
+    period!(),
+    r")?|[,;、]?保密期限:?(?P<period2>",
+    period!(),
+    r"))?(?:[,;、]?",
+    furniture!(),
+    r"){0,2}$"
 );
+
+/// A bare label cell or line: `密级` / `密级:` with nothing after it. In a
+/// 公文 template its value is the next cell; in a ledger it heads a column.
+const LABEL: &str = "密级";
 
 /// Lines longer than this (normalised characters) are never markings.
 const MAX_LINE_CHARS: usize = 64;
@@ -82,7 +120,8 @@ impl Detector {
             };
             let period = caps
                 .name("period")
-                .map(|p| p.as_str().to_string())
+                .or_else(|| caps.name("period2"))
+                .map(|p| canonical_period(p.as_str()))
                 .filter(|p| !p.is_empty());
             return Some((level, period));
         }
@@ -100,6 +139,11 @@ impl Detector {
             head = &head[..cut];
         }
         let mut seen = 0;
+        // After a bare `密级` label, the next line is its value (a template's
+        // table: | 密级 | 机密★5年 |). When it is not, the label headed a
+        // ledger's column, and bare level words below it are cell values.
+        let mut after_label = false;
+        let mut ledger = false;
         for raw in head.split([
             '\n', '\r', '\u{2028}', '\u{2029}', '\u{0b}', '\u{0c}', '\u{85}',
         ]) {
@@ -115,12 +159,25 @@ impl Detector {
             if norm.is_empty() {
                 continue;
             }
+            let label = norm.trim_end_matches(':') == LABEL;
             if let Some((level, period)) = self.line(&norm) {
-                return Some(Found {
-                    level,
-                    period,
-                    source: "head",
-                });
+                let bare = period.is_none() && is_bare_level(&norm);
+                if !(ledger && bare) {
+                    return Some(Found {
+                        level,
+                        period,
+                        source: "head",
+                    });
+                }
+            }
+            if after_label && !label {
+                ledger = true;
+            }
+            after_label = label;
+            // Template furniture (a copy number, an urgency word, a label
+            // cell) does not use up the head: the marking may follow it.
+            if label || is_furniture(&norm) {
+                continue;
             }
             seen += 1;
             if seen >= self.head_lines {
@@ -158,6 +215,83 @@ fn compile(id: &str, re: &str) -> Result<Regex, ScanError> {
         .size_limit(1 << 22)
         .build()
         .map_err(|e| ScanError::Setup(format!("marking pattern `{id}`: invalid regex: {e}")))
+}
+
+/// A level word alone on its line (a table cell), no star, no period.
+fn is_bare_level(norm: &str) -> bool {
+    matches!(norm, "绝密" | "机密" | "秘密")
+}
+
+/// Lines a 公文 template puts around the marking: a copy number, an
+/// urgency word, their labels.
+fn is_furniture(norm: &str) -> bool {
+    let n = norm.trim_end_matches(':');
+    matches!(
+        n,
+        "份号" | "紧急程度" | "特急" | "加急" | "特提" | "平急" | "保密期限"
+    ) || (!n.is_empty() && n.len() <= 8 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A period in canonical form: Arabic numerals, `个月` for months
+/// (`五年` → `5年`, `六个月` → `6个月`, `6月` → `6个月`); `长期` and
+/// `启用前` as they are.
+pub fn canonical_period(p: &str) -> String {
+    let (num, unit) = if let Some(n) = p.strip_suffix("个月") {
+        (n, "个月")
+    } else if let Some(n) = p.strip_suffix('月') {
+        (n, "个月")
+    } else if let Some(n) = p.strip_suffix('年') {
+        (n, "年")
+    } else {
+        return p.to_string();
+    };
+    match chinese_number(num) {
+        Some(v) => format!("{v}{unit}"),
+        None => p.to_string(),
+    }
+}
+
+/// `5`, `五`, `十`, `十五`, `二十`, `二十五`, `一百`, `两` → the number.
+fn chinese_number(s: &str) -> Option<u32> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse().ok();
+    }
+    let digit = |c: char| -> Option<u32> {
+        Some(match c {
+            '〇' | '零' => 0,
+            '一' => 1,
+            '二' | '两' => 2,
+            '三' => 3,
+            '四' => 4,
+            '五' => 5,
+            '六' => 6,
+            '七' => 7,
+            '八' => 8,
+            '九' => 9,
+            _ => return None,
+        })
+    };
+    let (mut total, mut cur) = (0u32, None::<u32>);
+    let mut any = false;
+    for c in s.chars() {
+        any = true;
+        match c {
+            '百' => {
+                total += cur.unwrap_or(1) * 100;
+                cur = None;
+            }
+            '十' => {
+                total += cur.unwrap_or(1) * 10;
+                cur = None;
+            }
+            c => {
+                let d = digit(c)?;
+                // Digit by digit (`二〇`): positional.
+                cur = Some(cur.map_or(d, |x| x * 10 + d));
+            }
+        }
+    }
+    any.then(|| total + cur.unwrap_or(0))
 }
 
 /// A captured level word (already normalised) as a classification.
@@ -202,7 +336,65 @@ mod tests {
         assert_eq!(head("  機密★6個月 "), some("机密", Some("6个月")));
         assert_eq!(head("絕密★長期"), some("绝密", Some("长期")));
         assert_eq!(head("秘　密"), some("秘密", None));
-        assert_eq!(head("机密☆五年"), some("机密", Some("五年")));
+        assert_eq!(head("机密☆五年"), some("机密", Some("5年")));
+    }
+
+    #[test]
+    fn issue_15_forms_are_markings() {
+        // Label form, optional 保密期限.
+        assert_eq!(head("密级：机密"), some("机密", None));
+        assert_eq!(head("密级:秘密"), some("秘密", None));
+        assert_eq!(
+            head("密级：机密　保密期限：10年"),
+            some("机密", Some("10年"))
+        );
+        assert_eq!(
+            head("密级: 绝密，保密期限: 长期"),
+            some("绝密", Some("长期"))
+        );
+        assert_eq!(head("密级：秘密★6个月"), some("秘密", Some("6个月")));
+        // Chinese numerals, reported canonically.
+        assert_eq!(head("机密★五年"), some("机密", Some("5年")));
+        assert_eq!(head("秘密★六个月"), some("秘密", Some("6个月")));
+        assert_eq!(head("机密★十年"), some("机密", Some("10年")));
+        assert_eq!(head("绝密★二十年"), some("绝密", Some("20年")));
+        assert_eq!(head("秘密★十八个月"), some("秘密", Some("18个月")));
+        assert_eq!(head("秘密★6月"), some("秘密", Some("6个月")));
+        // Until release.
+        assert_eq!(head("绝密★启用前"), some("绝密", Some("启用前")));
+        // Star substitutes.
+        assert_eq!(head("机密☆5年"), some("机密", Some("5年")));
+        assert_eq!(head("机密*5年"), some("机密", Some("5年")));
+        assert_eq!(head("机密＊五年"), some("机密", Some("5年")));
+        // Copy number and urgency on the same line.
+        assert_eq!(head("000123　机密★5年"), some("机密", Some("5年")));
+        assert_eq!(
+            head("份号：000123 机密★5年 特急"),
+            some("机密", Some("5年"))
+        );
+        assert_eq!(head("机密★1年　加急"), some("机密", Some("1年")));
+        assert_eq!(head("特急 秘密"), some("秘密", None));
+        // Template table at the top: each cell is a line.
+        assert_eq!(
+            head("份号\n000001\n密级\n机密★5年\n紧急程度\n特急\n关于……的通知"),
+            some("机密", Some("5年"))
+        );
+        assert_eq!(head("密级\n秘密\n标题"), some("秘密", None));
+        // Invisible characters inside the marking.
+        assert_eq!(head("机\u{200b}密\u{0301}★5年"), some("机密", Some("5年")));
+    }
+
+    #[test]
+    fn issue_15_non_markings() {
+        assert_eq!(head("密级："), None);
+        assert_eq!(head("密级：\n正文"), None);
+        assert_eq!(head("密级：内部"), None);
+        assert_eq!(head("密级：非密"), None);
+        assert_eq!(head("根据规定，“机密★5年”应标注在左上角"), None);
+        assert_eq!(head("标注“密级：机密”的文件"), None);
+        // A ledger: 密级 heads a column, the level words are its cells.
+        assert_eq!(head("密级\n文件名称\n日期\n机密\n关于甲的通知"), None);
+        assert_eq!(head("序号\n文件名称\n密级\n份数\n1\n通知\n机密"), None);
     }
 
     #[test]

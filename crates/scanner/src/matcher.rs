@@ -90,6 +90,8 @@ impl Literals {
 struct Prefilter {
     /// Preimages of every anchor, as UTF-8 literals over raw text.
     ac: Literals,
+    /// The same literals as strings (for byte prefilters in other encodings).
+    lits: Vec<String>,
     /// Output-producing characters needed before / after a candidate.
     back: usize,
     fwd: usize,
@@ -237,6 +239,13 @@ impl Matcher {
 
     pub fn rules(&self) -> &[RuleInfo] {
         &self.rules
+    }
+
+    /// The characters any match must contain one of (every anchor's
+    /// preimages), when the prefilter is in use: text holding none of
+    /// them, in any encoding, cannot match.
+    pub fn anchor_literals(&self) -> Option<&[String]> {
+        self.prefilter.as_ref().map(|p| p.lits.as_slice())
     }
 
     /// Whether the raw-text prefilter is in use (diagnostics, tests).
@@ -513,7 +522,12 @@ fn build_prefilter(anchors: &[char], back: usize, fwd: usize) -> Option<Prefilte
                 .ok()?,
         ),
     };
-    Some(Prefilter { ac, back, fwd })
+    Some(Prefilter {
+        ac,
+        lits,
+        back,
+        fwd,
+    })
 }
 
 /// Does this raw character produce output and start an NFKC unit?

@@ -39,9 +39,11 @@ struct Table {
     complex: HashMap<u32, Box<str>>,
 }
 
-/// Whitespace, line breaks and default-ignorable code points (zero-width
+/// Whitespace, line breaks, default-ignorable code points (zero-width
 /// space/joiners, word joiner, BOM, soft hyphen, bidi controls, variation
-/// selectors, tags): all invisible or blank, all removed.
+/// selectors, tags) and the other format characters (Unicode Cf): all
+/// invisible or blank, all removed. Combining marks left over after NFKC
+/// (Unicode Mn with a combining class) are removed in `slow_path`.
 pub fn is_removable(c: char) -> bool {
     if c.is_whitespace() {
         return true;
@@ -49,7 +51,11 @@ pub fn is_removable(c: char) -> bool {
     matches!(c as u32,
         0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5
         | 0x180B..=0x180F | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F
-        | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8
+        | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFFB
+        // Other format characters (Unicode Cf): Arabic number signs, the
+        // Syriac abbreviation mark, Egyptian format controls, ...
+        | 0x0600..=0x0605 | 0x06DD | 0x070F | 0x0890 | 0x0891 | 0x08E2
+        | 0x110BD | 0x110CD | 0x13430..=0x1343F
         | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
 }
 
@@ -279,6 +285,10 @@ fn slow_path(t: &Table, input: &str, i: usize, out: &mut String) -> usize {
     for d in input[start..j].nfkc() {
         match entry(t, d as u32) {
             REMOVE => {}
+            // A combining mark NFKC did not compose into its base (`机` +
+            // U+0301) is invisible decoration: dropped, so it cannot split
+            // a term (issue 15).
+            CONTEXT if canonical_combining_class(d) != 0 => {}
             CONTEXT => out.push(d),
             COMPLEX => {
                 if let Some(s) = t.complex.get(&(d as u32)) {
@@ -407,6 +417,11 @@ mod tests {
         assert_eq!(normalise("𝐀𝐁"), "ab");
         // Composition with the previous character: e + combining acute.
         assert_eq!(normalise("Cafe\u{301}"), "café");
+        // A mark that composes with nothing is dropped (issue 15).
+        assert_eq!(
+            normalise("玄\u{301}鸟\u{0316}\u{0300}柒\u{0600}号"),
+            "玄鸟柒号"
+        );
         assert_eq!(normalise("CAFÉ"), "café");
         // Hangul jamo compose into a syllable.
         assert_eq!(normalise("\u{1100}\u{1161}"), "\u{ac00}");
@@ -416,7 +431,8 @@ mod tests {
     fn fold_matches_reference_nfkc_on_mixed_text() {
         let s = "Ａｂｃ　機密★６個月，ｘｎ－０７ａ型 e\u{301}\u{0327} ①② ｶﾞ ﾊﾟ";
         let mut reference = String::new();
-        for c in s.nfkc() {
+        // Marks left uncomposed by NFKC are dropped (issue 15).
+        for c in s.nfkc().filter(|&c| canonical_combining_class(c) == 0) {
             post_fold(c, &mut reference);
         }
         // Half-width katakana with voiced marks compose under NFKC.

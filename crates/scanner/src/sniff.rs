@@ -3,8 +3,8 @@
 //!
 //! Zip containers are told apart by their entries (`[Content_Types].xml` →
 //! OOXML, `mimetype` = `application/vnd.oasis.opendocument.*` → ODF,
-//! `OFD.xml` → OFD, anything else → archive); gzip by its magic, tar by the
-//! ustar magic of its first header. Binary junk (executables,
+//! `OFD.xml` → OFD, anything else → archive); gzip, 7z, xz, bzip2 and RAR
+//! (v4, v5) by their magic, tar by the ustar magic of its first header. Binary junk (executables,
 //! images, media, other compressed formats) is `Binary`: its content is
 //! skipped (counted, not called clean) while its name is still scanned.
 
@@ -25,6 +25,11 @@ pub enum Format {
     Zip,
     Gzip,
     Tar,
+    SevenZ,
+    Xz,
+    Bzip2,
+    Rar,
+    Uof,
     Binary,
 }
 
@@ -44,6 +49,11 @@ impl Format {
             Format::Zip => "zip",
             Format::Gzip => "gzip",
             Format::Tar => "tar",
+            Format::SevenZ => "7z",
+            Format::Xz => "xz",
+            Format::Bzip2 => "bzip2",
+            Format::Rar => "rar",
+            Format::Uof => "uof",
             Format::Binary => "binary",
         }
     }
@@ -58,9 +68,6 @@ const BINARY_MAGIC: &[&[u8]] = &[
     b"\xff\xd8\xff",
     b"GIF87a",
     b"GIF89a",
-    b"\xfd7zXZ\x00",
-    b"7z\xbc\xaf\x27\x1c",
-    b"Rar!\x1a\x07",
     b"SQLite format 3\x00",
     b"\x00asm",
     b"\xca\xfe\xba\xbe",
@@ -88,6 +95,20 @@ pub fn sniff(data: &[u8]) -> Format {
     if data.starts_with(b"\x1f\x8b\x08") {
         return Format::Gzip;
     }
+    // Archives and compressors by their magic, whatever their first member
+    // is (a RAR whose first member is a .docx is a RAR).
+    if data.starts_with(crate::extract::sevenz::MAGIC) {
+        return Format::SevenZ;
+    }
+    if data.starts_with(crate::extract::compressed::XZ_MAGIC) {
+        return Format::Xz;
+    }
+    if crate::extract::compressed::is_bzip2(data) {
+        return Format::Bzip2;
+    }
+    if crate::extract::rar::is_rar(data) {
+        return Format::Rar;
+    }
     // ustar ("ustar\0", POSIX) or GNU ("ustar  \0") magic in the first header.
     if data.len() >= 512 && data[257..262] == *b"ustar" {
         return Format::Tar;
@@ -108,6 +129,17 @@ pub fn sniff(data: &[u8]) -> Format {
     }
     // Text-based formats: look at the start, past a BOM and blank space.
     let start = strip_bom_and_space(head);
+    // Single-file XML office documents: flat ODF and UOF (GB/T 20916).
+    if start.starts_with(b"<?xml") || start.starts_with(b"<office:") || start.starts_with(b"<uof:")
+    {
+        let wide = &data[..data.len().min(4096)];
+        if crate::extract::odf::is_flat(wide) {
+            return Format::Odf;
+        }
+        if crate::extract::uof::is_uof(wide) {
+            return Format::Uof;
+        }
+    }
     if start.starts_with(b"{\\rtf") {
         return Format::Rtf;
     }
@@ -310,6 +342,15 @@ mod tests {
             sniff(&[0u8, 1, 2, 3, 0, 0, 7, 8, 0, 0, 200, 3, 0, 4]),
             Format::Binary
         );
+        // Issue 15: archives by magic; a RAR starting with an OOXML member
+        // is still a RAR.
+        assert_eq!(sniff(b"7z\xbc\xaf\x27\x1c\0\x04"), Format::SevenZ);
+        assert_eq!(sniff(b"\xfd7zXZ\x00\x00\x04"), Format::Xz);
+        assert_eq!(sniff(b"BZh91AY&SY\x00\x00\x00\x00"), Format::Bzip2);
+        assert_eq!(sniff(b"BZh9 is not bzip2"), Format::Text);
+        let rar = crate::extract::test_support::fixture("rar/first_member_ooxml.rar");
+        assert_eq!(sniff(&rar), Format::Rar);
+        assert_eq!(sniff(b"Rar!\x1a\x07\x00\x01\x02"), Format::Rar);
         assert!(is_plain_text(b"hello"));
         assert!(!is_plain_text(b"%PDF-1.4"));
     }

@@ -79,6 +79,12 @@ pub struct WireLimits {
     pub max_elements: u64,
     pub max_text_chars: usize,
     pub timeout_ms: u64,
+    #[serde(default = "default_max_findings")]
+    pub max_findings_per_file: usize,
+}
+
+fn default_max_findings() -> usize {
+    Limits::default().max_findings_per_file
 }
 
 impl From<&Limits> for WireLimits {
@@ -91,6 +97,7 @@ impl From<&Limits> for WireLimits {
             max_elements: l.max_elements,
             max_text_chars: l.max_text_chars,
             timeout_ms: u64::try_from(l.timeout.as_millis()).unwrap_or(u64::MAX),
+            max_findings_per_file: l.max_findings_per_file,
         }
     }
 }
@@ -105,6 +112,7 @@ impl From<&WireLimits> for Limits {
             max_elements: w.max_elements,
             max_text_chars: w.max_text_chars,
             timeout: Duration::from_millis(w.timeout_ms),
+            max_findings_per_file: w.max_findings_per_file,
         }
     }
 }

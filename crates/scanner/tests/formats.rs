@@ -197,3 +197,12 @@ macro_rules! format_dirs {
 format_dirs!(
     docx, xlsx, pptx, odt, ods, odp, rtf, eml, ofd, pdf, doc, xls, ppt, wps, et, dps
 );
+
+// Issue 15 archives (fixtures/formats/gen_archives.py). Directory names
+// that are not identifiers get a wrapper.
+format_dirs!(xz, bz2, rar, fodt, fods, fodp, uof);
+
+#[test]
+fn sevenz() {
+    check_dir("7z");
+}

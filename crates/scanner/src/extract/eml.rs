@@ -72,14 +72,40 @@ fn parse(data: &[u8], max_chars: usize) -> Result<(Document, usize), ExtractErro
         return Err(ExtractError::Corrupt("mail without headers".into()));
     }
     let mut tb = TextBuf::new(max_chars);
-    for part in msg.text_bodies() {
+    // Every text part: the plain-text bodies first (they make the head),
+    // then HTML bodies that are not the same part — a multipart/alternative
+    // whose words are only in its HTML half must not hide them (issue 15).
+    let mut ids: Vec<u32> = msg.text_body.clone();
+    for id in &msg.html_body {
+        if !ids.contains(id) {
+            ids.push(*id);
+        }
+    }
+    // The HTML half of an alternative usually repeats the plain half: it is
+    // added only when its words differ, so counts are not doubled.
+    let squeeze = |s: &str| -> String { s.chars().filter(|c| !c.is_whitespace()).collect() };
+    let mut plain_seen: Vec<String> = Vec::new();
+    for (i, part) in ids.iter().filter_map(|&id| msg.part(id)).enumerate() {
+        let from_html_list = i >= msg.text_body.len();
         match &part.body {
+            PartType::Text(t) if from_html_list && plain_seen.contains(&squeeze(t)) => continue,
             PartType::Text(t) if t.contains('\u{FFFD}') => match undeclared_8bit(&msg, part) {
                 Some(fixed) => tb.push_str(&fixed),
                 None => tb.push_str(t),
             },
-            PartType::Text(t) => tb.push_str(t),
-            PartType::Html(h) => tb.push_str(&mail_parser::decoders::html::html_to_text(h)),
+            PartType::Text(t) => {
+                tb.push_str(t);
+                if plain_seen.len() < 16 {
+                    plain_seen.push(squeeze(t));
+                }
+            }
+            PartType::Html(h) => {
+                let text = mail_parser::decoders::html::html_to_text(h);
+                if from_html_list && plain_seen.contains(&squeeze(&text)) {
+                    continue;
+                }
+                tb.push_str(&text);
+            }
             _ => {}
         }
         tb.newline();

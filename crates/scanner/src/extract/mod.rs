@@ -12,6 +12,7 @@
 //! happens once, in the matcher.
 
 pub mod archive;
+pub mod compressed;
 pub mod eml;
 pub mod gzip;
 pub mod odf;
@@ -19,8 +20,11 @@ pub mod ofd;
 pub mod ole;
 pub mod ooxml;
 pub mod pdf;
+pub mod rar;
 pub mod rtf;
+pub mod sevenz;
 pub mod tar;
+pub mod uof;
 
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -42,6 +46,10 @@ pub struct Limits {
     pub max_text_chars: usize,
     /// Wall time per file.
     pub timeout: Duration,
+    /// Findings reported for one top-level file (an archive's members
+    /// included); the rest are summarised in one finding (issue 15: a
+    /// 57 KB `42.zip` must not make a 15 MB report).
+    pub max_findings_per_file: usize,
 }
 
 impl Default for Limits {
@@ -54,6 +62,7 @@ impl Default for Limits {
             max_elements: 5_000_000,
             max_text_chars: 32 << 20,
             timeout: Duration::from_secs(30),
+            max_findings_per_file: 100,
         }
     }
 }
@@ -197,6 +206,10 @@ pub struct Document {
     /// member over the limits): each becomes an `unscannable` finding named
     /// `parent!/name`, while the rest of the document is still scanned.
     pub failed_children: Vec<FailedChild>,
+    /// The document could be read only in part (an archive cut short or
+    /// damaged after some members): what was read is scanned, and the file
+    /// is also reported `unscannable` with this reason.
+    pub incomplete: Option<ExtractError>,
 }
 
 /// An embedded file that could not be extracted from its parent.

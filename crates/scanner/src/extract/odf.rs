@@ -9,6 +9,10 @@
 //! (`text:soft-page-break` or a paragraph style breaking the page); for
 //! presentations the first slide. A manifest with `manifest:encryption-data`
 //! means the members are ciphertext: `Encrypted`.
+//!
+//! Flat ODF (`.fodt`, `.fods`, `.fodp`: one XML file whose root
+//! `office:document` holds meta, styles, master pages and body) goes through
+//! the same walkers, over the one document (issue 15).
 
 use super::ooxml::common::{Package, TextBuf, attr, next, text_of, xml_reader};
 use super::{Child, Ctx, Document, ExtractError, ExtractResult, FailedChild};
@@ -17,7 +21,79 @@ use std::collections::HashSet;
 
 const HEAD_CHARS: usize = 4000;
 
+/// Whether `head` (a file's first kilobytes) is a flat ODF document.
+pub fn is_flat(head: &[u8]) -> bool {
+    let h = &head[..head.len().min(4096)];
+    memchr::memmem::find(h, b"<office:document ").is_some()
+        && memchr::memmem::find(h, b"urn:oasis:names:tc:opendocument:xmlns:office").is_some()
+}
+
+/// Flat ODF: the one XML document is content, styles and meta at once.
+fn extract_flat(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
+    let h = &data[..data.len().min(8192)];
+    let mime = memchr::memmem::find(h, b"office:mimetype=\"")
+        .map(|i| {
+            let rest = &h[i + 17..];
+            let end = memchr::memchr(b'"', rest).unwrap_or(0);
+            String::from_utf8_lossy(&rest[..end]).into_owned()
+        })
+        .unwrap_or_default();
+    let format = match format_of(&mime) {
+        "ods" => "fods",
+        "odp" => "fodp",
+        "odg" => "fodg",
+        _ => "fodt",
+    };
+    let mut body = TextBuf::new(ctx.limits.max_text_chars);
+    let (first_break, first_master) = content_text(data, "flat ODF", ctx, &mut body)?;
+    let mut header = TextBuf::new(ctx.limits.max_text_chars);
+    let mut other = TextBuf::new(ctx.limits.max_text_chars);
+    master_pages(data, first_master.as_deref(), ctx, &mut header, &mut other)?;
+    let (mut doc, tb) = assemble(format, body, first_break, &header, &other);
+    doc.properties = meta_properties(data, ctx)?;
+    doc.truncated = tb.truncated || header.truncated || other.truncated;
+    doc.text = tb.text;
+    Ok(doc)
+}
+
+/// The document from its walked parts: head (first page's header, then the
+/// body up to the first page break) and the text buffer (header, body,
+/// other headers and footers) to which embedded objects may be added.
+fn assemble(
+    format: &'static str,
+    body: TextBuf,
+    first_break: Option<usize>,
+    header: &TextBuf,
+    other: &TextBuf,
+) -> (Document, TextBuf) {
+    let mut doc = Document {
+        format,
+        ..Document::default()
+    };
+    let body_head: String = match first_break {
+        Some(at) => body.text[..at].to_owned(),
+        None => body.text.chars().take(HEAD_CHARS).collect(),
+    };
+    let mut head = header.text.clone();
+    if !head.is_empty() && !head.ends_with('\n') {
+        head.push('\n');
+    }
+    head.push_str(&body_head);
+    doc.head = Some(head);
+    let mut tb = TextBuf::new(body.max());
+    tb.push_str(&header.text);
+    tb.newline();
+    tb.push_str(&body.text);
+    tb.newline();
+    tb.push_str(&other.text);
+    tb.newline();
+    (doc, tb)
+}
+
 pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
+    if !data.starts_with(b"PK") && is_flat(data) {
+        return extract_flat(data, ctx);
+    }
     let mut pkg = Package::open(data, ctx)?;
     let mime = match pkg.read("mimetype", ctx)? {
         Some(m) if m.len() < 256 => String::from_utf8_lossy(&m).trim().to_owned(),
@@ -54,30 +130,7 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
             &mut other,
         )?;
     }
-
-    let mut doc = Document {
-        format,
-        ..Document::default()
-    };
-    let body_head: String = match first_break {
-        Some(at) => body.text[..at].to_owned(),
-        None => body.text.chars().take(HEAD_CHARS).collect(),
-    };
-    let mut head = header.text.clone();
-    if !head.is_empty() && !head.ends_with('\n') {
-        head.push('\n');
-    }
-    head.push_str(&body_head);
-    doc.head = Some(head);
-
-    let mut tb = TextBuf::new(ctx.limits.max_text_chars);
-    tb.push_str(&header.text);
-    tb.newline();
-    tb.push_str(&body.text);
-    tb.newline();
-    tb.push_str(&other.text);
-    tb.newline();
-    drop(body);
+    let (mut doc, mut tb) = assemble(format, body, first_break, &header, &other);
 
     // Embedded sub-documents: `Object N/content.xml` is ODF text of its own;
     // a bare `Object N` member is a foreign (OLE) object, scanned as a child.
@@ -147,6 +200,7 @@ fn content_text(
     let mut para_stack: Vec<bool> = Vec::new(); // break-after pending per open paragraph
     let mut first_break: Option<usize> = None;
     let mut pages = 0usize;
+    let mut skip_depth = 0usize;
     let mark = |tb: &TextBuf, at: usize, fb: &mut Option<usize>| {
         if fb.is_none() && tb.text[start_len..at].chars().any(|c| !c.is_whitespace()) {
             *fb = Some(at);
@@ -155,6 +209,20 @@ fn content_text(
     loop {
         let ev = next(&mut r, part, ctx)?;
         match ev {
+            // Flat ODF: master pages (headers, footers) and named styles
+            // are read by `master_pages`, not as body text.
+            Event::Start(ref e)
+                if skip_depth == 0
+                    && matches!(
+                        e.name().as_ref(),
+                        b"office:master-styles" | b"office:styles"
+                    ) =>
+            {
+                skip_depth = 1;
+            }
+            Event::Start(_) if skip_depth > 0 => skip_depth += 1,
+            Event::End(_) if skip_depth > 0 => skip_depth -= 1,
+            _ if skip_depth > 0 => {}
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_start = matches!(ev, Event::Start(_));
                 let qn = e.name();

@@ -81,6 +81,13 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
             break;
         }
     }
+    // Text outside the pages' own objects: annotations (stamps, notes,
+    // watermarks: `Annotations.xml` and the per-page files it lists) and
+    // resources (`CompositeGraphicUnit`s that pages place with
+    // `CompositeObject`, in PublicRes/DocumentRes). Never head lines.
+    if !tb.truncated {
+        extra_text(&mut pkg, ctx, &mut tb)?;
+    }
     // Built field by field (not a full literal) so fields added to
     // Document later keep their defaults here.
     let mut doc = Document {
@@ -94,6 +101,46 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
     doc.children = children;
     doc.failed_children = failed;
     Ok(doc)
+}
+
+/// `TextCode` text of annotation and resource parts, one text object per
+/// line.
+fn extra_text(pkg: &mut Package<'_>, ctx: &mut Ctx, tb: &mut TextBuf) -> Result<(), ExtractError> {
+    let parts: Vec<String> = pkg
+        .names()
+        .iter()
+        .filter(|n| {
+            let l = n.to_ascii_lowercase();
+            l.ends_with(".xml")
+                && (l.contains("annot") || l.ends_with("res.xml") || l.contains("/res/"))
+        })
+        .cloned()
+        .collect();
+    for part in parts {
+        let Some(xml) = pkg.read(&part, ctx)? else {
+            continue;
+        };
+        let mut r = xml_reader(&xml);
+        let mut in_code = false;
+        loop {
+            match next(&mut r, &part, ctx)? {
+                Event::Start(e) if e.local_name().as_ref() == b"TextCode" => in_code = true,
+                Event::End(e) => match e.local_name().as_ref() {
+                    b"TextCode" => in_code = false,
+                    b"TextObject" => tb.newline(),
+                    _ => {}
+                },
+                Event::Text(t) if in_code => tb.push_str(&text_of(&t)),
+                Event::Eof => break,
+                _ => {}
+            }
+            if tb.truncated {
+                return Ok(());
+            }
+        }
+        tb.newline();
+    }
+    Ok(())
 }
 
 /// `Attachments.xml`: files carried inside the OFD (`Attachment/FileLoc`),
@@ -443,5 +490,37 @@ mod tests {
         let mut tb = TextBuf::new(1000);
         lines(p.glyphs, &mut tb);
         assert_eq!(tb.text, "top\nACB\n");
+    }
+
+    /// Issue 15: annotations and composite graphic units hold text too.
+    #[test]
+    fn annotations_and_composite_units_are_text() {
+        use std::io::Write;
+        let src = fixture("ofd/unmarked.ofd");
+        let mut zin = zip::ZipArchive::new(std::io::Cursor::new(&src[..])).unwrap();
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for i in 0..zin.len() {
+            w.raw_copy_file(zin.by_index_raw(i).unwrap()).unwrap();
+        }
+        let o = zip::write::SimpleFileOptions::default();
+        w.start_file("Doc_0/Annots/Page_0/Annotation.xml", o)
+            .unwrap();
+        w.write_all(
+            "<ofd:PageAnnot xmlns:ofd=\"http://www.ofdspec.org/2016\"><ofd:Annot Type=\"Stamp\"><ofd:Appearance Boundary=\"0 0 50 20\"><ofd:TextObject ID=\"90\" Boundary=\"0 0 50 20\" Font=\"1\" Size=\"5\"><ofd:TextCode X=\"0\" Y=\"5\">玄鸟柒号</ofd:TextCode></ofd:TextObject></ofd:Appearance></ofd:Annot></ofd:PageAnnot>"
+                .as_bytes(),
+        )
+        .unwrap();
+        w.start_file("Doc_0/DocumentRes.xml", o).unwrap();
+        w.write_all(
+            "<ofd:Res xmlns:ofd=\"http://www.ofdspec.org/2016\"><ofd:CompositeGraphicUnits><ofd:CompositeGraphicUnit ID=\"91\" Width=\"50\" Height=\"20\"><ofd:Content><ofd:TextObject ID=\"92\" Boundary=\"0 0 50 20\" Font=\"1\" Size=\"5\"><ofd:TextCode X=\"0\" Y=\"5\">示例工程资源单元</ofd:TextCode></ofd:TextObject></ofd:Content></ofd:CompositeGraphicUnit></ofd:CompositeGraphicUnits></ofd:Res>"
+                .as_bytes(),
+        )
+        .unwrap();
+        let data = w.finish().unwrap().into_inner();
+        let d = extract(&data, &mut Ctx::new(Limits::default())).unwrap();
+        assert!(d.text.contains("玄鸟柒号"), "{}", d.text);
+        assert!(d.text.contains("示例工程"), "{}", d.text);
+        assert!(d.text.contains("示例工程资源单元"));
+        assert!(!d.head.unwrap().contains("资源单元"));
     }
 }

@@ -157,6 +157,11 @@ impl TextBuf {
         }
     }
 
+    /// The character cap this buffer was made with.
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
     pub(crate) fn push_str(&mut self, s: &str) {
         if self.truncated || s.is_empty() {
             return;

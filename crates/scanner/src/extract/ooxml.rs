@@ -58,6 +58,7 @@ pub fn encrypted_ooxml_in_cfb(data: &[u8]) -> Option<ExtractError> {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Word,
     Sheet,
@@ -105,6 +106,9 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
         }
     }
     drop(main_xml);
+    if kind != Kind::Other {
+        extra_parts(&mut pkg, ctx, &mut tb, kind == Kind::Slides)?;
+    }
     doc.properties = properties(&mut pkg, ctx)?;
     embeddings(&mut pkg, ctx, &mut doc)?;
     doc.truncated = tb.truncated;
@@ -227,6 +231,9 @@ struct WordInfo {
     header_refs: Vec<(String, String)>,
     /// The first section has a distinct first-page header.
     title_pg: bool,
+    /// Text of tracked deletions (`w:del`, `w:moveFrom`): keyword text, but
+    /// not what a reader of the final document sees, so never head lines.
+    deleted: String,
 }
 
 /// Walk one WordprocessingML part (body, header, notes, comments), appending
@@ -249,6 +256,7 @@ fn word_part(
     let mut sect_seen = false;
     let mut collecting = false;
     let mut p_has_sect = false;
+    let mut del_at: Option<usize> = None;
     // Only a break after some visible text ends the first page.
     let mark = |tb: &TextBuf, at: usize, info: &mut WordInfo| {
         if info.first_break.is_none() && tb.text[start_len..at].chars().any(|c| !c.is_whitespace())
@@ -276,6 +284,9 @@ fn word_part(
                     b"p" if is_start => {
                         p_start = tb.len();
                         p_has_sect = false;
+                    }
+                    b"del" | b"moveFrom" if is_start && del_at.is_none() => {
+                        del_at = Some(depth - 1);
                     }
                     b"r" if is_start => runs += 1,
                     b"t" | b"delText" if is_start => in_text = true,
@@ -323,6 +334,10 @@ fn word_part(
                     }
                     continue;
                 }
+                if del_at == Some(depth) {
+                    del_at = None;
+                    info.deleted.push('\n');
+                }
                 match e.local_name().as_ref() {
                     b"t" | b"delText" => in_text = false,
                     b"r" => runs = runs.saturating_sub(1),
@@ -343,6 +358,16 @@ fn word_part(
                     _ => {}
                 }
             }
+            Event::Text(ref t)
+                if in_text
+                    && skip_at.is_none()
+                    && del_at.is_some()
+                    && info.deleted.len() < ctx.limits.max_text_chars =>
+            {
+                info.deleted.push_str(&text_of(t));
+            }
+            // Deleted text beyond the cap is dropped, never made visible.
+            Event::Text(_) if del_at.is_some() => {}
             Event::Text(ref t) if in_text && skip_at.is_none() => tb.push_str(&text_of(t)),
             Event::CData(ref t) if in_text && skip_at.is_none() => {
                 tb.push_str(&String::from_utf8_lossy(t.as_ref()))
@@ -388,10 +413,11 @@ fn word(
             .map(|(_, _, t)| t.clone())
     });
     let mut header = TextBuf::new(ctx.limits.max_text_chars);
+    let mut deleted = info.deleted.clone();
     if let Some(t) = &first_target
         && let Some(xml) = pkg.read(t, ctx)?
     {
-        word_part(&xml, t, ctx, &mut header)?;
+        deleted.push_str(&word_part(&xml, t, ctx, &mut header)?.deleted);
     }
 
     let body_head: String = match info.first_break {
@@ -416,10 +442,13 @@ fn word(
                 continue;
             }
             if let Some(xml) = pkg.read(target, ctx)? {
-                word_part(&xml, target, ctx, tb)?;
+                deleted.push_str(&word_part(&xml, target, ctx, tb)?.deleted);
             }
         }
     }
+    // Tracked deletions last, after every visible story.
+    tb.push_str(&deleted);
+    tb.newline();
     Ok(head)
 }
 
@@ -793,7 +822,12 @@ fn slides(
         let before = tb.len();
         drawing_text(&xml, &target, b"t", ctx, tb)?;
         if head.is_none() {
-            head = Some(tb.text[before..].to_owned());
+            // What the first slide shows from its layout and master (a
+            // marking placed once on the master is on every slide) comes
+            // first, then the slide's own text.
+            let mut h = first_slide_furniture(pkg, &target, ctx)?;
+            h.push_str(&tb.text[before..]);
+            head = Some(h);
         }
         drop(xml);
         for (_, ty, t) in part_rels(pkg, &target, ctx)? {
@@ -808,6 +842,133 @@ fn slides(
         }
     }
     Ok(head.unwrap_or_default())
+}
+
+/// The text a slide shows from its layout and that layout's master: the
+/// shapes that are not placeholders (placeholder prompts such as 单击此处编辑
+/// 母版标题样式 are replaced by the slide's own text and never shown).
+fn first_slide_furniture(
+    pkg: &mut Package<'_>,
+    slide: &str,
+    ctx: &mut Ctx,
+) -> Result<String, ExtractError> {
+    let mut out = String::new();
+    let layout = part_rels(pkg, slide, ctx)?
+        .into_iter()
+        .find(|(_, ty, _)| ty.ends_with("/slideLayout"))
+        .map(|(_, _, t)| t);
+    let Some(layout) = layout else {
+        return Ok(out);
+    };
+    let master = part_rels(pkg, &layout, ctx)?
+        .into_iter()
+        .find(|(_, ty, _)| ty.ends_with("/slideMaster"))
+        .map(|(_, _, t)| t);
+    for part in master.iter().chain(std::iter::once(&layout)) {
+        if let Some(xml) = pkg.read(part, ctx)? {
+            out.push_str(&shapes_text(&xml, part, ctx)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Text of the shapes of a master or layout that are not placeholders,
+/// one paragraph per line.
+fn shapes_text(xml: &[u8], part: &str, ctx: &mut Ctx) -> Result<String, ExtractError> {
+    let mut out = String::new();
+    let mut r = xml_reader(xml);
+    // Text of the shape being read, and whether it is a placeholder.
+    let mut shape: Option<(String, bool)> = None;
+    let mut in_t = false;
+    loop {
+        let ev = next(&mut r, part, ctx)?;
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_start = matches!(ev, Event::Start(_));
+                match e.local_name().as_ref() {
+                    b"sp" if is_start => shape = Some((String::new(), false)),
+                    b"ph" => {
+                        if let Some(s) = shape.as_mut() {
+                            s.1 = true;
+                        }
+                    }
+                    b"t" if is_start => in_t = true,
+                    _ => {}
+                }
+            }
+            Event::End(ref e) => match e.local_name().as_ref() {
+                b"t" => in_t = false,
+                b"p" => {
+                    if let Some(s) = shape.as_mut() {
+                        s.0.push('\n');
+                    }
+                }
+                b"sp" => {
+                    if let Some((text, false)) = shape.take() {
+                        out.push_str(&text);
+                    }
+                }
+                _ => {}
+            },
+            Event::Text(ref t) if in_t => {
+                if let Some(s) = shape.as_mut()
+                    && s.0.len() < 64 * 1024
+                {
+                    s.0.push_str(&text_of(t));
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Parts that hold visible text outside the main story, found by name:
+/// SmartArt data (`diagrams/data*.xml`), charts (titles, series names,
+/// categories: `a:t` and cached `c:v`), threaded comments, and for slides
+/// the masters and layouts (their non-placeholder shapes).
+fn extra_parts(
+    pkg: &mut Package<'_>,
+    ctx: &mut Ctx,
+    tb: &mut TextBuf,
+    slides: bool,
+) -> Result<(), ExtractError> {
+    let parts: Vec<String> = pkg
+        .names()
+        .iter()
+        .filter(|n| {
+            let l = n.to_ascii_lowercase();
+            l.ends_with(".xml")
+                && (l.contains("/diagrams/data")
+                    || l.contains("/charts/chart")
+                    || l.contains("/threadedcomments/")
+                    || (slides && (l.contains("/slidemasters/") || l.contains("/slidelayouts/"))))
+        })
+        .cloned()
+        .collect();
+    for part in parts {
+        if tb.truncated {
+            break;
+        }
+        let Some(xml) = pkg.read(&part, ctx)? else {
+            continue;
+        };
+        let l = part.to_ascii_lowercase();
+        if l.contains("/slidemasters/") || l.contains("/slidelayouts/") {
+            let t = shapes_text(&xml, &part, ctx)?;
+            tb.push_str(&t);
+            tb.newline();
+        } else if l.contains("/charts/chart") {
+            drawing_text(&xml, &part, b"t", ctx, tb)?;
+            drawing_text(&xml, &part, b"v", ctx, tb)?;
+        } else if l.contains("/threadedcomments/") {
+            drawing_text(&xml, &part, b"text", ctx, tb)?;
+        } else {
+            drawing_text(&xml, &part, b"t", ctx, tb)?;
+        }
+    }
+    Ok(())
 }
 
 // ------------------------------------------------------------- properties --
@@ -1251,5 +1412,110 @@ mod tests {
         });
         let e = extract(&fixture("docx/marked_header.docx"), &mut ctx).unwrap_err();
         assert!(matches!(e, ExtractError::Limit(_)), "{e:?}");
+    }
+
+    /// A package from (name, xml) parts, written with the zip crate.
+    fn package(parts: &[(&str, &str)]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (n, d) in parts {
+            w.start_file(*n, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            w.write_all(d.as_bytes()).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    const CT: &str = r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>"#;
+    const W: &str = "http://schemas.openxmlformats.org/wordprocessingml/2006/main";
+    const R: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+
+    fn rels(items: &[(&str, &str, &str)]) -> String {
+        let mut s = String::from(
+            r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">"#,
+        );
+        for (id, ty, target) in items {
+            s.push_str(&format!(
+                r#"<Relationship Id="{id}" Type="{R}/{ty}" Target="{target}"/>"#
+            ));
+        }
+        s.push_str("</Relationships>");
+        s
+    }
+
+    #[test]
+    fn tracked_deletions_are_text_but_not_head() {
+        let body = format!(
+            r#"<w:document xmlns:w="{W}"><w:body>
+            <w:p><w:del w:id="1" w:author="a"><w:r><w:delText>机密★5年</w:delText></w:r></w:del></w:p>
+            <w:p><w:r><w:t>关于</w:t></w:r><w:del w:id="2" w:author="a"><w:r><w:delText>玄鸟柒号</w:delText></w:r></w:del><w:r><w:t>项目的通知</w:t></w:r></w:p>
+            </w:body></w:document>"#
+        );
+        let root = rels(&[("r1", "officeDocument", "word/document.xml")]);
+        let data = package(&[
+            ("[Content_Types].xml", CT),
+            ("_rels/.rels", &root),
+            ("word/document.xml", &body),
+        ]);
+        let d = extract(&data, &mut Ctx::new(Limits::default())).unwrap();
+        let head = d.head.unwrap();
+        assert!(!head.contains("机密"), "{head}");
+        assert!(head.contains("关于项目的通知"), "{head}");
+        assert!(d.text.contains("玄鸟柒号"), "{}", d.text);
+        assert!(d.text.contains("机密★5年"), "{}", d.text);
+    }
+
+    #[test]
+    fn slide_master_layout_smartart_and_chart_text() {
+        let p = "http://schemas.openxmlformats.org/presentationml/2006/main";
+        let a = "http://schemas.openxmlformats.org/drawingml/2006/main";
+        let shape = |text: &str, ph: bool| {
+            format!(
+                r#"<p:sp><p:nvSpPr><p:cNvPr id="2" name="x"/><p:cNvSpPr/><p:nvPr>{}</p:nvPr></p:nvSpPr><p:txBody><a:p><a:r><a:t>{text}</a:t></a:r></a:p></p:txBody></p:sp>"#,
+                if ph { r#"<p:ph type="title"/>"# } else { "" }
+            )
+        };
+        let tree = |shapes: String, root: &str| {
+            format!(
+                r#"<p:{root} xmlns:p="{p}" xmlns:a="{a}" xmlns:r="{R}"><p:cSld><p:spTree>{shapes}</p:spTree></p:cSld></p:{root}>"#
+            )
+        };
+        let master = tree(
+            shape("单击此处编辑母版标题样式", true) + &shape("机密★五年", false),
+            "sldMaster",
+        );
+        let layout = tree(shape("单击此处编辑标题", true), "sldLayout");
+        let slide = tree(shape("汇报", true) + &shape("第一页正文", false), "sld");
+        let pres = format!(
+            r#"<p:presentation xmlns:p="{p}" xmlns:r="{R}"><p:sldIdLst><p:sldId id="256" r:id="rId2"/></p:sldIdLst></p:presentation>"#
+        );
+        let chart = r#"<c:chartSpace xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><c:chart><c:title><c:tx><c:rich><a:p><a:r><a:t>进度图</a:t></a:r></a:p></c:rich></c:tx></c:title><c:plotArea><c:barChart><c:ser><c:tx><c:strRef><c:strCache><c:pt idx="0"><c:v>示例工程</c:v></c:pt></c:strCache></c:strRef></c:tx></c:ser></c:barChart></c:plotArea></c:chart></c:chartSpace>"#;
+        let smartart = r#"<dgm:dataModel xmlns:dgm="http://schemas.openxmlformats.org/drawingml/2006/diagram" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><dgm:ptLst><dgm:pt modelId="1"><dgm:t><a:p><a:r><a:t>玄鸟柒号</a:t></a:r></a:p></dgm:t></dgm:pt></dgm:ptLst></dgm:dataModel>"#;
+        let root = rels(&[("r1", "officeDocument", "ppt/presentation.xml")]);
+        let pres_rels = rels(&[("rId2", "slide", "slides/slide1.xml")]);
+        let slide_rels = rels(&[("rId1", "slideLayout", "../slideLayouts/slideLayout1.xml")]);
+        let layout_rels = rels(&[("rId1", "slideMaster", "../slideMasters/slideMaster1.xml")]);
+        let data = package(&[
+            ("[Content_Types].xml", CT),
+            ("_rels/.rels", &root),
+            ("ppt/presentation.xml", &pres),
+            ("ppt/_rels/presentation.xml.rels", &pres_rels),
+            ("ppt/slides/slide1.xml", &slide),
+            ("ppt/slides/_rels/slide1.xml.rels", &slide_rels),
+            ("ppt/slideLayouts/slideLayout1.xml", &layout),
+            ("ppt/slideLayouts/_rels/slideLayout1.xml.rels", &layout_rels),
+            ("ppt/slideMasters/slideMaster1.xml", &master),
+            ("ppt/charts/chart1.xml", chart),
+            ("ppt/diagrams/data1.xml", smartart),
+        ]);
+        let d = extract(&data, &mut Ctx::new(Limits::default())).unwrap();
+        assert_eq!(d.format, "pptx");
+        let head = d.head.unwrap();
+        assert_eq!(first_lines(&head, 1), ["机密★五年"], "{head}");
+        assert!(!head.contains("单击此处"), "{head}");
+        for want in ["进度图", "示例工程", "玄鸟柒号", "第一页正文"] {
+            assert!(d.text.contains(want), "{want}: {}", d.text);
+        }
+        assert!(!d.text.contains("单击此处编辑母版"), "{}", d.text);
     }
 }

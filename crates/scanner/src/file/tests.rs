@@ -21,14 +21,100 @@ fn name_is_scanned_like_content() {
 }
 
 #[test]
-fn binary_content_is_skipped_but_named() {
+fn binary_content_is_searched_raw_and_named() {
+    // Issue 15: binary-looking content is still searched for term bytes.
     let elf = [&b"\x7fELF\x02\x01\x01\0\0\0"[..], "玄鸟柒号".as_bytes()].concat();
     let a = run("/h/x.bin", &elf);
     assert!(a.skipped);
-    assert!(a.findings.is_empty());
-    let a = run("/h/玄鸟柒号.bin", &elf);
+    assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
+    assert_eq!(a.findings[0].kind, FindingKind::UnmarkedClassified);
+    assert_eq!(a.findings[0].format.as_deref(), Some("binary"));
+    assert_eq!(
+        a.findings[0].detail.as_ref().unwrap()["raw_rules"][0],
+        "example-codename"
+    );
+    let clean = [&b"\x7fELF\x02\x01\x01\0\0\0"[..], "普通内容".as_bytes()].concat();
+    assert!(run("/h/x.bin", &clean).findings.is_empty());
+    let a = run("/h/玄鸟柒号.bin", &clean);
     assert_eq!(a.findings.len(), 1);
     assert_eq!(a.findings[0].format.as_deref(), Some("binary"));
+}
+
+/// Issue 15, "evasion by one byte": each of these once gave no finding.
+#[test]
+fn one_byte_does_not_hide_a_term() {
+    let term = "玄鸟柒号";
+    let body = format!("关于{term}项目的说明，请各单位认真学习。\n第二行正文内容。\n");
+    let (gbk, _, _) = encoding_rs::GBK.encode(&body);
+    let (big5, _, _) = encoding_rs::BIG5.encode("關於玄鳥柒號項目的說明，請各單位認真學習。\n");
+    let utf16le: Vec<u8> = body.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let utf16be: Vec<u8> = body.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("NUL after", format!("hello {term}\0").into_bytes()),
+        ("NUL before", [b"\0".as_slice(), body.as_bytes()].concat()),
+        (
+            "NUL inside",
+            body.replacen("玄鸟", "玄鸟\0", 1).into_bytes(),
+        ),
+        (
+            "invalid byte",
+            [body.as_bytes(), b"\xff\xfe\x80 end"].concat(),
+        ),
+        (
+            "invalid first",
+            [b"\xc3".as_slice(), body.as_bytes()].concat(),
+        ),
+        ("GBK", gbk.to_vec()),
+        ("GBK + NUL", [gbk.as_ref(), b"\0\0"].concat()),
+        ("Big5", big5.to_vec()),
+        ("UTF-16LE no BOM", utf16le.clone()),
+        ("UTF-16BE no BOM", utf16be),
+        ("UTF-16LE cut odd", utf16le[1..].to_vec()),
+        (
+            "mixed UTF-8 and GBK lines",
+            [
+                "第一行是UTF-8的普通日志\n".as_bytes(),
+                &encoding_rs::GBK.encode("第二行是GBK的普通日志\n").0,
+                format!("第三行{term}\n").as_bytes(),
+            ]
+            .concat(),
+        ),
+        (
+            "GBK line among UTF-8 lines",
+            [
+                "第一行是UTF-8的普通日志，比较长一些。\n"
+                    .repeat(20)
+                    .as_bytes(),
+                &encoding_rs::GBK.encode(&format!("第二行{term}\n")).0,
+            ]
+            .concat(),
+        ),
+        ("HZ-GB-2312", b"HZ text: ~{P~DqFb:E~} end\n".to_vec()),
+    ];
+    for (what, data) in cases {
+        let a = run("/h/x.dat", &data);
+        let hit = a
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::UnmarkedClassified);
+        assert!(hit, "{what}: {:?}", a.findings);
+    }
+}
+
+#[test]
+fn markings_survive_a_stray_byte() {
+    let data = [
+        "机密★5年\n关于玄鸟柒号项目的说明。\n".as_bytes(),
+        b"\xff tail\n",
+    ]
+    .concat();
+    let a = run("/h/x.txt", &data);
+    assert_eq!(
+        a.findings[0].kind,
+        FindingKind::MarkedClassified,
+        "{:?}",
+        a.findings
+    );
 }
 
 #[test]
@@ -145,5 +231,204 @@ fn an_unnamed_gzip_member_is_named_after_the_file() {
         let a = run(name, &data);
         assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
         assert_eq!(a.findings[0].path.as_deref(), Some(member));
+    }
+}
+
+/// A zip of `width` copies of `inner`, named like 42.zip's layers.
+fn zip_of(width: usize, name: &str, inner: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..width {
+        w.start_file(
+            format!("{name}{i:x}"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        w.write_all(inner).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn a_42_zip_shaped_archive_gives_a_small_report() {
+    // 16 × 16 × 16 = 4,096 leaves, each a text naming a keyword term: one
+    // finding each, before the summary (issue 15).
+    let leaf = "关于玄鸟柒号项目的说明\n".repeat(4).into_bytes();
+    let l3 = zip_of(16, "lib ", &leaf);
+    let l2 = zip_of(16, "book ", &l3);
+    let top = zip_of(16, "chapter ", &l2);
+    let a = run("/h/42.zip", &top);
+    let max = Limits::default().max_findings_per_file;
+    assert!(a.findings.len() <= max, "{} findings", a.findings.len());
+    let json = serde_json::to_vec(&a.findings).unwrap();
+    assert!(json.len() < 64 * 1024, "{} bytes of findings", json.len());
+    let summary = a.findings.last().unwrap();
+    assert_eq!(summary.kind, FindingKind::UnmarkedClassified);
+    assert_eq!(summary.path.as_deref(), Some("/h/42.zip"));
+    let d = &summary.detail.as_ref().unwrap()["summary"];
+    let omitted = d["omitted"].as_u64().unwrap();
+    assert_eq!(omitted as usize + a.findings.len() - 1, 4096);
+    assert_eq!(d["by_kind"]["unmarked_classified"].as_u64(), Some(omitted));
+    assert_eq!(d["first_paths"].as_array().unwrap().len(), 10);
+    assert_eq!(d["more_paths"].as_u64(), Some(omitted - 10));
+    // Counts are kept: every leaf's 4 hits, in the listed and the summarised.
+    let total: u64 = a
+        .findings
+        .iter()
+        .flat_map(|f| f.matches.iter())
+        .map(|m| m.count)
+        .sum();
+    assert_eq!(total, 4096 * 4);
+    // Below the bound nothing is summarised.
+    let small = zip_of(3, "a", &leaf);
+    let a = run("/h/small.zip", &small);
+    assert_eq!(a.findings.len(), 3);
+    assert!(a.findings.iter().all(|f| f.detail.is_none()));
+}
+
+/// Issue 15 document corners: each of these shapes once hid its text.
+#[test]
+fn mail_and_web_archive_corners() {
+    let html_only = "From: a@example.cn\r\nTo: b@example.cn\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+请查看网页版。\r\n--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>关于<b>玄鸟</b>柒号</p></body></html>\r\n--b1--\r\n";
+    let a = run("/m/a.eml", html_only.as_bytes());
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.kind == FindingKind::UnmarkedClassified),
+        "html-only alternative: {:?}",
+        a.findings
+    );
+    let inner = "From: c@example.cn\r\nSubject: inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n示例工程的安排\r\n";
+    let rfc822 = format!(
+        "From: a@example.cn\r\nSubject: fwd\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b2\"\r\n\r\n\
+--b2\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n转发。\r\n--b2\r\nContent-Type: message/rfc822\r\n\
+Content-Disposition: attachment; filename=\"fwd.eml\"\r\n\r\n{inner}\r\n--b2--\r\n"
+    );
+    let a = run("/m/b.eml", rfc822.as_bytes());
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.kind == FindingKind::UnmarkedClassified),
+        "message/rfc822: {:?}",
+        a.findings
+    );
+    // RFC 2231 attachment name: 玄鸟柒号.txt, percent-encoded UTF-8.
+    let rfc2231 = "From: a@example.cn\r\nSubject: att\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b3\"\r\n\r\n\
+--b3\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n见附件。\r\n--b3\r\nContent-Type: application/octet-stream\r\n\
+Content-Disposition: attachment; filename*=UTF-8''%E7%8E%84%E9%B8%9F%E6%9F%92%E5%8F%B7.txt\r\n\
+Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--b3--\r\n";
+    let a = run("/m/c.eml", rfc2231.as_bytes());
+    assert!(
+        a.findings.iter().any(|f| f
+            .path
+            .as_deref()
+            .is_some_and(|p| p.contains("玄鸟柒号.txt"))
+            && f.kind == FindingKind::UnmarkedClassified),
+        "RFC 2231 name: {:?}",
+        a.findings
+    );
+    // MHT (a web page saved by IE/Word): MIME with an HTML part.
+    let mht = "From: <Saved by Windows Internet Explorer 8>\r\nSubject: page\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/related; type=\"text/html\"; boundary=\"b4\"\r\n\r\n--b4\r\nContent-Type: text/html; charset=\"gb2312\"\r\n\
+Content-Transfer-Encoding: quoted-printable\r\nContent-Location: file:///C:/a.htm\r\n\r\n<html><body>=D0=FE=C4=F1=C6=E2=BA=C5</body></html>\r\n--b4--\r\n";
+    let a = run("/m/d.mht", mht.as_bytes());
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.kind == FindingKind::UnmarkedClassified),
+        "MHT: {:?}",
+        a.findings
+    );
+}
+
+#[test]
+fn epub_and_xps_corners() {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    w.start_file("mimetype", stored).unwrap();
+    w.write_all(b"application/epub+zip").unwrap();
+    w.start_file("OEBPS/ch1.xhtml", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    w.write_all(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><html xmlns=\"http://www.w3.org/1999/xhtml\"><head><title>c</title></head><body><p>关于玄鸟柒号</p></body></html>"
+            .as_bytes(),
+    )
+    .unwrap();
+    let epub = w.finish().unwrap().into_inner();
+    let a = run("/m/book.epub", &epub);
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.kind == FindingKind::UnmarkedClassified),
+        "EPUB: {:?}",
+        a.findings
+    );
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let o = zip::write::SimpleFileOptions::default();
+    w.start_file("[Content_Types].xml", o).unwrap();
+    w.write_all(b"<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"/>")
+        .unwrap();
+    w.start_file("FixedDocumentSequence.fdseq", o).unwrap();
+    w.write_all(b"<FixedDocumentSequence/>").unwrap();
+    w.start_file("Documents/1/Pages/1.fpage", o).unwrap();
+    w.write_all(
+        "<FixedPage><Glyphs UnicodeString=\"机密★5年\"/><Glyphs UnicodeString=\"关于示例工程\"/></FixedPage>"
+            .as_bytes(),
+    )
+    .unwrap();
+    let xps = w.finish().unwrap().into_inner();
+    let a = run("/m/a.xps", &xps);
+    assert!(!a.findings.is_empty(), "XPS: {:?}", a.findings);
+    assert!(
+        a.findings
+            .iter()
+            .any(|f| f.matches.iter().any(|m| m.rule == "example-codename")),
+        "XPS: {:?}",
+        a.findings
+    );
+}
+
+#[test]
+fn alternative_halves_are_not_counted_twice() {
+    let both = "From: a@example.cn\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+关于玄鸟柒号的说明\r\n--b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<html><body><p>关于玄鸟柒号的说明</p></body></html>\r\n--b1--\r\n";
+    let mut ctx = Ctx::new(Limits::default());
+    let d = extract::eml::extract(both.as_bytes(), &mut ctx).unwrap();
+    assert_eq!(d.text.matches("玄鸟柒号").count(), 1, "{}", d.text);
+}
+
+#[test]
+fn legacy_text_without_anchors_is_decoded_only_for_its_head() {
+    let c = compiled();
+    let pf = c.legacy.as_ref().expect("builtin terms have CJK anchors");
+    let clean = encoding_rs::GBK
+        .encode(&"秘密★1年\n普通的工作安排，没有敏感内容。\n".repeat(50))
+        .0
+        .into_owned();
+    assert!(!pf.candidates(&clean));
+    let a = run("/h/gbk.txt", &clean);
+    assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
+    assert_eq!(a.findings[0].kind, FindingKind::MarkedClassified);
+    // One term anywhere, in any encoding, takes the full path.
+    for tail in [
+        encoding_rs::GBK.encode("关于玄鸟柒号").0.into_owned(),
+        encoding_rs::BIG5.encode("關於玄鳥柒號").0.into_owned(),
+        "关于玄鸟柒号".as_bytes().to_vec(),
+        "关于ＸＮ－０７Ａ型".as_bytes().to_vec(),
+    ] {
+        let unmarked = [&encoding_rs::GBK.encode("普通的工作安排。\n").0[..], &tail].concat();
+        assert!(pf.candidates(&unmarked));
+        let a = run("/h/gbk.txt", &unmarked);
+        assert_eq!(
+            a.findings[0].kind,
+            FindingKind::UnmarkedClassified,
+            "{:?}",
+            a.findings
+        );
     }
 }

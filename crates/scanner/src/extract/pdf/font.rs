@@ -106,6 +106,27 @@ impl Font {
                 vertical,
             });
         }
+        // Older Chinese office software writes simple, non-embedded fonts
+        // named after a Chinese system font (宋体, 仿宋_GB2312, … — the
+        // name itself in GBK bytes), declares WinAnsiEncoding, and shows
+        // two-byte GBK codes: the viewer's font substitution makes that
+        // readable, so the text is GBK (issue 15).
+        if to_unicode.is_none()
+            && !embedded(pdf, dict)
+            && pdf
+                .get(dict, b"BaseFont")
+                .as_name()
+                .is_some_and(is_chinese_font_name)
+        {
+            return Ok(Font {
+                kind: Kind::Composite {
+                    codec: Codec::Charset(encoding_rs::GBK),
+                    cids: None,
+                },
+                to_unicode: None,
+                vertical: false,
+            });
+        }
         let default_base: &[u8] = if dict.is(b"Subtype", b"Type1") {
             b"StandardEncoding"
         } else {
@@ -214,6 +235,76 @@ impl Font {
             }
         }
     }
+}
+
+/// Whether a simple font carries its own glyphs (then its codes are its own).
+fn embedded(pdf: &Pdf, dict: &Dict) -> bool {
+    pdf.dict(dict.get(b"FontDescriptor").unwrap_or(&Obj::Null))
+        .is_some_and(|fd| {
+            fd.get(b"FontFile").is_some()
+                || fd.get(b"FontFile2").is_some()
+                || fd.get(b"FontFile3").is_some()
+        })
+}
+
+/// A BaseFont naming a Chinese (GB) system font: its name in UTF-8 or GBK
+/// bytes, or its Latin name; a subset tag (`ABCDEF+`) and a style suffix
+/// (`,Bold`) are ignored.
+pub(crate) fn is_chinese_font_name(raw: &[u8]) -> bool {
+    let name = match std::str::from_utf8(raw) {
+        Ok(s) => s.to_string(),
+        Err(_) => encoding_rs::GBK
+            .decode_without_bom_handling(raw)
+            .0
+            .into_owned(),
+    };
+    let name = match name.split_once('+') {
+        Some((tag, rest)) if tag.len() == 6 && tag.bytes().all(|b| b.is_ascii_uppercase()) => rest,
+        _ => name.as_str(),
+    };
+    let name = name.split([',', '-']).next().unwrap_or(name);
+    const CJK: &[&str] = &[
+        "宋体",
+        "新宋体",
+        "仿宋",
+        "黑体",
+        "楷体",
+        "隶书",
+        "幼圆",
+        "华文",
+        "方正",
+        "微软雅黑",
+        "等线",
+    ];
+    const LATIN: &[&str] = &[
+        "simsun",
+        "nsimsun",
+        "simhei",
+        "fangsong",
+        "kaiti",
+        "stsong",
+        "stkaiti",
+        "stfangsong",
+        "stheiti",
+        "stxihei",
+        "microsoftyahei",
+        "dengxian",
+        "lisu",
+        "youyuan",
+        "fzsong",
+        "fzhei",
+        "fzkai",
+        "fzfangsong",
+    ];
+    if CJK.iter().any(|c| name.starts_with(c)) {
+        return true;
+    }
+    let latin: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    LATIN.iter().any(|l| latin.starts_with(l))
 }
 
 /// Map one composite-font code without `/ToUnicode`.

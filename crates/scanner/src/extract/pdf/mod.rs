@@ -101,6 +101,8 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
     let mut interp = Interp::new(&pdf, ctx.limits.max_text_chars);
     let mut texts: Vec<String> = Vec::with_capacity(pages.len());
     let mut head = None;
+    // Annotation contents and form values: text, never head lines.
+    let mut extra = String::new();
     for page in &pages {
         ctx.tick(1)?;
         let resources = inherited(&pdf, page, b"Resources").and_then(|r| pdf.dict(r));
@@ -131,6 +133,16 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
                 ctx.tick(1)?;
                 if let Some(a) = pdf.dict(a) {
                     interp.annotation(a, resources, &mut out, ctx)?;
+                    // What the appearance does not draw: a note's or
+                    // comment's text (/Contents); field values come from the form.
+                    for key in [&b"Contents"[..]] {
+                        if let Obj::Str(v) = pdf.get(a, key)
+                            && extra.len() < ctx.limits.max_text_chars
+                        {
+                            extra.push_str(&text_string(v));
+                            extra.push('\n');
+                        }
+                    }
                 }
             }
         }
@@ -156,6 +168,10 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
             "{} of {} character codes are drawn in fonts without a Unicode mapping",
             stats.unmapped, stats.shown
         )));
+    }
+    form_values(&pdf, root, ctx, &mut extra)?;
+    if !extra.is_empty() {
+        texts.push(extra);
     }
     Ok(Document {
         format: "pdf",
@@ -234,6 +250,42 @@ fn properties(pdf: &Pdf<'_>, root: Option<&Dict>, ctx: &mut Ctx) -> Vec<(String,
         }
     }
     props
+}
+
+/// Values of the interactive form's fields (`/AcroForm /Fields`, with
+/// their `/Kids`), also of fields no page shows; bounded by the element
+/// budget and a depth of 32.
+fn form_values(
+    pdf: &Pdf<'_>,
+    root: Option<&Dict>,
+    ctx: &mut Ctx,
+    out: &mut String,
+) -> Result<(), ExtractError> {
+    let Some(form) = root.and_then(|r| pdf.dict(r.get(b"AcroForm").unwrap_or(&Obj::Null))) else {
+        return Ok(());
+    };
+    let mut stack: Vec<(&Obj, u32)> = match pdf.get(form, b"Fields") {
+        Obj::Array(a) => a.iter().map(|f| (f, 0)).collect(),
+        _ => return Ok(()),
+    };
+    while let Some((f, depth)) = stack.pop() {
+        ctx.tick(1)?;
+        let Some(d) = pdf.dict(f) else {
+            continue;
+        };
+        if let Obj::Str(v) = pdf.get(d, b"V")
+            && out.len() < ctx.limits.max_text_chars
+        {
+            out.push_str(&text_string(v));
+            out.push('\n');
+        }
+        if depth < 32
+            && let Obj::Array(kids) = pdf.get(d, b"Kids")
+        {
+            stack.extend(kids.iter().map(|k| (k, depth + 1)));
+        }
+    }
+    Ok(())
 }
 
 /// XMP (ISO 16684-1) leaf values under the namespaces documents use for

@@ -393,3 +393,55 @@ fn hostile_structures_are_bounded() {
     assert_eq!(doc.text, "deep page");
     assert!(t.elapsed() < Duration::from_secs(5));
 }
+
+/// Issue 15: annotation contents and form values are text (not head lines).
+#[test]
+fn annotation_contents_and_form_values() {
+    let content = b"BT /F1 12 Tf 72 700 Td (body) Tj ET";
+    let font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>";
+    let mut pdf = minimal_pdf(content, font);
+    // A note annotation on the page, a form with one field.
+    let at = pdf.windows(13).position(|w| w == b"/Contents 4 0").unwrap();
+    pdf.splice(at..at, b"/Annots [6 0 R] ".iter().copied());
+    let at = pdf
+        .windows(14)
+        .position(|w| w == b"/Type /Catalog")
+        .unwrap()
+        + 14;
+    pdf.splice(at..at, b" /AcroForm << /Fields [7 0 R] >>".iter().copied());
+    let at = pdf.windows(7).position(|w| w == b"trailer").unwrap();
+    let mut objs = b"6 0 obj << /Type /Annot /Subtype /Text /Rect [0 0 10 10] /Contents <FEFF7384 9E1F 67D2 53F7> >> endobj\n".to_vec();
+    objs.extend_from_slice(
+        "7 0 obj << /FT /Tx /T (f1) /V <FEFF793A 4F8B 5DE5 7A0B> >> endobj\n".as_bytes(),
+    );
+    pdf.splice(at..at, objs);
+    let mut ctx = Ctx::new(Limits::default());
+    let doc = extract_inner(&pdf, &mut ctx).unwrap();
+    assert!(doc.text.contains("玄鸟柒号"), "{}", doc.text);
+    assert!(doc.text.contains("示例工程"), "{}", doc.text);
+    assert_eq!(doc.head.as_deref(), Some("body"));
+}
+
+/// Issue 15: a simple, non-embedded font named 宋体 in GBK bytes, declared
+/// WinAnsiEncoding, showing two-byte GBK codes (older Chinese office
+/// software) reads as GBK text.
+#[test]
+fn gbk_named_simple_font_shows_gbk_codes() {
+    let font =
+        b"<< /Type /Font /Subtype /TrueType /BaseFont /#CB#CE#CC#E5 /Encoding /WinAnsiEncoding >>";
+    let pdf = minimal_pdf(
+        b"BT /F1 12 Tf 72 700 Td <C3DCBCB6A1EF35C4EA> Tj 0 -20 Td <B9D8D3DAD0FEC4F1C6E2BAC5> Tj ET",
+        font,
+    );
+    let mut ctx = Ctx::new(Limits::default());
+    let doc = extract_inner(&pdf, &mut ctx).unwrap();
+    assert_eq!(doc.text, "密级★5年\n关于玄鸟柒号");
+    // The same bytes in an ordinary Latin font stay WinAnsi.
+    let font = b"<< /Type /Font /Subtype /TrueType /BaseFont /Arial /Encoding /WinAnsiEncoding >>";
+    let pdf = minimal_pdf(b"BT /F1 12 Tf 72 700 Td <D0FEC4F1> Tj ET", font);
+    let doc = extract_inner(&pdf, &mut Ctx::new(Limits::default())).unwrap();
+    assert!(!doc.text.contains("玄鸟"));
+    assert!(super::font::is_chinese_font_name(b"ABCDEF+SimSun,Bold"));
+    assert!(super::font::is_chinese_font_name("仿宋_GB2312".as_bytes()));
+    assert!(!super::font::is_chinese_font_name(b"Helvetica"));
+}
