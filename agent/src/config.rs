@@ -203,6 +203,10 @@ pub struct DaemonConfig {
     /// Air-gapped hosts: write each signed report into this directory (as
     /// `export` does) instead of, or while no, collector is configured.
     pub export_dir: Option<PathBuf>,
+    /// How often to ask the collector whether the central policy changed
+    /// (a conditional request: 304 and no body when it did not); `"0s"`
+    /// disables it (issue 13).
+    pub policy_poll: String,
 }
 
 impl Default for DaemonConfig {
@@ -223,6 +227,7 @@ impl Default for DaemonConfig {
             retry_min: "1s".into(),
             retry_max: "5m".into(),
             export_dir: None,
+            policy_poll: "10m".into(),
         }
     }
 }
@@ -244,9 +249,14 @@ impl DaemonConfig {
     pub fn retry_max(&self) -> Result<Duration> {
         parse_duration("daemon.retry_max", &self.retry_max)
     }
+    pub fn policy_poll(&self) -> Result<Option<Duration>> {
+        let d = parse_duration("daemon.policy_poll", &self.policy_poll)?;
+        Ok((!d.is_zero()).then_some(d))
+    }
     /// Check every value (called by `AgentConfig::parse`).
     pub fn validate(&self) -> Result<()> {
         self.heartbeat()?;
+        self.policy_poll()?;
         self.debounce()?;
         self.rescan_interval()?;
         if self.retry_min()? > self.retry_max()? {

@@ -88,6 +88,7 @@ impl Inspector {
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|| "built-in".into()),
             ),
+            version: self.policy.version,
         };
         r
     }

@@ -13,6 +13,7 @@ mod enroll;
 mod export;
 mod inspect;
 mod output;
+mod policy;
 mod state;
 
 use anyhow::{Context, Result, bail};
@@ -206,6 +207,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// The central policy (signed bundles from the collector).
+    #[command(subcommand)]
+    Policy(PolicyCmd),
     /// Verify a signed report file and print its payload.
     ///
     /// Exit status: 0 valid, 1 invalid, 2 could not run (no such file, no key).
@@ -238,6 +242,31 @@ enum Command {
     Completions {
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
+    },
+}
+
+/// `mijian-agent policy …` (issue 13).
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Verify and apply a signed policy bundle from a file (air-gapped hosts).
+    /// Exit 0 applied or already in force, 1 refused (reported as an agent_alarm in the next report).
+    Apply {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Pin the collector's public key (JWK from `mijian-collector policy key`) on a host that did not enroll online.
+    Pin {
+        #[arg(long, value_name = "FILE")]
+        jwk: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Print the pinned collector key and the policy version in force.
+    Status {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -354,11 +383,13 @@ fn run(cli: Cli) -> Result<u8> {
             let display = (!no_content)
                 .then(|| output::progress::Display::start(progress, lang))
                 .flatten();
-            let report = inspector.inspect(Trigger::Manual, !no_content);
+            let mut report = inspector.inspect(Trigger::Manual, !no_content);
             drop(display);
+            policy::apply_exceptions(&inspector.policy, &mut report);
             let report = if sign {
                 let state = state?;
-                let mut report = report;
+                // Refusals kept by `policy apply` travel in this signed report.
+                report.findings.extend(policy::take_alarms(&state_dir));
                 // Never sign what the collector (or its `import`) refuses.
                 bound::bound(
                     &mut report,
@@ -420,6 +451,7 @@ fn run(cli: Cli) -> Result<u8> {
             let display = output::progress::Display::start(progress, lang);
             let mut report = inspector.scan_files(Trigger::Manual, &paths);
             drop(display);
+            policy::apply_exceptions(&inspector.policy, &mut report);
             // Like an unsigned `check`: this agent's kid and the position the
             // next signed report will take (schema/report.schema.json).
             match &state {
@@ -427,8 +459,12 @@ fn run(cli: Cli) -> Result<u8> {
                 Err(e) => unlinked(&mut report, e, lang),
             }
             print_report(&report, Format::resolve(format))?;
-            // A file deleted while the scan ran is counted, not a finding.
-            let found = report.findings.iter().any(|f| !output::table::is_noise(f));
+            // A file deleted while the scan ran is counted, not a finding;
+            // an excepted finding (issue 13) is shown but does not count.
+            let found = report
+                .findings
+                .iter()
+                .any(|f| !output::table::is_noise(f) && f.excepted.is_none());
             Ok(if found { 1 } else { 0 })
         }
         Command::Key { config } => {
@@ -442,6 +478,47 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Verify { file, jwk, config } => {
             verify(&file, jwk.as_deref(), config.as_deref(), lang)
+        }
+        Command::Policy(cmd) => policy_cmd(cmd),
+    }
+}
+
+fn policy_cmd(cmd: PolicyCmd) -> Result<u8> {
+    let state_dir = |config: Option<&Path>| -> Result<PathBuf> {
+        Ok(state::default_state_dir(&AgentConfig::load(config)?))
+    };
+    match cmd {
+        PolicyCmd::Apply { file, config } => {
+            policy::apply_file(&state_dir(config.as_deref())?, &file)
+        }
+        PolicyCmd::Pin { jwk, config } => {
+            let raw =
+                std::fs::read(&jwk).with_context(|| format!("cannot read {}", jwk.display()))?;
+            let key = Jwk::parse(&raw).with_context(|| format!("JWK {}", jwk.display()))?;
+            policy::pin(&state_dir(config.as_deref())?, &key)?;
+            eprintln!("mijian-agent: pinned collector key {}", key.thumbprint());
+            Ok(0)
+        }
+        PolicyCmd::Status { config } => {
+            let dir = state_dir(config.as_deref())?;
+            let mut out = std::io::stdout().lock();
+            match policy::pinned(&dir)? {
+                Some(k) => writeln!(out, "collector key: {}", k.thumbprint())?,
+                None => writeln!(out, "collector key: none pinned")?,
+            }
+            match policy::applied(&dir)? {
+                Some(a) => writeln!(
+                    out,
+                    "policy: version {} ({:?} mode), digest {}, {} exception(s), created {}",
+                    a.bundle.version,
+                    a.bundle.mode,
+                    a.bundle.digest,
+                    a.bundle.exceptions.len(),
+                    a.bundle.created_at
+                )?,
+                None => writeln!(out, "policy: no bundle applied (local rules)")?,
+            }
+            Ok(0)
         }
     }
 }
@@ -588,9 +665,18 @@ fn rules_error(e: impl std::fmt::Display) -> anyhow::Error {
     }
 }
 
-/// Rules: `--rules`, else `paths.rules_dir`, else `/etc/mijian/rules`, else
-/// the checkout's `rules/` (when run from a source tree), else built-in.
+/// Rules: `--rules`, else the signed bundle applied from the collector
+/// (issue 13), else `paths.rules_dir`, else `/etc/mijian/rules`, else the
+/// checkout's `rules/` (when run from a source tree), else built-in.
 fn load_policy(explicit: Option<&Path>, cfg: &AgentConfig) -> Result<Policy> {
+    if explicit.is_none() {
+        match policy::load_applied(&state::default_state_dir(cfg)) {
+            Ok(Some(p)) => return Ok(p),
+            Ok(None) => {}
+            // E.g. an ordinary user who cannot read root's state directory.
+            Err(e) => eprintln!("mijian-agent: note: the signed policy is not used: {e:#}"),
+        }
+    }
     let dir = explicit
         .map(Path::to_path_buf)
         .or_else(|| cfg.paths.rules_dir.clone());

@@ -60,6 +60,9 @@ enum Cmd {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// The central policy: versions, change log, signed bundle, exceptions (issue 13).
+    #[command(subcommand)]
+    Policy(crate::policy::cli::PolicyCmd),
     /// Delete history older than the retention period (each host keeps its latest report).
     Prune {
         /// Overrides [retention] days of the config file.
@@ -305,6 +308,11 @@ fn run(cli: Cli) -> Result<i32> {
         Cmd::Serve(args) => {
             serve(&config, &cli.global, args)?;
             Ok(0)
+        }
+        Cmd::Policy(cmd) => {
+            let store = open_store(&config, &cli.global)?;
+            let url = config.database_url(cli.global.database.as_deref());
+            crate::policy::cli::run(cmd, &config, &url, &*store, &mut out)
         }
         Cmd::User(UserCmd::Add { name, role, .. }) => {
             crate::auth::check_user_name(&name).map_err(anyhow::Error::msg)?;
@@ -621,6 +629,9 @@ fn serve(config: &Config, g: &Global, args: ServeArgs) -> Result<()> {
         acceptor.is_some(),
     );
     app.alerts = config.alerts.clone();
+    let url = config.database_url(g.database.as_deref());
+    let policy_key = crate::policy::collector_key(&crate::policy::key_path(config, &url))?;
+    app.policy_key = Some(Arc::new(policy_key.public_jwk()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -31,6 +31,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub policy: PolicyConfig,
 }
 
 /// Forwarding of critical alerts (classified file on a non-classified host,
@@ -60,6 +62,16 @@ impl Default for AlertsConfig {
             interval_secs: 5,
         }
     }
+}
+
+/// `[policy]` (issue 13).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// The collector's signing key for policy bundles (private JWK, 0600);
+    /// default: `collector-key.jwk` beside the SQLite database, else in the
+    /// data directory. Back it up: agents pin its public key.
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,7 +7,8 @@
 //! processes). Staff read the current state through the API ([`auth`]);
 //! monitoring scrapes [`metrics`]. [`server`] and [`tls`] carry HTTP(S).
 //!
-//! Invariants: the collector never depends on scanner or hostcheck; it keeps
+//! Invariants: the collector never depends on hostcheck, and on the scanner
+//! only for `normalise` (hidden policy terms, [`policy`]); it keeps
 //! the signed bytes it verified; a report that conflicts with its chain is a
 //! tamper alert, never data.
 
@@ -19,6 +20,7 @@ pub mod config;
 pub mod ingest;
 pub mod keys;
 pub mod metrics;
+pub mod policy;
 pub mod server;
 pub mod tls;
 pub mod ui;

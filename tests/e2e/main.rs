@@ -7,4 +7,5 @@ mod daemon;
 mod fleet;
 mod hostcheck;
 mod media;
+mod policy;
 mod util;

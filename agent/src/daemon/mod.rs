@@ -56,6 +56,10 @@ pub enum Event {
     WatchOverflow,
     /// The file watch finished setting up (it walks the trees first).
     WatchReady(Box<FileWatch>, u64),
+    /// A new central policy version was applied (issue 13): reload, re-inspect.
+    PolicyApplied(u64),
+    /// A policy bundle was refused: report it.
+    PolicyAlarm(Box<Finding>),
 }
 
 /// The outbox's directory inside the state directory.
@@ -178,6 +182,7 @@ pub fn run(cfg: AgentConfig, config_path: Option<PathBuf>) -> Result<()> {
     )
     .context("cannot start the delivery thread")?;
 
+    start_policy_fetch(&cfg, &state, &state_dir, tx.clone());
     let policy = crate::load_policy(None, &cfg)?;
     let inspector = Inspector::new(cfg.clone(), policy, Root::live(), Some(&state_dir))?;
     let mut content_paths = inspector.content_paths();
@@ -349,8 +354,16 @@ pub fn run(cfg: AgentConfig, config_path: Option<PathBuf>) -> Result<()> {
                 );
                 return Ok(());
             }
-            Some(Event::Reload) => {
+            Some(Event::PolicyAlarm(f)) => jobs.alarm(*f),
+            Some(ev @ (Event::Reload | Event::PolicyApplied(_))) => {
                 systemd::reloading();
+                let policy_applied = match ev {
+                    Event::PolicyApplied(v) => {
+                        log::info!("policy version {v} applied: reloading the rules");
+                        true
+                    }
+                    _ => false,
+                };
                 match reload(config_path.as_deref(), &state_dir) {
                     Ok((new_cfg, inspector)) => {
                         let new_timing = Timing::from(&new_cfg)?;
@@ -385,6 +398,11 @@ pub fn run(cfg: AgentConfig, config_path: Option<PathBuf>) -> Result<()> {
                         }
                         content_paths = paths;
                         log::info!("reloaded config and rules");
+                        if policy_applied {
+                            // A new policy judges the host at once.
+                            jobs.lock().full.get_or_insert(Trigger::Schedule);
+                            jobs.cv.notify_all();
+                        }
                     }
                     Err(e) => {
                         log::error!("reload failed, keeping the running config and rules: {e:#}");
@@ -487,6 +505,35 @@ pub fn run(cfg: AgentConfig, config_path: Option<PathBuf>) -> Result<()> {
             systemd::watchdog();
             next_watchdog = Instant::now() + watchdog.unwrap_or(Duration::from_secs(3600));
         }
+    }
+}
+
+/// Poll the collector for the central policy (issue 13), when a collector
+/// is known and `daemon.policy_poll` is not `0s`.
+fn start_policy_fetch(cfg: &AgentConfig, state: &AgentState, state_dir: &Path, tx: Sender<Event>) {
+    let url = match &cfg.collector.url {
+        Some(u) => Some(u.clone()),
+        None => state.collector_url().ok().flatten(),
+    };
+    let (Some(url), Ok(Some(every))) = (url, cfg.daemon.policy_poll()) else {
+        return;
+    };
+    let key = match mijian_report::AgentKey::from_private_jwk(&state.key().to_private_jwk()) {
+        Ok(k) => k,
+        Err(e) => {
+            log::error!("policy fetch off: {e}");
+            return;
+        }
+    };
+    if let Err(e) = crate::policy::fetch::spawn(
+        url,
+        cfg.collector.ca_file.clone(),
+        state_dir.to_path_buf(),
+        key,
+        every,
+        tx,
+    ) {
+        log::error!("policy fetch off: {e:#}");
     }
 }
 
@@ -776,7 +823,8 @@ impl Worker {
                     (!same).then_some(r)
                 }
             };
-            if let Some(r) = report {
+            if let Some(mut r) = report {
+                crate::policy::finish_report(&inspector.policy, self.state.dir(), &mut r);
                 self.commit(r);
                 if first {
                     first = false;

@@ -1,6 +1,8 @@
 //! `POST /api/v1/enroll {token, jwk, hostname}` → 200 `{agent_id}`: an agent
 //! registers its public key with an enrollment token (`token create`).
 //! Enrolling the same key again is idempotent; a revoked key stays revoked.
+//! The answer also carries `collector_jwk`, the public key that signs policy
+//! bundles (issue 13), which the agent pins.
 
 use super::{ApiError, App, read_body};
 use crate::auth::{now, token_hash};
@@ -69,10 +71,15 @@ async fn enroll(
             log::info!("enrolled agent {agent_id}");
             // The body limit of POST /api/v1/reports: the agent never seals
             // a report above it (issue 11).
-            Ok(axum::Json(serde_json::json!({
+            let mut v = serde_json::json!({
                 "agent_id": agent_id,
                 "max_report_bytes": app.limits.max_body_bytes,
-            })))
+            });
+            // Issue 13: the key that signs policy bundles, for the agent to pin.
+            if let Some(k) = &app.policy_key {
+                v["collector_jwk"] = serde_json::to_value(&**k).map_err(ApiError::internal)?;
+            }
+            Ok(axum::Json(v))
         }
         Enrolled::BadToken => Err(ApiError::unauthorized(
             "enrollment token unknown, used up or expired; ask for a new one (mijian-collector token create)",

@@ -41,6 +41,9 @@ pub struct App {
     pub auth: Arc<Auth>,
     /// Where critical alerts are forwarded.
     pub alerts: AlertsConfig,
+    /// The collector's policy-signing key (public), returned at enrollment
+    /// so agents pin it (issue 13); `None` in tests that need no policy.
+    pub policy_key: Option<Arc<mijian_report::Jwk>>,
 }
 
 impl axum::extract::FromRef<App> for Arc<Auth> {
@@ -73,6 +76,7 @@ impl App {
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()) + 1,
             )),
+            policy_key: None,
         }
     }
 
@@ -100,6 +104,7 @@ pub fn router(app: App) -> Router {
         .merge(login::router())
         .merge(hosts::router())
         .merge(findings::router())
+        .merge(crate::policy::api::router())
         .merge(crate::ui::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         // Every error answer is JSON, 405 included (issue 11).

@@ -313,6 +313,14 @@ async fn pages_escape_agent_strings_and_send_a_strict_csp() {
         classification: "非涉密".into(),
         checks: r#"[{"id":"password.min_length","subject":"host","status":"fail","evidence":"<svg onload=alert(1)>"}]"#.into(),
         failed_checks: 1,
+        check_rows: vec![mijian_store::NewCheck {
+            id: "password.min_length".into(),
+            subject: "host".into(),
+            status: "fail".into(),
+            body: r#"{"id":"password.min_length","subject":"host","status":"fail","evidence":"<svg onload=alert(1)>"}"#.into(),
+        }],
+        scope: mijian_store::Coverage::full(),
+        declared_gaps: Vec::new(),
         findings: vec![mijian_store::NewFinding {
             fingerprint: "fp1".into(),
             kind: "unmarked_classified".into(),
@@ -391,6 +399,9 @@ async fn exceptions_expire_and_the_finding_comes_back() {
         classification: "秘密".into(),
         checks: "[]".into(),
         failed_checks: 0,
+        check_rows: Vec::new(),
+        scope: mijian_store::Coverage::full(),
+        declared_gaps: Vec::new(),
         findings: vec![mijian_store::NewFinding {
             fingerprint: "fp".into(),
             kind: "removable_media".into(),

@@ -1,7 +1,10 @@
 //! `keywords/*.toml`: each organisation's keyword rules. Terms are literal
 //! (matched after CONTRACT §6 normalisation by the scanner); `regex` rules are
-//! compiled here once to validate them, and again by the scanner.
+//! compiled here once to validate them, and again by the scanner. A
+//! hidden-mode file (issue 13, [`crate::hashed`]) gives `salt = "hex"` at the
+//! top and `hashed = ["LEN:FP:MAC", ...]` instead of `terms`.
 
+use crate::hashed::{HashedTerm, Hidden, SALT_BYTES};
 use crate::{PolicyError, line_of, toml_error};
 use mijian_report::Severity;
 use serde::Deserialize;
@@ -18,6 +21,8 @@ pub struct KeywordRule {
     pub description: Option<String>,
     /// The file that defined it (for messages).
     pub file: PathBuf,
+    /// Hidden terms (issue 13): hashes instead of `terms`.
+    pub hidden: Option<Hidden>,
 }
 
 /// All keyword rules, in file then declaration order.
@@ -29,6 +34,8 @@ pub struct Keywords {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
+    /// Hidden mode: the bundle's salt, hex.
+    salt: Option<String>,
     #[serde(default)]
     keyword: Vec<toml::Spanned<RawRule>>,
 }
@@ -40,6 +47,8 @@ struct RawRule {
     #[serde(default)]
     terms: Vec<String>,
     regex: Option<String>,
+    #[serde(default)]
+    hashed: Vec<String>,
     severity: Severity,
     description: Option<String>,
 }
@@ -47,6 +56,19 @@ struct RawRule {
 impl Keywords {
     pub(crate) fn add_file(&mut self, path: &Path, text: &str) -> Result<(), PolicyError> {
         let file: File = toml::from_str(text).map_err(|e| toml_error(path, text, e))?;
+        let salt = match &file.salt {
+            None => None,
+            Some(h) => match hex::decode(h) {
+                Ok(b) if b.len() == SALT_BYTES => Some(b),
+                _ => {
+                    return Err(PolicyError::Parse {
+                        path: path.to_path_buf(),
+                        line: 1,
+                        reason: format!("`salt` must be {SALT_BYTES} bytes as hex"),
+                    });
+                }
+            },
+        };
         let mut seen: HashMap<String, PathBuf> = self
             .rules
             .iter()
@@ -69,7 +91,27 @@ impl Keywords {
                     prev.display()
                 )));
             }
+            let mut hidden = None;
+            if !raw.hashed.is_empty() {
+                if raw.regex.is_some() || !raw.terms.is_empty() {
+                    return Err(err("give one of `terms`, `regex` or `hashed`".into()));
+                }
+                let Some(salt) = &salt else {
+                    return Err(err("`hashed` terms need the file's `salt = \"hex\"`".into()));
+                };
+                let terms = raw
+                    .hashed
+                    .iter()
+                    .map(|h| HashedTerm::parse(h))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(&err)?;
+                hidden = Some(Hidden {
+                    salt: salt.clone(),
+                    terms,
+                });
+            }
             match (&raw.regex, raw.terms.is_empty()) {
+                _ if hidden.is_some() => {}
                 (Some(_), false) => {
                     return Err(err("give either `terms` or `regex`, not both".into()));
                 }
@@ -96,6 +138,7 @@ impl Keywords {
                 severity: raw.severity,
                 description: raw.description,
                 file: path.to_path_buf(),
+                hidden,
             });
         }
         Ok(())

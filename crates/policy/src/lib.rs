@@ -14,8 +14,10 @@
 //! (the scanner compiles keywords and markings into its own automata).
 
 mod baseline;
+pub mod bundle;
 mod classification;
 mod error;
+pub mod hashed;
 mod keywords;
 mod markings;
 mod media;
@@ -80,6 +82,10 @@ pub struct Policy {
     pub digest: String,
     /// Where the rules came from: a directory, or `None` for the built-ins.
     pub source: Option<PathBuf>,
+    /// The signed bundle's version when the rules came from one (issue 13).
+    pub version: Option<u64>,
+    /// Triage exceptions of that bundle (issue 13).
+    pub exceptions: Vec<bundle::Exception>,
 }
 
 impl Policy {
@@ -108,6 +114,13 @@ impl Policy {
     /// Load a rules directory. Missing files fall back to built-in defaults
     /// (an empty keyword set, an empty media register, default thresholds).
     pub fn load(dir: &Path) -> Result<Policy, PolicyError> {
+        let files = Self::read_files(dir)?;
+        Self::from_files(dir, &files, Some(dir.to_path_buf()))
+    }
+
+    /// The rule files [`Policy::load`] reads from `dir`, as (relative path,
+    /// bytes) in load order: what a policy bundle carries (issue 13).
+    pub fn read_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, PolicyError> {
         let meta = std::fs::metadata(dir).map_err(|e| PolicyError::Io {
             path: dir.to_path_buf(),
             reason: format!("{e} (give a rules directory with --rules DIR)"),
@@ -163,10 +176,12 @@ impl Policy {
                 }
             }
         }
-        Self::from_files(dir, &files, Some(dir.to_path_buf()))
+        Ok(files)
     }
 
-    fn from_files(
+    /// Build a policy from rule files (relative path, bytes) as
+    /// [`Policy::read_files`] gives them; `dir` names them in messages.
+    pub fn from_files(
         dir: &Path,
         files: &[(String, Vec<u8>)],
         source: Option<PathBuf>,
@@ -207,6 +222,8 @@ impl Policy {
             software,
             digest: hex::encode(hasher.finalize()),
             source,
+            version: None,
+            exceptions: Vec::new(),
         })
     }
 }

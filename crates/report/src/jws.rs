@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 pub const ALG: &str = "EdDSA";
 /// The `typ` of a mijian report.
 pub const TYP: &str = "mijian-report+jws";
+/// The `typ` of a signed policy bundle (issue 13): same JWS form, another
+/// `typ`, so a report can never be replayed as a policy or the reverse.
+pub const POLICY_TYP: &str = "mijian-policy+jws";
 
 /// A flattened JSON JWS, members still base64url-encoded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,8 +70,8 @@ pub enum JwsError {
     Alg(String),
     #[error("protected header has no `kid`")]
     NoKid,
-    #[error("protected header `typ` is `{0}`; expected `{TYP}`")]
-    Typ(String),
+    #[error("protected header `typ` is `{0}`; expected `{1}`")]
+    Typ(String, &'static str),
     #[error("protected header has `crit`, which this verifier does not support")]
     Crit,
     #[error("report is signed by key {header_kid}, not by the given key {key_kid}")]
@@ -86,10 +89,16 @@ pub enum JwsError {
 impl Jws {
     /// Sign payload bytes with the agent key.
     pub fn sign(payload: &[u8], key: &AgentKey) -> Jws {
+        Self::sign_typed(payload, key, TYP)
+    }
+
+    /// Sign payload bytes with `typ` in the protected header (reports:
+    /// [`TYP`]; policy bundles: [`POLICY_TYP`]).
+    pub fn sign_typed(payload: &[u8], key: &AgentKey, typ: &str) -> Jws {
         let header = Protected {
             alg: ALG.into(),
             kid: Some(key.kid()),
-            typ: Some(TYP.into()),
+            typ: Some(typ.into()),
             crit: None,
         };
         let protected = B64URL.encode(serde_json::to_vec(&header).expect("header serialises"));
@@ -158,6 +167,11 @@ impl Jws {
 
     /// Decode and check the protected header (alg, kid, typ, crit); no key needed.
     pub fn header(&self) -> Result<Protected, JwsError> {
+        self.header_typed(TYP)
+    }
+
+    /// [`Jws::header`] for a JWS of another `typ`; here `typ` is required.
+    pub fn header_typed(&self, expected_typ: &'static str) -> Result<Protected, JwsError> {
         let raw = b64("protected", &self.protected)?;
         let value: serde_json::Value =
             serde_json::from_slice(&raw).map_err(|e| JwsError::Header(e.to_string()))?;
@@ -175,10 +189,15 @@ impl Jws {
         if header.crit.is_some() {
             return Err(JwsError::Crit);
         }
-        if let Some(typ) = &header.typ
-            && typ != TYP
-        {
-            return Err(JwsError::Typ(typ.clone()));
+        match &header.typ {
+            Some(typ) if typ != expected_typ => {
+                return Err(JwsError::Typ(typ.clone(), expected_typ));
+            }
+            // Reports may omit `typ` (older agents); anything else must say what it is.
+            None if expected_typ != TYP => {
+                return Err(JwsError::Typ(String::new(), expected_typ));
+            }
+            _ => {}
         }
         if header.kid.as_deref().unwrap_or("").is_empty() {
             return Err(JwsError::NoKid);
@@ -198,7 +217,16 @@ impl Jws {
 
     /// Verify against a prepared public key ([`Jwk::public_key`]).
     pub fn verify_with(&self, key: &PublicKey) -> Result<Verified, JwsError> {
-        let header = self.header()?;
+        self.verify_typed(key, TYP)
+    }
+
+    /// Verify a JWS of `typ` `expected_typ` (e.g. [`POLICY_TYP`]).
+    pub fn verify_typed(
+        &self,
+        key: &PublicKey,
+        expected_typ: &'static str,
+    ) -> Result<Verified, JwsError> {
+        let header = self.header_typed(expected_typ)?;
         let header_kid = header.kid.clone().ok_or(JwsError::NoKid)?;
         if header_kid != key.kid() {
             return Err(JwsError::KidMismatch {
@@ -272,6 +300,20 @@ mod tests {
         assert!(matches!(
             jws.verify(&other.public_jwk()),
             Err(JwsError::KidMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn policy_typ_is_not_a_report_and_the_reverse() {
+        let key = AgentKey::generate();
+        let pk = key.public_jwk().public_key().unwrap();
+        let policy = Jws::sign_typed(b"{}", &key, POLICY_TYP);
+        assert!(policy.verify_typed(&pk, POLICY_TYP).is_ok());
+        assert!(matches!(policy.verify_with(&pk), Err(JwsError::Typ(..))));
+        let report = Jws::sign(b"{}", &key);
+        assert!(matches!(
+            report.verify_typed(&pk, POLICY_TYP),
+            Err(JwsError::Typ(..))
         ));
     }
 

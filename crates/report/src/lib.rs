@@ -27,7 +27,7 @@ mod path;
 
 pub use category::Category;
 pub use jwk::{AgentKey, Jwk, JwkError, PublicKey};
-pub use jws::{ALG, Jws, JwsError, Protected, TYP, Verified};
+pub use jws::{ALG, Jws, JwsError, POLICY_TYP, Protected, TYP, Verified};
 pub use model::*;
 pub use path::{EncodedPath, encode_path, encode_path_bytes};
 

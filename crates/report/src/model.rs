@@ -280,7 +280,11 @@ impl Report {
     pub fn compliant(&self) -> bool {
         compliant(
             self.checks.iter().map(|c| c.status),
-            self.findings.iter().map(|f| f.severity),
+            // An excepted finding (issue 13) is shown, not counted.
+            self.findings
+                .iter()
+                .filter(|f| f.excepted.is_none())
+                .map(|f| f.severity),
         )
     }
 }
@@ -354,6 +358,10 @@ pub struct PolicyRef {
     /// Addition: where the rules were loaded from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Addition (issue 13): the version of the signed policy bundle applied,
+    /// absent when the rules came from a local directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 /// Result of a check.
@@ -599,6 +607,11 @@ pub struct Finding {
     /// Addition: kind-specific structured detail (medium identity, event, action ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<Value>,
+    /// Addition (issue 13): a policy exception covers this finding (file
+    /// SHA-256 + rule): `{ "id", "expires", "justification" }`. The finding
+    /// stays visible but no longer counts against compliance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excepted: Option<Value>,
     /// Addition (issue 18): under `check --root DIR`, where the inspecting
     /// machine read the file (`DIR/home/a/x.doc`); `path` is then the path on
     /// the inspected system (`/home/a/x.doc`).
@@ -624,6 +637,7 @@ impl Finding {
             mount_point: None,
             message: None,
             detail: None,
+            excepted: None,
             scan_path: None,
         }
     }

@@ -93,6 +93,7 @@ fn main() {
             severity: Severity::High,
             description: None,
             file: "bench".into(),
+            hidden: None,
         }],
     };
     let m = Matcher::new(&terms).unwrap();
@@ -120,6 +121,7 @@ fn main() {
             severity: Severity::High,
             description: None,
             file: "bench".into(),
+            hidden: None,
         }],
     };
     let m = Matcher::new(&absent).unwrap();

@@ -29,6 +29,7 @@ pub mod cache;
 pub mod engine;
 pub mod extract;
 pub mod file;
+pub mod hidden;
 pub mod html;
 pub mod markings;
 pub mod matcher;

@@ -104,6 +104,8 @@ pub struct Matcher {
     term_rule: Vec<usize>,
     regexes: Vec<(usize, Regex)>,
     prefilter: Option<Prefilter>,
+    /// Rules given as salted hashes (issue 13, `crate::hidden`).
+    hidden: crate::hidden::HiddenTerms,
 }
 
 /// A raw character's weight when choosing the rarest anchor of a term.
@@ -131,12 +133,18 @@ impl Matcher {
         let mut anchors: Vec<char> = Vec::new();
         let (mut back, mut fwd) = (0usize, 0usize);
         let mut prefilter_ok = true;
+        let mut hidden = crate::hidden::HiddenTerms::default();
         for r in &kw.rules {
             let idx = rules.len();
             rules.push(RuleInfo {
                 id: r.id.clone(),
                 severity: r.severity,
             });
+            if let Some(h) = &r.hidden {
+                // No anchor characters are known for a hidden term.
+                hidden.add(idx, &h.salt, &h.terms);
+                prefilter_ok = false;
+            }
             for t in &r.terms {
                 let n = normalise::normalise(t);
                 if n.is_empty() {
@@ -202,6 +210,7 @@ impl Matcher {
             term_rule,
             regexes,
             prefilter,
+            hidden,
         })
     }
 
@@ -366,6 +375,25 @@ impl Matcher {
                 if h.first.is_none() && !seen_here[rule] {
                     seen_here[rule] = true;
                     firsts.push((rule, m.start()));
+                }
+            }
+        }
+        if !self.hidden.is_empty() {
+            // Same order as the automaton's overlapping matches: by end,
+            // then the longer (earlier start) first.
+            let mut found = Vec::new();
+            self.hidden.find(norm, &mut found);
+            found.sort_unstable_by_key(|&(s, e, r)| (e, s, r));
+            for (start, end, rule) in found {
+                if start < next_free[rule] || end <= min_end {
+                    continue;
+                }
+                next_free[rule] = end;
+                let h = &mut hits.per_rule[rule];
+                h.count += 1;
+                if h.first.is_none() && !seen_here[rule] {
+                    seen_here[rule] = true;
+                    firsts.push((rule, start));
                 }
             }
         }
@@ -571,6 +599,7 @@ mod tests {
                     severity: Severity::High,
                     description: None,
                     file: "t.toml".into(),
+                    hidden: None,
                 })
                 .collect(),
         }

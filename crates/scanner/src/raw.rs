@@ -374,6 +374,7 @@ mod tests {
                 severity: Severity::High,
                 description: None,
                 file: "t.toml".into(),
+                hidden: None,
             }],
         })
     }

@@ -50,10 +50,12 @@
 
 pub mod console;
 mod group;
+mod policy;
 mod postgres;
 mod sql;
 mod sqlite;
 
+pub use policy::{NewPolicyVersion, PolicyStore, PolicyVersion};
 use serde::Serialize;
 
 /// Why the store failed. Messages say what to do where there is something to do.
@@ -444,7 +446,7 @@ pub struct Stats {
 
 /// The collector's storage. Every method is one transaction; methods block
 /// (call them from a blocking thread in async code).
-pub trait Store: Send + Sync {
+pub trait Store: Send + Sync + PolicyStore {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Link a verified report into its chain and store it atomically.

@@ -22,6 +22,7 @@ static MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0003_scope_merge.sql"),
     ),
     (4, include_str!("../migrations/postgres/0004_console.sql")),
+    (5, include_str!("../migrations/postgres/0005_policy.sql")),
 ];
 
 pub(crate) struct Postgres {

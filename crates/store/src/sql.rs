@@ -1239,3 +1239,6 @@ impl<B: Backend> Store for SqlStore<B> {
         })
     }
 }
+
+/// The central policy's versions (issue 13).
+mod policy;

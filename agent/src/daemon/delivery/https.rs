@@ -155,12 +155,31 @@ impl Client {
 
     /// `POST /api/v1/enroll` `{token, jwk, hostname}` → `agent_id` and the
     /// collector's report size limit (`max_report_bytes`), if it says.
+    #[cfg(test)]
     pub fn enroll(
         &self,
         token: &str,
         jwk: &serde_json::Value,
         hostname: &str,
     ) -> Result<(String, Option<u64>)> {
+        let v = self.enroll_answer(token, jwk, hostname)?;
+        let id = v
+            .get("agent_id")
+            .and_then(|a| a.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("the enrollment answer has no agent_id: {v}"))?;
+        Ok((id, v.get("max_report_bytes").and_then(|m| m.as_u64())))
+    }
+
+    /// `POST /api/v1/enroll`: the whole JSON answer (`agent_id`,
+    /// `max_report_bytes`, and `collector_jwk` from collectors that sign
+    /// policy bundles).
+    pub fn enroll_answer(
+        &self,
+        token: &str,
+        jwk: &serde_json::Value,
+        hostname: &str,
+    ) -> Result<serde_json::Value> {
         let url = format!("{}/api/v1/enroll", self.base);
         let body = serde_json::json!({ "token": token, "jwk": jwk, "hostname": hostname });
         let resp = match self
@@ -195,14 +214,8 @@ impl Client {
             .take(64 * 1024)
             .read_to_string(&mut text)
             .context("read the enrollment answer")?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("the enrollment answer is not JSON: {text:.200}"))?;
-        let id = v
-            .get("agent_id")
-            .and_then(|a| a.as_str())
-            .map(str::to_string)
-            .ok_or_else(|| anyhow!("the enrollment answer has no agent_id: {text:.200}"))?;
-        Ok((id, v.get("max_report_bytes").and_then(|m| m.as_u64())))
+        serde_json::from_str(&text)
+            .with_context(|| format!("the enrollment answer is not JSON: {text:.200}"))
     }
 }
 
