@@ -12,6 +12,9 @@ mod enroll;
 mod export;
 mod inspect;
 mod output;
+mod platform;
+#[cfg(windows)]
+mod service;
 mod state;
 
 use anyhow::{Context, Result, bail};
@@ -111,6 +114,26 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Windows service: install, uninstall, or run under the service control manager.
+    #[cfg(windows)]
+    Service {
+        #[arg(value_enum)]
+        action: ServiceAction,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+/// `mijian-agent service ACTION` (Windows).
+#[cfg(windows)]
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ServiceAction {
+    /// Register the service (automatic start at boot) and start it.
+    Install,
+    /// Stop and remove the service.
+    Uninstall,
+    /// Run as the service (started by the service control manager).
+    Run,
 }
 
 /// Hidden subcommand: the scanner's isolated document-parser worker process.
@@ -142,6 +165,15 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
+        #[cfg(windows)]
+        Command::Service { action, config } => {
+            match action {
+                ServiceAction::Install => service::install(config)?,
+                ServiceAction::Uninstall => service::uninstall()?,
+                ServiceAction::Run => service::run(config)?,
+            }
+            Ok(0)
+        }
         Command::Run { config } => {
             let cfg = AgentConfig::load(config.as_deref())?;
             daemon::run(cfg, config)?;

@@ -16,8 +16,7 @@ impl Format {
     /// `--format`, defaulting to a table on a terminal and JSON otherwise.
     pub fn resolve(given: Option<Format>) -> Format {
         given.unwrap_or_else(|| {
-            // SAFETY: isatty on a standard descriptor has no preconditions.
-            if unsafe { libc::isatty(libc::STDOUT_FILENO) } == 1 {
+            if crate::platform::stdout_is_terminal() {
                 Format::Table
             } else {
                 Format::Json
