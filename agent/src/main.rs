@@ -353,9 +353,9 @@ fn load_policy(explicit: Option<&Path>, cfg: &AgentConfig) -> Result<Policy> {
     if let Some(dir) = dir {
         return Policy::load(&dir).map_err(|e| anyhow::anyhow!("rules: {e}"));
     }
-    let system = Path::new("/etc/mijian/rules");
+    let system = platform::system_config_dir().join("rules");
     if system.is_dir() {
-        return Policy::load(system).map_err(|e| anyhow::anyhow!("rules: {e}"));
+        return Policy::load(&system).map_err(|e| anyhow::anyhow!("rules: {e}"));
     }
     if let Some(dir) = checkout_rules() {
         return Policy::load(&dir).map_err(|e| anyhow::anyhow!("rules: {e}"));

@@ -30,6 +30,16 @@ pub fn system_state_dir() -> PathBuf {
     PathBuf::from("/var/lib/mijian")
 }
 
+/// Where the system configuration (`agent.toml`, `rules/`) lives:
+/// `/etc/mijian`, or `%ProgramData%\mijian` on Windows (beside the state,
+/// under the same ACL).
+pub fn system_config_dir() -> PathBuf {
+    #[cfg(windows)]
+    return system_state_dir();
+    #[cfg(not(windows))]
+    PathBuf::from("/etc/mijian")
+}
+
 /// Whether stdout is a terminal.
 pub fn stdout_is_terminal() -> bool {
     use std::io::IsTerminal;

@@ -231,17 +231,16 @@ pub fn screens(h: &Hives, profiles: &[Profile]) -> Vec<UserScreen> {
         .iter()
         .map(|p| {
             let (hive, root) = match open(&h.hku, &p.sid) {
-                Ok(Some(k)) => (format!(r"HKU\{}", p.sid), Ok(k)),
+                Ok(Some(k)) => (format!(r"HKU\{}", p.sid), Ok(Hive::Open(k))),
                 _ => {
                     let file = p.path.join("NTUSER.DAT");
-                    let shown = file.display().to_string();
-                    let r = RegKey::load_app_key_with_flags(&file, KEY_READ, 0)
-                        .map_err(|e| format!("RegLoadAppKey {shown}: {e}"));
-                    (shown, r)
+                    (file.display().to_string(), load_hive(&file).map(Hive::App))
                 }
             };
-            let values =
-                root.and_then(|k| Ok((desktop(&k, DESKTOP)?, desktop(&k, POLICY_DESKTOP)?)));
+            let values = root.and_then(|k| {
+                let k = k.key();
+                Ok((desktop(k, DESKTOP)?, desktop(k, POLICY_DESKTOP)?))
+            });
             UserScreen {
                 name: p.name.clone(),
                 sid: p.sid.clone(),
@@ -250,6 +249,122 @@ pub fn screens(h: &Hives, profiles: &[Profile]) -> Vec<UserScreen> {
             }
         })
         .collect()
+}
+
+/// A user's hive: open under `HKU`, or loaded from its file.
+enum Hive {
+    Open(RegKey),
+    App(LoadedHive),
+}
+
+impl Hive {
+    fn key(&self) -> &RegKey {
+        match self {
+            Hive::Open(k) => k,
+            Hive::App(l) => &l.key,
+        }
+    }
+}
+
+/// A hive file loaded for reading: by `RegLoadAppKeyW` (private, read-only),
+/// or, where that is refused or gives an unusable handle (Wine's is a
+/// stub), by `RegLoadKeyW` under a temporary `HKU\mijian-…` name, unloaded
+/// on drop. The agent never writes to it.
+pub struct LoadedHive {
+    key: RegKey,
+    unload: Option<Vec<u16>>,
+}
+
+impl Drop for LoadedHive {
+    fn drop(&mut self) {
+        if let Some(name) = self.unload.take() {
+            use windows_sys::Win32::System::Registry::{HKEY_USERS, RegUnLoadKeyW};
+            // Close our handle first, or the unload is refused.
+            let key = std::mem::replace(&mut self.key, RegKey::predef(HKEY_USERS));
+            drop(key);
+            // SAFETY: a name we loaded under HKU.
+            unsafe { RegUnLoadKeyW(HKEY_USERS, name.as_ptr()) };
+        }
+    }
+}
+
+/// Load a hive file for reading (see [`LoadedHive`]).
+pub fn load_hive(file: &Path) -> Result<LoadedHive, String> {
+    use windows_sys::Win32::System::Registry::{HKEY_USERS, RegLoadKeyW};
+    let shown = file.display();
+    if !file.is_file() {
+        return Err(format!("{shown} does not exist"));
+    }
+    if let Ok(k) = RegKey::load_app_key_with_flags(file, KEY_READ, 0)
+        && k.query_info().is_ok()
+    {
+        return Ok(LoadedHive {
+            key: k,
+            unload: None,
+        });
+    }
+    enable_privilege("SeBackupPrivilege");
+    enable_privilege("SeRestorePrivilege");
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "mijian-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let wname = wide(&name);
+    let wfile: Vec<u16> = file.as_os_str().encode_wide().chain(Some(0)).collect();
+    // SAFETY: NUL-terminated name and path.
+    let rc = unsafe { RegLoadKeyW(HKEY_USERS, wname.as_ptr(), wfile.as_ptr()) };
+    if rc != 0 {
+        return Err(format!(
+            "cannot load {shown} (RegLoadAppKey refused or unusable; RegLoadKey: {})",
+            io::Error::from_raw_os_error(rc as i32)
+        ));
+    }
+    let mut loaded = LoadedHive {
+        key: RegKey::predef(HKEY_USERS),
+        unload: Some(wname),
+    };
+    match RegKey::predef(HKEY_USERS).open_subkey_with_flags(&name, KEY_READ) {
+        Ok(k) => {
+            loaded.key = k;
+            Ok(loaded)
+        }
+        Err(e) => Err(format!("cannot open the loaded hive {shown}: {e}")),
+    }
+}
+
+/// Enable a privilege the process token holds (no effect when it lacks it).
+pub fn enable_privilege(name: &str) {
+    use windows_sys::Win32::Foundation::{CloseHandle, LUID};
+    use windows_sys::Win32::Security::{
+        AdjustTokenPrivileges, LUID_AND_ATTRIBUTES, LookupPrivilegeValueW, SE_PRIVILEGE_ENABLED,
+        TOKEN_ADJUST_PRIVILEGES, TOKEN_PRIVILEGES,
+    };
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+    let w = wide(name);
+    // SAFETY: out pointers to locals; the token is closed below.
+    unsafe {
+        let mut token = std::ptr::null_mut();
+        if OpenProcessToken(GetCurrentProcess(), TOKEN_ADJUST_PRIVILEGES, &mut token) == 0 {
+            return;
+        }
+        let mut luid = LUID {
+            LowPart: 0,
+            HighPart: 0,
+        };
+        if LookupPrivilegeValueW(std::ptr::null(), w.as_ptr(), &mut luid) != 0 {
+            let tp = TOKEN_PRIVILEGES {
+                PrivilegeCount: 1,
+                Privileges: [LUID_AND_ATTRIBUTES {
+                    Luid: luid,
+                    Attributes: SE_PRIVILEGE_ENABLED,
+                }],
+            };
+            AdjustTokenPrivileges(token, 0, &tp, 0, std::ptr::null_mut(), std::ptr::null_mut());
+        }
+        CloseHandle(token);
+    }
 }
 
 /// `NetUserModalsGet(NULL, 0)`.

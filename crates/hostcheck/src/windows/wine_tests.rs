@@ -45,6 +45,7 @@ fn set(root: &RegKey, key: &str, name: &str, v: &str) {
 /// Save `key` to `file` as a hive (what NTUSER.DAT is).
 fn save_hive(key: &RegKey, file: &std::path::Path) {
     use windows_sys::Win32::System::Registry::RegSaveKeyW;
+    live::enable_privilege("SeBackupPrivilege");
     let w: Vec<u16> = file.as_os_str().encode_wide().chain(Some(0)).collect();
     let _ = std::fs::remove_file(file);
     // SAFETY: an open key and a NUL-terminated path.
