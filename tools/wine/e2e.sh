@@ -41,13 +41,11 @@ usb='HKLM\SYSTEM\CurrentControlSet\Enum\USBSTOR\Disk&Ven_Kingston&Prod_DataTrave
 run reg add "$usb\\60A44C413A8CF1B0B9470E55&0" /v FriendlyName /t REG_SZ /d 'Kingston DataTraveler 3.0 USB Device' /f </dev/null >/dev/null
 run reg add 'HKLM\SYSTEM\CurrentControlSet\Enum\USB\VID_0951&PID_1666\60A44C413A8CF1B0B9470E55' /v Service /t REG_SZ /d USBSTOR /f </dev/null >/dev/null
 
-prof="$WINEPREFIX/drive_c/users/$(id -un)"
-state='C:\mijian-e2e-state'
-cat > "$work/agent.toml" <<TOML
+cat > "$work/agent.toml" <<'TOML'
 [paths]
-state_dir = 'C:\\mijian-e2e-state'
+state_dir = 'C:\mijian-e2e-state'
 [content]
-paths = ['C:\\mijian-e2e-docs']
+paths = ['C:\mijian-e2e-docs']
 [media]
 usb_history = true
 TOML
