@@ -35,6 +35,12 @@ if [ ! -f "$WINEPREFIX/.mijian-ready" ]; then
     fi
   ) 9>"$WINEPREFIX.lock"
 fi
-# One persistent server per prefix, detached from our stdio.
-wineserver -p </dev/null >/dev/null 2>&1 || true
+# One persistent server per prefix, detached from our stdio. When this call
+# started it (exit 0; 2 = already running), run a no-op program with
+# detached stdio first: Wine starts its service processes (winedevice.exe)
+# with the first program, they inherit its stdout and live as long as the
+# server, and a caller reading our stdout through a pipe would never see EOF.
+if wineserver -p </dev/null >/dev/null 2>&1; then
+  "$wine" cmd /c exit 0 </dev/null >/dev/null 2>&1 || true
+fi
 exec "$wine" "$@"
