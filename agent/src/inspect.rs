@@ -10,8 +10,8 @@ use crate::config::AgentConfig;
 use mijian_hostcheck::Root;
 use mijian_media::{MediaOptions, MountedMedium};
 use mijian_policy::Policy;
-use mijian_report::{Finding, HostInfo, PolicyRef, Report, Trigger};
-use mijian_scanner::{ScanOptions, Scanner};
+use mijian_report::{Coverage, Finding, FindingKind, HostInfo, PolicyRef, Report, Trigger};
+use mijian_scanner::{ScanOptions, ScanOutcome, Scanner};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -32,7 +32,19 @@ impl Inspector {
         root: Root,
         cache_dir: Option<&Path>,
     ) -> anyhow::Result<Inspector> {
+        Self::with_progress(cfg, policy, root, cache_dir, None)
+    }
+
+    /// [`Inspector::new`] with live scan counters for a progress display.
+    pub fn with_progress(
+        cfg: AgentConfig,
+        policy: Policy,
+        root: Root,
+        cache_dir: Option<&Path>,
+        progress: Option<std::sync::Arc<mijian_scanner::pipeline::Progress>>,
+    ) -> anyhow::Result<Inspector> {
         let opts = ScanOptions {
+            progress,
             host_level: cfg.host.classification,
             exclude: cfg.content.exclude.clone(),
             cache_path: cache_dir.map(|d| d.join("scan-cache")),
@@ -86,6 +98,21 @@ impl Inspector {
         let host = mijian_hostcheck::check_host(&self.root, &thresholds);
         report.checks = host.checks;
         report.notes.extend(host.notes);
+        // Internet and usage traces, radios, software, services, audit
+        // (spec/inspection-checks.md).
+        let icfg = mijian_hostcheck::InspectionConfig::new(
+            &self.policy,
+            self.cfg.host.classification,
+            self.cfg
+                .media
+                .roots
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+        );
+        report
+            .checks
+            .extend(mijian_hostcheck::inspection_checks(&self.root, &icfg));
 
         let media = if self.root.is_live() {
             mijian_media::mounted_now(&self.media_options(), &self.policy.media)
@@ -107,7 +134,9 @@ impl Inspector {
 
         if content {
             let paths = self.content_paths();
+            let started = std::time::Instant::now();
             let outcome = self.scanner.scan(&paths);
+            let mut coverage = coverage(&outcome);
             let mut seen: HashSet<String> = HashSet::new();
             for mut f in outcome.findings {
                 if let Some(m) = medium_of(&media, &f) {
@@ -120,6 +149,7 @@ impl Inspector {
             // reached because the walk stays on one filesystem.
             for m in &media {
                 let outcome = self.scanner.scan(std::slice::from_ref(&m.mount_point));
+                add_coverage(&mut coverage, &outcome);
                 for mut f in outcome.findings {
                     if seen.insert(finding_key(&f)) {
                         m.tag(&mut f);
@@ -127,6 +157,9 @@ impl Inspector {
                     }
                 }
             }
+            coverage.duration_ms = started.elapsed().as_millis() as u64;
+            report.coverage = Some(coverage);
+            self.as_inspected(&mut report.findings);
         }
         // Enforcement comes after the scan, so an unmounted medium's content
         // was seen first.
@@ -143,7 +176,12 @@ impl Inspector {
     /// daemon's `file_change` trigger).
     pub fn scan_files(&self, trigger: Trigger, paths: &[PathBuf]) -> Report {
         let mut report = self.blank(trigger);
-        report.findings = self.scanner.scan(paths).findings;
+        let started = std::time::Instant::now();
+        let outcome = self.scanner.scan(paths);
+        let mut c = coverage(&outcome);
+        c.duration_ms = started.elapsed().as_millis() as u64;
+        report.coverage = Some(c);
+        report.findings = outcome.findings;
         report
     }
 
@@ -194,6 +232,74 @@ impl Inspector {
                 }
                 v
             }
+        }
+    }
+}
+
+impl Inspector {
+    /// Under `--root DIR`, write content findings' paths as they are on the
+    /// inspected system (`/home/a/x.doc`), keeping where this machine read
+    /// them in `scan_path` (issue 18).
+    fn as_inspected(&self, findings: &mut [Finding]) {
+        if self.root.is_live() {
+            return;
+        }
+        let root = self.root.path().display().to_string();
+        let root = root.trim_end_matches('/');
+        for f in findings {
+            let Some(p) = &f.path else { continue };
+            let Some(rest) = p.strip_prefix(root) else {
+                continue;
+            };
+            if !(rest.is_empty() || rest.starts_with('/') || rest.starts_with("!/")) {
+                continue;
+            }
+            let inside = if rest.starts_with('/') {
+                rest.to_string()
+            } else {
+                format!("/{rest}")
+            };
+            f.scan_path = Some(p.clone());
+            if let Some(raw) = f.path_b64.as_deref().and_then(|b| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.decode(b).ok()
+            }) {
+                let strip = raw.get(root.len()..).unwrap_or(&raw).to_vec();
+                let mut with_slash = strip.clone();
+                if !strip.starts_with(b"/") {
+                    with_slash.insert(0, b'/');
+                }
+                use base64::Engine as _;
+                f.path_b64 = Some(base64::engine::general_purpose::STANDARD.encode(with_slash));
+            }
+            f.path = Some(inside);
+        }
+    }
+}
+
+/// What one scan covered; the caller sets the duration.
+fn coverage(o: &ScanOutcome) -> Coverage {
+    let mut c = Coverage::default();
+    add_coverage(&mut c, o);
+    c
+}
+
+fn add_coverage(c: &mut Coverage, o: &ScanOutcome) {
+    c.files += o.files_walked;
+    c.cached += o.cache_hits;
+    c.analysed += o.files_scanned;
+    c.binary += o.files_skipped;
+    c.excluded += o.excluded;
+    c.bytes += o.bytes;
+    for f in o
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Unscannable)
+    {
+        match f.reason.as_deref() {
+            Some("permission" | "io") => c.unreadable += 1,
+            Some("vanished") => c.vanished += 1,
+            _ => c.unscannable += 1,
         }
     }
 }

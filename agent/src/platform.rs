@@ -1,7 +1,7 @@
 //! The few places where the agent itself (not its checks) differs between
-//! Linux and Windows, behind one function each so `state`, `output` and
+//! Linux and Windows, behind one function each so `state` and
 //! the daemon never ask which OS they run on: privileged or not, the
-//! system state directory, a private directory, terminal detection, and
+//! system state directory, a private directory, and
 //! the daemon's stop requests (signals on Linux, the service control
 //! manager or Ctrl-C on Windows).
 
@@ -38,12 +38,6 @@ pub fn system_config_dir() -> PathBuf {
     return system_state_dir();
     #[cfg(not(windows))]
     PathBuf::from("/etc/mijian")
-}
-
-/// Whether stdout is a terminal.
-pub fn stdout_is_terminal() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdout().is_terminal()
 }
 
 /// The access control list of the state directory on Windows (SDDL): a

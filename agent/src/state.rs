@@ -117,6 +117,23 @@ impl AgentState {
         })
     }
 
+    /// The public key of the agent key in `dir`, without creating one:
+    /// `None` when there is no key yet (`verify` must never make one).
+    pub fn existing_public_key(dir: &Path) -> Result<Option<mijian_report::Jwk>> {
+        let key_path = dir.join(KEY_FILE);
+        match fs::read(&key_path) {
+            Ok(bytes) => Ok(Some(
+                AgentKey::from_private_jwk(&bytes)
+                    .with_context(|| format!("agent key {} is unreadable", key_path.display()))?
+                    .public_jwk(),
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => {
+                Err(e).with_context(|| format!("cannot read agent key {}", key_path.display()))
+            }
+        }
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -26,8 +26,8 @@ THREADS=${THREADS:-$(nproc)}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 mkdir -p "$BENCH_DIR"
 
-# Literal terms of the default rules, for rg/rga.
-mapfile -t TERMS < <(python3 - "$repo/rules/keywords" <<'PY'
+# Literal terms of the example keyword set (the one the scan example loads), for rg/rga.
+mapfile -t TERMS < <(python3 - "$repo/docs/examples/keywords" <<'PY'
 import sys, tomllib, pathlib
 for f in sorted(pathlib.Path(sys.argv[1]).glob("*.toml")):
     for k in tomllib.loads(f.read_text()).get("keyword", []):

@@ -95,7 +95,7 @@ fn rules(dir: &Path) -> PathBuf {
         std::fs::copy(workspace().join("rules").join(f), rules.join(f)).unwrap();
     }
     std::fs::copy(
-        workspace().join("rules/keywords/example.toml"),
+        workspace().join("docs/examples/keywords/example.toml"),
         rules.join("keywords/example.toml"),
     )
     .unwrap();

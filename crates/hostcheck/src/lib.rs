@@ -23,19 +23,30 @@
 //! nothing outside the root is read.
 
 pub mod accounts;
+pub mod audit;
 pub mod autologin;
 pub mod gsettings;
 pub mod gvdb;
+pub mod hardware;
+pub mod inspection;
+pub mod internet_trace;
 pub mod keyfile;
+pub mod live;
+pub mod netaddr;
 pub mod pam;
 pub mod password;
 pub mod root;
 pub mod screen_lock;
+pub mod services;
+pub mod software;
+mod sqlite;
+pub mod trace;
 mod util;
 /// Windows checks (issue 12): the judging logic on every target, the live
 /// readers on Windows only.
 pub mod windows;
 
+pub use inspection::{InspectionConfig, inspection_checks};
 pub use root::{HostFile, ReadError, Root};
 
 use accounts::Accounts;

@@ -113,7 +113,7 @@ pub fn parse_usb_ids(key: &str) -> Option<(String, String)> {
 /// Returns the drive letter and the instance id.
 pub fn parse_mounted_device(name: &str, data: &[u8]) -> Option<(String, String)> {
     let letter = name.strip_prefix(r"\DosDevices\")?.to_string();
-    if data.len() % 2 != 0 || data.len() > 4096 {
+    if !data.len().is_multiple_of(2) || data.len() > 4096 {
         return None;
     }
     let units: Vec<u16> = data
@@ -276,7 +276,7 @@ mod tests {
         );
         assert!(filetime_from_bytes(&[1, 2, 3]).is_none());
         assert_eq!(filetime_rfc3339(0), None);
-        assert_eq!(filetime_rfc3339(u64::MAX).is_some(), false);
+        assert!(filetime_rfc3339(u64::MAX).is_none());
         assert_eq!(
             parse_usb_ids("VID_0781&PID_5581"),
             Some(("0781".into(), "5581".into()))

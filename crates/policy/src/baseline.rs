@@ -39,6 +39,22 @@ impl Default for ScreenLockBaseline {
     }
 }
 
+/// `[antivirus]`: how old the antivirus signatures may be
+/// (`spec/inspection-checks.md`, "software.antivirus").
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AntivirusBaseline {
+    pub max_signature_age_days: u32,
+}
+
+impl Default for AntivirusBaseline {
+    fn default() -> Self {
+        AntivirusBaseline {
+            max_signature_age_days: 7,
+        }
+    }
+}
+
 /// A `[levels.X]` profile: any subset of the thresholds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +70,7 @@ pub struct LevelProfile {
 pub struct Baseline {
     pub password: PasswordBaseline,
     pub screen_lock: ScreenLockBaseline,
+    pub antivirus: AntivirusBaseline,
     pub levels: BTreeMap<Classification, LevelProfile>,
 }
 

@@ -19,13 +19,19 @@ mod error;
 mod keywords;
 mod markings;
 mod media;
+mod network;
+mod software;
 
-pub use baseline::{Baseline, LevelProfile, PasswordBaseline, ScreenLockBaseline, Thresholds};
+pub use baseline::{
+    AntivirusBaseline, Baseline, LevelProfile, PasswordBaseline, ScreenLockBaseline, Thresholds,
+};
 pub use classification::Classification;
 pub use error::PolicyError;
 pub use keywords::{KeywordRule, Keywords};
 pub use markings::{MarkingPattern, Markings};
 pub use media::{MediaRegister, MediumEntry};
+pub use network::NetworkRules;
+pub use software::{AntivirusProduct, ProhibitedSoftware, SoftwareCategory, SoftwareRules};
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -41,11 +47,22 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../rules/markings.toml"),
     ),
     ("media.toml", include_str!("../../../rules/media.toml")),
+    ("network.toml", include_str!("../../../rules/network.toml")),
     (
-        "keywords/example.toml",
-        include_str!("../../../rules/keywords/example.toml"),
+        "software.toml",
+        include_str!("../../../rules/software.toml"),
     ),
 ];
+
+const BUILTIN_SOFTWARE: &str = include_str!("../../../rules/software.toml");
+
+/// The documented example keyword set (`docs/examples/keywords/example.toml`):
+/// never active in a shipped policy (issue 18: its terms gave real false
+/// positives), loaded only by [`Policy::example`] for tests and demos.
+const EXAMPLE_KEYWORDS: (&str, &str) = (
+    "keywords/example.toml",
+    include_str!("../../../docs/examples/keywords/example.toml"),
+);
 
 /// A complete, validated policy.
 #[derive(Debug, Clone)]
@@ -54,6 +71,11 @@ pub struct Policy {
     pub markings: Markings,
     pub keywords: Keywords,
     pub media: MediaRegister,
+    /// `network.toml`: internal names and networks (empty when absent).
+    pub network: NetworkRules,
+    /// `software.toml`: prohibited programs and antivirus products (the
+    /// built-in list when the rules directory has no `software.toml`).
+    pub software: SoftwareRules,
     /// Lowercase hex SHA-256 over the rule files used (path, length, bytes).
     pub digest: String,
     /// Where the rules came from: a directory, or `None` for the built-ins.
@@ -61,10 +83,23 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The rules embedded in the binary.
+    /// The rules embedded in the binary: thresholds, markings and an empty
+    /// media register; no keyword set (each unit writes its own).
     pub fn builtin() -> Result<Policy, PolicyError> {
         let files: Vec<(String, Vec<u8>)> = BUILTIN
             .iter()
+            .map(|(p, s)| (p.to_string(), s.as_bytes().to_vec()))
+            .collect();
+        Self::from_files(Path::new("<built-in>"), &files, None)
+    }
+
+    /// The built-in rules plus the documented example keyword set
+    /// (`docs/examples/keywords/example.toml`): for tests, benchmarks and
+    /// demonstrations only, never a workstation's policy.
+    pub fn example() -> Result<Policy, PolicyError> {
+        let files: Vec<(String, Vec<u8>)> = BUILTIN
+            .iter()
+            .chain(std::iter::once(&EXAMPLE_KEYWORDS))
             .map(|(p, s)| (p.to_string(), s.as_bytes().to_vec()))
             .collect();
         Self::from_files(Path::new("<built-in>"), &files, None)
@@ -84,10 +119,24 @@ impl Policy {
             });
         }
         let mut files = Vec::new();
-        for name in ["baseline.toml", "markings.toml", "media.toml"] {
+        for name in [
+            "baseline.toml",
+            "markings.toml",
+            "media.toml",
+            "network.toml",
+        ] {
             if let Some(bytes) = read_optional(&dir.join(name))? {
                 files.push((name.to_string(), bytes));
             }
+        }
+        // A rules directory written before software.toml existed still gets
+        // the default lists (hashed into the digest: they are rules used).
+        match read_optional(&dir.join("software.toml"))? {
+            Some(bytes) => files.push(("software.toml".to_string(), bytes)),
+            None => files.push((
+                "software.toml".to_string(),
+                BUILTIN_SOFTWARE.as_bytes().to_vec(),
+            )),
         }
         let kw_dir = dir.join("keywords");
         if kw_dir.is_dir() {
@@ -127,6 +176,8 @@ impl Policy {
         let mut markings = Markings::default();
         let mut keywords = Keywords::default();
         let mut media = MediaRegister::default();
+        let mut network = NetworkRules::default();
+        let mut software = SoftwareRules::default();
         for (rel, bytes) in files {
             let path = dir.join(rel);
             hasher.update(rel.as_bytes());
@@ -142,6 +193,8 @@ impl Policy {
                 "baseline.toml" => baseline = Baseline::parse(&path, text)?,
                 "markings.toml" => markings = Markings::parse(&path, text)?,
                 "media.toml" => media = MediaRegister::parse(&path, text)?,
+                "network.toml" => network = NetworkRules::parse(&path, text)?,
+                "software.toml" => software = SoftwareRules::parse(&path, text)?,
                 _ => keywords.add_file(&path, text)?,
             }
         }
@@ -150,6 +203,8 @@ impl Policy {
             markings,
             keywords,
             media,
+            network,
+            software,
             digest: hex::encode(hasher.finalize()),
             source,
         })

@@ -15,8 +15,20 @@ fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
 fn builtin_rules_load() {
     let p = Policy::builtin().unwrap();
     assert_eq!(p.baseline.password.min_length, 10);
-    assert!(p.keywords.rules.iter().any(|r| r.id == "example-codename"));
     assert_eq!(p.digest.len(), 64);
+}
+
+/// Issue 18: the example keyword set (示例工程 ...) gave real false positives
+/// on workstations; it is documentation, loaded only by `Policy::example`.
+#[test]
+fn example_keywords_are_never_active_rules() {
+    let p = Policy::builtin().unwrap();
+    assert!(p.keywords.rules.is_empty(), "{:?}", p.keywords.rules);
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
+    assert!(Policy::load(&shipped).unwrap().keywords.rules.is_empty());
+    let e = Policy::example().unwrap();
+    assert!(e.keywords.rules.iter().any(|r| r.id == "example-codename"));
+    assert_ne!(e.digest, p.digest);
 }
 
 #[test]
@@ -115,4 +127,73 @@ fn media_entry_without_identity_is_refused() {
     )]);
     let e = Policy::load(d.path()).unwrap_err().to_string();
     assert!(e.contains("media.toml:1:") && e.contains("BM-1"), "{e}");
+}
+
+#[test]
+fn network_rules_parse_and_bad_cidr_names_file_and_line() {
+    let d = dir_with(&[(
+        "network.toml",
+        "[internal]\ndomains = [\"Corp.Example.\", \".gov-intra.example.cn\"]\ncidrs = [\"59.255.0.0/16\", \"fd00::/8\"]\n",
+    )]);
+    let p = Policy::load(d.path()).unwrap();
+    assert_eq!(
+        p.network.internal_domains,
+        vec![
+            "corp.example".to_string(),
+            "gov-intra.example.cn".to_string()
+        ]
+    );
+    assert_eq!(p.network.internal_cidrs.len(), 2);
+
+    let d = dir_with(&[(
+        "network.toml",
+        "[internal]\ndomains = []\ncidrs = [\n  \"10.0.0.0/8\",\n  \"300.1.0.0/16\",\n]\n",
+    )]);
+    let e = Policy::load(d.path()).unwrap_err().to_string();
+    assert!(e.contains("network.toml:5:"), "{e}");
+    assert!(e.contains("300.1.0.0/16"), "{e}");
+
+    let d = dir_with(&[("network.toml", "[internal]\ndomains = [1]\n")]);
+    let e = Policy::load(d.path()).unwrap_err().to_string();
+    assert!(e.contains("network.toml:2:"), "{e}");
+}
+
+#[test]
+fn software_rules_default_and_errors() {
+    let p = Policy::builtin().unwrap();
+    assert!(p.software.prohibited.iter().any(|r| r.id == "qq"));
+    assert!(p.software.antivirus.iter().any(|r| r.id == "clamav"));
+    assert_eq!(p.baseline.antivirus.max_signature_age_days, 7);
+    // A rules dir without software.toml still gets the default lists.
+    let d = dir_with(&[]);
+    let p = Policy::load(d.path()).unwrap();
+    assert!(p.software.prohibited.iter().any(|r| r.id == "wechat"));
+    assert!(p.network.internal_domains.is_empty());
+
+    let d = dir_with(&[(
+        "software.toml",
+        "[[prohibited]]\nid = \"a\"\nname = \"A\"\ncategory = \"im\"\npackages = [\"a\"]\n\n[[prohibited]]\nid = \"a\"\nname = \"B\"\ncategory = \"im\"\nexec = [\"b\"]\n",
+    )]);
+    let e = Policy::load(d.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("software.toml:7:") && e.contains("used twice"),
+        "{e}"
+    );
+
+    let d = dir_with(&[(
+        "software.toml",
+        "[[prohibited]]\nid = \"a\"\nname = \"A\"\ncategory = \"game\"\npackages = [\"a\"]\n",
+    )]);
+    let e = Policy::load(d.path()).unwrap_err().to_string();
+    assert!(e.contains("software.toml:4:"), "{e}");
+
+    let d = dir_with(&[("baseline.toml", "[antivirus]\nmax_signature_age_days = 3\n")]);
+    assert_eq!(
+        Policy::load(d.path())
+            .unwrap()
+            .baseline
+            .antivirus
+            .max_signature_age_days,
+        3
+    );
 }

@@ -33,6 +33,37 @@ pub struct Report {
     /// could not read as an ordinary user, a probe skipped under `--root`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Addition (issue 18): what the content scan covered. Absent when no
+    /// content scan ran (`check --no-content`, a media event without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
+}
+
+/// What a content scan read and what it could not: an inspector must know
+/// what was not seen as well as what was found. Counts of files, not of
+/// findings; a file can count in `files` and in `unscannable` at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Regular files the scan looked at (read now or answered by the cache).
+    pub files: u64,
+    /// Of those, answered by the scan cache (unchanged since the last scan).
+    pub cached: u64,
+    /// Files and archive members whose content was analysed.
+    pub analysed: u64,
+    /// Files whose content is binary (not a document): only the name was scanned.
+    pub binary: u64,
+    /// Paths skipped by the `content.exclude` patterns (a skipped directory counts once).
+    pub excluded: u64,
+    /// Files or directories that could not be read (`permission`, `io`).
+    pub unreadable: u64,
+    /// Files deleted or replaced while the scan ran (`vanished`, severity info).
+    pub vanished: u64,
+    /// Files read but not understood (`encrypted`, `corrupt`, `limit`, `timeout`, ...).
+    pub unscannable: u64,
+    /// Bytes of the files looked at.
+    pub bytes: u64,
+    /// Wall time of the scan, in milliseconds.
+    pub duration_ms: u64,
 }
 
 impl Report {
@@ -51,6 +82,7 @@ impl Report {
             checks: Vec::new(),
             findings: Vec::new(),
             notes: Vec::new(),
+            coverage: None,
         }
     }
 
@@ -391,6 +423,11 @@ pub struct Finding {
     /// Addition: kind-specific structured detail (medium identity, event, action ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<Value>,
+    /// Addition (issue 18): under `check --root DIR`, where the inspecting
+    /// machine read the file (`DIR/home/a/x.doc`); `path` is then the path on
+    /// the inspected system (`/home/a/x.doc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_path: Option<String>,
 }
 
 impl Finding {
@@ -411,6 +448,7 @@ impl Finding {
             mount_point: None,
             message: None,
             detail: None,
+            scan_path: None,
         }
     }
 }

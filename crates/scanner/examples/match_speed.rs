@@ -69,7 +69,7 @@ fn main() {
     let n = normalise::normalise(&text);
     rate("normalise (whole text)", t);
     drop(n);
-    let policy = Policy::builtin().unwrap();
+    let policy = Policy::example().unwrap();
     let m = Matcher::new(&policy.keywords).unwrap();
     println!(
         "  prefilter (literals, candidates, regions, bytes): {:?}",

@@ -55,7 +55,7 @@ fn run(args: Vec<String>) -> Result<i32, String> {
     }
     let policy = match &rules {
         Some(d) => Policy::load(d),
-        None => Policy::builtin(),
+        None => Policy::example(),
     }
     .map_err(|e| e.to_string())?;
     if !in_process {

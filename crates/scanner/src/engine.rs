@@ -131,6 +131,7 @@ impl Engine {
                 walk: WalkOptions {
                     one_file_system: opts.one_file_system,
                     exclude,
+                    ..WalkOptions::default()
                 },
                 threads: opts.threads,
                 limits: opts.limits.clone(),
@@ -139,6 +140,7 @@ impl Engine {
                     .as_ref()
                     .map(|p| (p.clone(), policy.digest.clone(), level)),
                 worker,
+                progress: opts.progress.clone(),
             },
             analyser: CoreAnalyser::lazy(policy, opts.host_level),
         })
@@ -151,6 +153,10 @@ impl Engine {
             findings: out.findings,
             files_scanned: out.files_scanned,
             files_skipped: out.files_skipped,
+            files_walked: out.cache_hits + out.files_read,
+            cache_hits: out.cache_hits,
+            bytes: out.bytes,
+            excluded: out.excluded,
         }
     }
 }
@@ -161,7 +167,15 @@ pub fn worker_main() -> i32 {
     crate::worker::serve(|init: &Init| {
         let policy = match &init.rules_dir {
             Some(dir) => Policy::load(dir),
-            None => Policy::builtin(),
+            // No directory: the built-in rules, or the documented example set
+            // that tests and demos scan with (issue 18); the digest decides.
+            None => Policy::builtin().and_then(|p| {
+                if p.digest == init.policy_digest {
+                    Ok(p)
+                } else {
+                    Policy::example()
+                }
+            }),
         }
         .map_err(|e| format!("scan worker cannot load the rules: {e}"))?;
         if policy.digest != init.policy_digest {

@@ -18,7 +18,7 @@
 //! ```
 //! use mijian_scanner::file::{analyse, Compiled};
 //! use mijian_scanner::extract::{Ctx, Limits};
-//! let policy = mijian_policy::Policy::builtin().unwrap();
+//! let policy = mijian_policy::Policy::example().unwrap();
 //! let compiled = Compiled::new(&policy, Default::default()).unwrap();
 //! let mut ctx = Ctx::new(Limits::default());
 //! let a = analyse("a.txt".as_ref(), "机密★5年\n正文".as_bytes(), &mut ctx, &compiled);
@@ -67,6 +67,8 @@ pub struct ScanOptions {
     pub worker_args: Vec<std::ffi::OsString>,
     /// Per-file resource bounds.
     pub limits: extract::Limits,
+    /// Live counters for a progress display (issue 18; `None`: none).
+    pub progress: Option<Arc<pipeline::Progress>>,
 }
 
 impl Default for ScanOptions {
@@ -80,6 +82,7 @@ impl Default for ScanOptions {
             worker_exe: None,
             worker_args: Vec::new(),
             limits: extract::Limits::default(),
+            progress: None,
         }
     }
 }
@@ -92,6 +95,14 @@ pub struct ScanOutcome {
     pub files_scanned: u64,
     /// Files whose content was binary and skipped (their names were scanned).
     pub files_skipped: u64,
+    /// Regular files the walk handed out (archive members not counted).
+    pub files_walked: u64,
+    /// Files answered from the scan cache without reading.
+    pub cache_hits: u64,
+    /// Bytes of those files.
+    pub bytes: u64,
+    /// Paths skipped by the exclude patterns (a pruned directory counts once).
+    pub excluded: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

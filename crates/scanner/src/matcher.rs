@@ -633,7 +633,7 @@ mod tests {
         let m = Matcher::new(&kw(&[("re", &[], Some(r"型号\s*[A-Z]{2}-\d{3}"))])).unwrap();
         assert_eq!(counts_of(&m, "型号 AB-123"), vec![1]);
         // The built-in example regex is anchored on its rare suffix 型.
-        let builtin = mijian_policy::Policy::builtin().unwrap();
+        let builtin = mijian_policy::Policy::example().unwrap();
         let m2 = Matcher::new(&builtin.keywords).unwrap();
         let (lits, cands, _, _) = m2.prefilter_stats("the fox and the xenon box xx").unwrap();
         assert!(

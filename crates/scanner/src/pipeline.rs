@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use std::fs::{File, Metadata};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Bytes looked at to decide between in-process and worker analysis.
 const HEAD_BYTES: usize = 16 * 1024;
@@ -88,6 +88,21 @@ pub struct EngineOptions {
     pub cache: Option<(PathBuf, String, String)>,
     /// Worker processes for document formats (`None`: in-process).
     pub worker: Option<WorkerConfig>,
+    /// Live counters for a progress display (`None`: nobody is watching).
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// Live counters of a running scan, read by a progress display on another
+/// thread (the agent's progress bar, issue 18). The walk runs ahead of the
+/// analysis through a bounded queue, so `found` is a lower bound of the
+/// total until `walk_done` is set.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub files_found: AtomicU64,
+    pub bytes_found: AtomicU64,
+    pub files_done: AtomicU64,
+    pub bytes_done: AtomicU64,
+    pub walk_done: AtomicBool,
 }
 
 /// What a run produced.
@@ -102,6 +117,10 @@ pub struct EngineOutcome {
     pub cache_hits: u64,
     /// Files whose content was read.
     pub files_read: u64,
+    /// Bytes of the regular files the walk handed out (cache hits included).
+    pub bytes: u64,
+    /// Paths skipped by the exclude patterns (a pruned directory counts once).
+    pub excluded: u64,
 }
 
 /// Open `path` for reading without blocking (a FIFO swapped in after the
@@ -169,16 +188,27 @@ pub fn run(roots: &[PathBuf], opts: &EngineOptions, analyser: &dyn Analyser) -> 
     let skipped = AtomicU64::new(0);
     let hits = AtomicU64::new(0);
     let read = AtomicU64::new(0);
+    let bytes = AtomicU64::new(0);
+    let progress = opts.progress.as_deref();
+    // A fresh exclusion counter per run (one engine serves many scans).
+    let walk_opts = crate::walk::WalkOptions {
+        excluded: Arc::default(),
+        ..opts.walk.clone()
+    };
     let (tx, rx) = crossbeam_channel::bounded::<WalkItem>(4096);
     std::thread::scope(|s| {
         for _ in 0..threads {
             let rx = rx.clone();
-            let (cache, findings, files, hits, read, skipped) =
-                (&cache, &findings, &files, &hits, &read, &skipped);
+            let (cache, findings, files, hits, read, skipped, bytes) =
+                (&cache, &findings, &files, &hits, &read, &skipped, &bytes);
             s.spawn(move || {
                 let mut slot = opts.worker.clone().map(WorkerSlot::new);
                 let mut local = Vec::new();
                 for item in rx {
+                    let size = match &item {
+                        WalkItem::File { meta, .. } => meta.len(),
+                        WalkItem::Unreadable { .. } => 0,
+                    };
                     let (result, from_cache) = match item {
                         WalkItem::Unreadable {
                             path,
@@ -199,6 +229,11 @@ pub fn run(roots: &[PathBuf], opts: &EngineOptions, analyser: &dyn Analyser) -> 
                     }
                     files.fetch_add(result.files, Ordering::Relaxed);
                     skipped.fetch_add(result.skipped, Ordering::Relaxed);
+                    bytes.fetch_add(size, Ordering::Relaxed);
+                    if let Some(p) = progress {
+                        p.files_done.fetch_add(1, Ordering::Relaxed);
+                        p.bytes_done.fetch_add(size, Ordering::Relaxed);
+                    }
                     local.extend(result.findings);
                 }
                 if let Ok(mut f) = findings.lock() {
@@ -209,7 +244,18 @@ pub fn run(roots: &[PathBuf], opts: &EngineOptions, analyser: &dyn Analyser) -> 
         drop(rx);
         // Walk on as many threads as analyse: on an unchanged tree the
         // walk (an lstat per file) is all the work there is.
-        walk_parallel(roots, &opts.walk, threads, &|item| tx.send(item).is_ok());
+        walk_parallel(roots, &walk_opts, threads, &|item| {
+            if let Some(p) = progress {
+                p.files_found.fetch_add(1, Ordering::Relaxed);
+                if let WalkItem::File { meta, .. } = &item {
+                    p.bytes_found.fetch_add(meta.len(), Ordering::Relaxed);
+                }
+            }
+            tx.send(item).is_ok()
+        });
+        if let Some(p) = progress {
+            p.walk_done.store(true, Ordering::Relaxed);
+        }
         drop(tx);
     });
     if let Some(c) = cache
@@ -230,6 +276,8 @@ pub fn run(roots: &[PathBuf], opts: &EngineOptions, analyser: &dyn Analyser) -> 
         files_skipped: skipped.into_inner(),
         cache_hits: hits.into_inner(),
         files_read: read.into_inner(),
+        bytes: bytes.into_inner(),
+        excluded: walk_opts.excluded.load(Ordering::Relaxed),
     }
 }
 

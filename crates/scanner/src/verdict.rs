@@ -124,9 +124,13 @@ pub fn judge(ev: &Evidence<'_>, rules: &[RuleInfo], host: Classification) -> Opt
 }
 
 /// Severity of an unreadable file: encrypted content hides what it holds.
-fn unscannable_severity(reason: &str) -> Severity {
+/// A file deleted or replaced while the scan ran (`vanished`, a package
+/// upgrade) is no longer there to hold anything: `info`, counted in the
+/// scan's coverage, never a finding to act on (issue 18).
+pub fn unscannable_severity(reason: &str) -> Severity {
     match reason {
         "encrypted" => Severity::Medium,
+        "vanished" => Severity::Info,
         _ => Severity::Low,
     }
 }
@@ -187,6 +191,14 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn a_file_that_vanished_during_the_scan_is_not_to_act_on() {
+        let f = unscannable_reason(Path::new("/x"), None, "unknown", "vanished", "gone".into());
+        assert_eq!(f.severity, Severity::Info);
+        let f = unscannable_reason(Path::new("/x"), None, "unknown", "permission", "no".into());
+        assert_eq!(f.severity, Severity::Low);
     }
 
     #[test]

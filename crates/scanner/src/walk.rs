@@ -13,6 +13,8 @@
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use walkdir::WalkDir;
 
 /// How the walk behaves.
@@ -23,6 +25,9 @@ pub struct WalkOptions {
     pub one_file_system: bool,
     /// Paths matching any of these globs are skipped (directories pruned).
     pub exclude: GlobSet,
+    /// Counts the paths `exclude` skipped (a pruned directory counts once),
+    /// for the scan's coverage line (issue 18).
+    pub excluded: Arc<AtomicU64>,
 }
 
 impl Default for WalkOptions {
@@ -30,7 +35,19 @@ impl Default for WalkOptions {
         WalkOptions {
             one_file_system: true,
             exclude: GlobSet::empty(),
+            excluded: Arc::default(),
         }
+    }
+}
+
+impl WalkOptions {
+    /// Whether `path` is excluded; counts it if so.
+    fn excludes(&self, path: &Path) -> bool {
+        let hit = self.exclude.is_match(path);
+        if hit {
+            self.excluded.fetch_add(1, Ordering::Relaxed);
+        }
+        hit
     }
 }
 
@@ -223,7 +240,7 @@ fn split_root(
             }
         };
         let path = entry.path();
-        if opts.exclude.is_match(&path) {
+        if opts.excludes(&path) {
             continue;
         }
         let m = match std::fs::symlink_metadata(&path) {
@@ -266,7 +283,7 @@ fn walk_root(root: &Path, opts: &WalkOptions, sink: &mut impl FnMut(WalkItem) ->
         }
     };
     if meta.is_file() {
-        if opts.exclude.is_match(root) {
+        if opts.excludes(root) {
             return true;
         }
         return sink(WalkItem::File {
@@ -295,7 +312,7 @@ fn walk_root(root: &Path, opts: &WalkOptions, sink: &mut impl FnMut(WalkItem) ->
             if e.depth() == 0 {
                 return true;
             }
-            if opts.exclude.is_match(e.path()) {
+            if opts.excludes(e.path()) {
                 return false;
             }
             if e.file_type().is_dir() {

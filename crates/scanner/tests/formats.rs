@@ -55,7 +55,7 @@ fn observe(path: &Path, compiled: &Compiled) -> Value {
 
 /// Check every fixture of one format directory; report all mismatches at once.
 fn check_dir(dir: &str) {
-    let policy = Policy::builtin().unwrap();
+    let policy = Policy::example().unwrap();
     let compiled = Compiled::new(&policy, Classification::Unclassified).unwrap();
     let base = fixtures().join(dir);
     let mut failures = Vec::new();
@@ -135,7 +135,7 @@ fn markings() {
 /// the matched text.
 #[test]
 fn findings_never_carry_matched_text() {
-    let policy = Policy::builtin().unwrap();
+    let policy = Policy::example().unwrap();
     let compiled = Compiled::new(&policy, Classification::Unclassified).unwrap();
     for dir in ["text", "html", "markings"] {
         for e in std::fs::read_dir(fixtures().join(dir)).unwrap() {
@@ -158,7 +158,7 @@ fn findings_never_carry_matched_text() {
 /// Severity of a marked file follows the host's level.
 #[test]
 fn marked_severity_depends_on_host_level() {
-    let policy = Policy::builtin().unwrap();
+    let policy = Policy::example().unwrap();
     let p = fixtures().join("markings/gb9704_confidential.txt");
     let data = std::fs::read(&p).unwrap();
     let sev = |host| {

@@ -53,7 +53,7 @@ pub fn decode(bytes: &[u8]) -> Result<String, String> {
         return Err(format!("export of {} bytes is too large", bytes.len()));
     }
     let utf16 = |b: &[u8], le: bool| -> Result<String, String> {
-        if b.len() % 2 != 0 {
+        if !b.len().is_multiple_of(2) {
             return Err("UTF-16 export with an odd number of bytes".into());
         }
         let units = b.chunks_exact(2).map(|c| {

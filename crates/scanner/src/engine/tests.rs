@@ -28,7 +28,7 @@ fn worker_entry() {
     // The worker reloads the built-in rules; a scanner with another digest
     // makes it refuse, and the engine falls back to in-process parsing:
     // the result is still right.
-    let mut policy = Policy::builtin().unwrap();
+    let mut policy = Policy::example().unwrap();
     policy.digest = "0".repeat(64);
     let out = Scanner::new(&policy, opts)
         .unwrap()
@@ -80,7 +80,7 @@ fn zip_fixtures_through_worker_processes() {
     ] {
         std::fs::copy(zip_dir().join(name), d.path().join(name)).unwrap();
     }
-    let policy = Policy::builtin().unwrap();
+    let policy = Policy::example().unwrap();
     let mut opts = worker_opts();
     opts.threads = 1;
     opts.cache_path = Some(d.path().join("cache/scan.cache"));
@@ -113,7 +113,7 @@ fn non_utf8_names_are_reported_losslessly() {
     let d = tempfile::tempdir().unwrap();
     let name = std::ffi::OsStr::from_bytes(b"\xbb\xfa\xc3\xdc-\xd0\xfe\xc4\xf1.txt");
     std::fs::write(d.path().join(name), "关于玄鸟柒号的说明").unwrap();
-    let policy = Policy::builtin().unwrap();
+    let policy = Policy::example().unwrap();
     let out = Scanner::new(&policy, ScanOptions::default())
         .unwrap()
         .scan(&[d.path().to_path_buf()]);

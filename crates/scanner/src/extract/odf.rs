@@ -31,10 +31,15 @@ pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
             "ODF package with manifest:encryption-data (password-protected)".into(),
         ));
     }
-    let content = pkg.read_required("content.xml", ctx)?;
     let mut body = TextBuf::new(ctx.limits.max_text_chars);
-    let (first_break, first_master) = content_text(&content, "content.xml", ctx, &mut body)?;
-    drop(content);
+    let (first_break, first_master) = match pkg.read("content.xml", ctx)? {
+        Some(content) => content_text(&content, "content.xml", ctx, &mut body)?,
+        // A styles-only package has no body: LibreOffice's own templates
+        // (share/template/common/styles/Default.ott) are mimetype, manifest,
+        // meta.xml and styles.xml. Its text is in styles.xml (issue 18).
+        None if pkg.names().iter().any(|n| n == "styles.xml") => (None, None),
+        None => return Err(ExtractError::Corrupt("missing part content.xml".into())),
+    };
 
     // Headers and footers of the master pages; the first header found heads
     // page 1 (LibreOffice writes the page style of page 1 first).
@@ -471,6 +476,47 @@ mod tests {
         assert_eq!(first_lines(&head, 2), ["绝密★长期", "项目汇报"]);
         assert!(!head.contains("进展"), "{head}");
         assert!(d.text.contains("口述：玄鸟柒号节点"), "notes: {}", d.text);
+    }
+
+    /// Issue 18: LibreOffice's styles template `Default.ott` (copied from
+    /// Debian's libreoffice-common 7.4, MPL-2.0) has no content.xml and was
+    /// reported `corrupt: missing part content.xml`.
+    #[test]
+    fn styles_only_template_is_scanned() {
+        let d = run("odt/libreoffice_styles_template.ott").unwrap();
+        assert_eq!(d.format, "odt");
+        assert!(d.head.is_some());
+        // A styles.xml-only template with a classified header is still seen.
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let o = zip::write::SimpleFileOptions::default();
+        use std::io::Write;
+        w.start_file("mimetype", o).unwrap();
+        w.write_all(b"application/vnd.oasis.opendocument.text-template")
+            .unwrap();
+        w.start_file("styles.xml", o).unwrap();
+        w.write_all(
+            concat!(
+                r#"<office:document-styles xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" "#,
+                r#"xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" "#,
+                r#"xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0">"#,
+                r#"<office:master-styles><style:master-page style:name="Standard"><style:header>"#,
+                r#"<text:p>机密★5年</text:p></style:header></style:master-page></office:master-styles>"#,
+                r#"</office:document-styles>"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let data = w.finish().unwrap().into_inner();
+        let d = extract(&data, &mut Ctx::new(Limits::default())).unwrap();
+        assert_eq!(first_lines(d.head.as_deref().unwrap(), 1), ["机密★5年"]);
+        // Neither content.xml nor styles.xml: still corrupt, never clean.
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file("mimetype", o).unwrap();
+        w.write_all(b"application/vnd.oasis.opendocument.text")
+            .unwrap();
+        let data = w.finish().unwrap().into_inner();
+        let e = extract(&data, &mut Ctx::new(Limits::default())).unwrap_err();
+        assert!(matches!(e, ExtractError::Corrupt(_)), "{e:?}");
     }
 
     #[test]

@@ -2,7 +2,7 @@ use super::*;
 use crate::extract::Limits;
 
 fn compiled() -> Compiled {
-    Compiled::new(&Policy::builtin().unwrap(), Classification::Unclassified).unwrap()
+    Compiled::new(&Policy::example().unwrap(), Classification::Unclassified).unwrap()
 }
 
 fn run(name: &str, data: &[u8]) -> Analysis {
