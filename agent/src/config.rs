@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The system-wide config file.
-pub const SYSTEM_CONFIG: &str = "/etc/mijian/agent.toml";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -298,7 +297,10 @@ impl AgentConfig {
         let (path, must_exist) = match (explicit, env) {
             (Some(p), _) => (p.to_path_buf(), true),
             (None, Some(p)) if !p.as_os_str().is_empty() => (p, true),
-            _ => (PathBuf::from(SYSTEM_CONFIG), false),
+            _ => (
+                crate::platform::system_config_dir().join("agent.toml"),
+                false,
+            ),
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,

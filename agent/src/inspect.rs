@@ -362,6 +362,7 @@ pub fn hostname(root: &Root) -> String {
     if root.is_live() {
         from_file(Path::new("/proc/sys/kernel/hostname"))
             .or_else(|| from_file(Path::new("/etc/hostname")))
+            .or_else(mijian_hostcheck::live_hostname)
             .unwrap_or_else(|| "unknown".into())
     } else {
         from_file(&root.path().join("etc/hostname")).unwrap_or_else(|| "unknown".into())
@@ -370,6 +371,11 @@ pub fn hostname(root: &Root) -> String {
 
 /// `PRETTY_NAME` from os-release under the root.
 pub fn os_name(root: &Root) -> String {
+    if root.is_live()
+        && let Some(n) = mijian_hostcheck::live_os_name()
+    {
+        return n;
+    }
     for rel in ["etc/os-release", "usr/lib/os-release"] {
         if let Ok(text) = std::fs::read_to_string(root.path().join(rel)) {
             for line in text.lines() {

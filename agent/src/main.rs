@@ -13,7 +13,10 @@ mod enroll;
 mod export;
 mod inspect;
 mod output;
+mod platform;
 mod policy;
+#[cfg(windows)]
+mod service;
 mod state;
 
 use anyhow::{Context, Result, bail};
@@ -243,6 +246,26 @@ enum Command {
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
+    /// Windows service: install, uninstall, or run under the service control manager.
+    #[cfg(windows)]
+    Service {
+        #[arg(value_enum)]
+        action: ServiceAction,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+/// `mijian-agent service ACTION` (Windows).
+#[cfg(windows)]
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ServiceAction {
+    /// Register the service (automatic start at boot) and start it.
+    Install,
+    /// Stop and remove the service.
+    Uninstall,
+    /// Run as the service (started by the service control manager).
+    Run,
 }
 
 /// `mijian-agent policy …` (issue 13).
@@ -305,6 +328,15 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> Result<u8> {
     let lang = Lang::from_env();
     match cli.command {
+        #[cfg(windows)]
+        Command::Service { action, config } => {
+            match action {
+                ServiceAction::Install => service::install(config)?,
+                ServiceAction::Uninstall => service::uninstall()?,
+                ServiceAction::Run => service::run(config)?,
+            }
+            Ok(0)
+        }
         Command::Man { out } => {
             std::fs::create_dir_all(&out)
                 .with_context(|| format!("cannot create {}", out.display()))?;
@@ -683,9 +715,9 @@ fn load_policy(explicit: Option<&Path>, cfg: &AgentConfig) -> Result<Policy> {
     if let Some(dir) = dir {
         return Policy::load(&dir).map_err(rules_error);
     }
-    let system = Path::new("/etc/mijian/rules");
+    let system = platform::system_config_dir().join("rules");
     if system.is_dir() {
-        return Policy::load(system).map_err(rules_error);
+        return Policy::load(&system).map_err(rules_error);
     }
     if let Some(dir) = checkout_rules() {
         return Policy::load(&dir).map_err(rules_error);

@@ -41,7 +41,7 @@ pub fn default_state_dir(cfg: &AgentConfig) -> PathBuf {
         return d.clone();
     }
     if is_root() {
-        return PathBuf::from("/var/lib/mijian");
+        return crate::platform::system_state_dir();
     }
     if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|x| !x.is_empty()) {
         return PathBuf::from(x).join("mijian");
@@ -53,8 +53,7 @@ pub fn default_state_dir(cfg: &AgentConfig) -> PathBuf {
 }
 
 pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    crate::platform::is_privileged()
 }
 
 /// The chain position after the last sealed report.
@@ -274,56 +273,40 @@ fn read_chain(dir: &Path) -> Result<Chain> {
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| {
-            format!(
-                "cannot create state directory {} (run as root, or set paths.state_dir in the config)",
-                dir.display()
-            )
-        })
+    crate::platform::create_private_dir(dir)
 }
 
 /// An exclusive advisory lock on the state directory, released on drop.
 struct Lock(File);
 
 fn lock(dir: &Path) -> Result<Lock> {
-    use std::os::fd::AsRawFd;
     let f = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(dir.join(LOCK_FILE))
         .with_context(|| format!("cannot open lock file in {}", dir.display()))?;
-    // SAFETY: flock on a valid open descriptor.
-    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
-    if rc != 0 {
-        bail!(
-            "cannot lock {}: {}",
-            dir.display(),
-            std::io::Error::last_os_error()
-        );
+    // std's lock is flock(2) on Linux and LockFileEx on Windows.
+    if let Err(e) = f.lock() {
+        bail!("cannot lock {}: {e}", dir.display());
     }
     Ok(Lock(f))
 }
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: unlocking our own descriptor.
-        unsafe {
-            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
-        }
+        let _ = self.0.unlock();
     }
 }
 
 /// Write a file atomically: temp file in the same directory, fsync, rename,
 /// fsync the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
+    // Windows: files inherit the state directory's ACL instead of a mode.
+    #[cfg(not(unix))]
+    let _ = mode;
     // A bare file name (`--out r.jws`) has an empty parent: the current dir.
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -334,11 +317,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
+    let mut opts = OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(mode);
+    let mut f = opts
         .open(&tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     f.write_all(bytes)
@@ -346,6 +329,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     drop(f);
     fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    // A directory cannot be opened as a file on Windows; NTFS journals
+    // the rename itself.
+    #[cfg(unix)]
     File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("cannot sync {}", dir.display()))?;
@@ -375,6 +361,7 @@ mod tests {
         assert_eq!(b.report.agent_id, s.key().kid());
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_sealed_report_stays_pending_until_settled() {
         let d = tempfile::tempdir().unwrap();

@@ -598,7 +598,13 @@ fn signals(tx: Sender<Event>) -> Result<()> {
     Ok(())
 }
 
-#[cfg(not(unix))]
+/// Windows: the service control manager's Stop and Ctrl-C (`service.rs`).
+#[cfg(windows)]
+fn signals(tx: Sender<Event>) -> Result<()> {
+    crate::service::stop_requests(tx)
+}
+
+#[cfg(not(any(unix, windows)))]
 fn signals(_tx: Sender<Event>) -> Result<()> {
     Ok(())
 }

@@ -36,16 +36,55 @@ const ALARMS: &str = "alarms.json";
 /// Pending alarms kept at most (a flood of bad bundles must not fill the disk).
 const MAX_ALARMS: usize = 100;
 
+/// Where `current` points: a symlink on Unix; on Windows (where symlinks
+/// need a privilege) a small file naming the version folder.
+fn resolve_current(cur: &Path) -> std::io::Result<PathBuf> {
+    let meta = fs::symlink_metadata(cur)?;
+    if meta.is_file() {
+        let name = fs::read_to_string(cur)?;
+        let name = name.trim();
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "policy `current` names no version folder",
+            ));
+        }
+        let parent = cur.parent().unwrap_or(Path::new("."));
+        return fs::canonicalize(parent.join(name));
+    }
+    fs::canonicalize(cur)
+}
+
+/// Point `current` at version folder `name` atomically (rename over it).
+fn switch_current(d: &Path, name: &str) -> Result<()> {
+    #[cfg(unix)]
+    {
+        let link = d.join(format!("{CURRENT}.tmp"));
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(name, &link).context("cannot link the new policy")?;
+        fs::rename(&link, d.join(CURRENT)).context("cannot switch to the new policy")?;
+        fs::File::open(d)
+            .and_then(|f| f.sync_all())
+            .context("cannot sync the policy directory")?;
+    }
+    #[cfg(not(unix))]
+    write_atomic(&d.join(CURRENT), name.as_bytes(), 0o600)
+        .context("cannot switch to the new policy")?;
+    Ok(())
+}
+
 pub fn dir(state_dir: &Path) -> PathBuf {
     state_dir.join(DIR)
 }
 
 fn ensure_dir(state_dir: &Path) -> Result<PathBuf> {
-    use std::os::unix::fs::DirBuilderExt;
     let d = dir(state_dir);
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    // On Windows the state directory's ACL (SYSTEM and Administrators) is inherited.
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
         .create(&d)
         .with_context(|| format!("cannot create {}", d.display()))?;
     Ok(d)
@@ -93,7 +132,7 @@ pub struct Applied {
 /// The bundle in force, if one was applied.
 pub fn applied(state_dir: &Path) -> Result<Option<Applied>> {
     let cur = dir(state_dir).join(CURRENT);
-    let target = match fs::canonicalize(&cur) {
+    let target = match resolve_current(&cur) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", cur.display())),
@@ -263,13 +302,7 @@ fn install(state_dir: &Path, bundle: &Bundle, bytes: &[u8]) -> Result<()> {
         let final_dir = d.join(&name);
         let _ = fs::remove_dir_all(&final_dir);
         fs::rename(&tmp, &final_dir).context("cannot rename the new policy into place")?;
-        let link = d.join(format!("{CURRENT}.tmp"));
-        let _ = fs::remove_file(&link);
-        std::os::unix::fs::symlink(&name, &link).context("cannot link the new policy")?;
-        fs::rename(&link, d.join(CURRENT)).context("cannot switch to the new policy")?;
-        fs::File::open(&d)
-            .and_then(|f| f.sync_all())
-            .context("cannot sync the policy directory")?;
+        switch_current(&d, &name)?;
         Ok(())
     })();
     if result.is_err() {

@@ -42,6 +42,9 @@ pub mod software;
 mod sqlite;
 pub mod trace;
 mod util;
+/// Windows checks (issue 12): the judging logic on every target, the live
+/// readers on Windows only.
+pub mod windows;
 
 pub use inspection::{InspectionConfig, inspection_checks};
 pub use root::{HostFile, ReadError, Root};
@@ -61,6 +64,12 @@ pub struct HostOutcome {
 /// Run every host check of `spec/host-checks.md`: exactly one result per
 /// (check id, subject).
 pub fn check_host(root: &Root, t: &Thresholds) -> HostOutcome {
+    // On Windows the live host is judged from the registry and the SAM; a
+    // `--root` tree is still a Linux file tree.
+    #[cfg(windows)]
+    if root.is_live() {
+        return windows::check_host(t);
+    }
     let acc = Accounts::load(root);
     let mut notes = acc.notes.clone();
     let mut checks = Vec::new();
@@ -96,6 +105,10 @@ pub fn check_host(root: &Root, t: &Thresholds) -> HostOutcome {
 /// Home directories of interactive accounts, as real paths under the root
 /// (the default content-scan paths). Homes that do not exist are skipped.
 pub fn interactive_homes(root: &Root) -> Vec<PathBuf> {
+    #[cfg(windows)]
+    if root.is_live() {
+        return windows::profile_dirs();
+    }
     let acc = Accounts::load(root);
     let mut out = Vec::new();
     for a in acc.interactive() {
@@ -107,4 +120,22 @@ pub fn interactive_homes(root: &Root) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// The live host's name where `/proc` and `/etc/hostname` do not exist
+/// (Windows: the active computer name); `None` on Linux.
+pub fn live_hostname() -> Option<String> {
+    #[cfg(windows)]
+    return windows::live::hostname();
+    #[cfg(not(windows))]
+    None
+}
+
+/// The live host's OS name where there is no os-release (Windows: product,
+/// version and build from the registry); `None` on Linux.
+pub fn live_os_name() -> Option<String> {
+    #[cfg(windows)]
+    return windows::live::os_name();
+    #[cfg(not(windows))]
+    None
 }

@@ -280,7 +280,8 @@ fn io_error(host: &str, e: io::Error) -> ReadError {
     }
 }
 
-#[cfg(test)]
+// Symlink fixtures: Linux trees.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;

@@ -10,10 +10,17 @@ use mijian_report::{Finding, FindingKind, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
+#[cfg(unix)]
 use std::ffi::CString;
+#[cfg(unix)]
 use std::io;
+#[cfg(unix)]
 use std::os::unix::ffi::OsStrExt;
+#[cfg(unix)]
 use std::path::Path;
+// Windows: lock, dismount and eject instead of umount2; no read-only remount.
+#[cfg(windows)]
+pub use crate::windows::{detach, remount_read_only};
 
 /// What to do with a medium that is not registered (per host level, chosen
 /// by the agent's configuration).
@@ -72,11 +79,13 @@ impl EnforcementPolicy {
     }
 }
 
+#[cfg(unix)]
 fn c_path(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
 /// Remount the filesystem at `mount_point` read-only.
+#[cfg(unix)]
 pub fn remount_read_only(mount_point: &Path) -> io::Result<()> {
     let target = c_path(mount_point)?;
     // SAFETY: valid NUL-terminated target; null source/type/data are allowed
@@ -98,6 +107,7 @@ pub fn remount_read_only(mount_point: &Path) -> io::Result<()> {
 }
 
 /// Lazily detach the filesystem at `mount_point`.
+#[cfg(unix)]
 pub fn detach(mount_point: &Path) -> io::Result<()> {
     let target = c_path(mount_point)?;
     // SAFETY: valid NUL-terminated target.

@@ -26,28 +26,51 @@
 pub mod enforce;
 pub mod history;
 pub mod identity;
+#[cfg(unix)]
 pub mod mountinfo;
 pub mod register;
+pub mod storage_descriptor;
 pub mod superblock;
 pub mod sysfs;
 pub mod udev;
+pub mod usbstor;
+#[cfg(unix)]
 pub mod watch;
+// Windows (issue 12): drive letters instead of mountinfo, the device's
+// storage descriptor instead of sysfs/udev, USBSTOR instead of kernel logs;
+// the same `MountedMedium`, findings, watcher API and register matching.
+#[cfg(windows)]
+pub mod windows;
+#[cfg(windows)]
+pub use windows::watch;
+#[cfg(windows)]
+pub use windows::{mounted_now, path_text, try_mounted_now, usb_history};
 
 pub use enforce::{Enforcement, EnforcementPolicy, enforce};
+#[cfg(unix)]
 pub use history::usb_history;
 pub use identity::{Identity, SerialQuality};
+#[cfg(unix)]
 pub use mountinfo::MountEntry;
 pub use register::{MatchResult, MatchStatus, match_register};
 pub use sysfs::RemovableReason;
 
-use mijian_policy::{Classification, MediaRegister};
+use mijian_policy::Classification;
+#[cfg(unix)]
+use mijian_policy::MediaRegister;
 use mijian_report::{Finding, FindingKind, Severity};
 use serde_json::{Value, json};
+#[cfg(unix)]
 use std::fs;
+#[cfg(unix)]
 use std::io::Read;
+#[cfg(unix)]
 use std::os::unix::ffi::OsStrExt;
+#[cfg(unix)]
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::path::Path;
+use std::path::PathBuf;
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -214,6 +237,7 @@ fn merge_detail(f: &mut Finding, key: &str, v: Value) {
 }
 
 /// A path as report text: UTF-8 as is, other bytes as `\xNN`.
+#[cfg(unix)]
 pub fn path_text(p: &Path) -> String {
     let b = p.as_os_str().as_bytes();
     match std::str::from_utf8(b) {
@@ -244,6 +268,7 @@ pub fn path_text(p: &Path) -> String {
 }
 
 /// Filesystems that are never media even under a media root.
+#[cfg(unix)]
 const PSEUDO_FS: &[&str] = &[
     "autofs",
     "tmpfs",
@@ -272,6 +297,7 @@ const PSEUDO_FS: &[&str] = &[
 ];
 
 /// Why a mount is a removable medium, or `None`.
+#[cfg(unix)]
 pub fn removable_reason(
     opts: &MediaOptions,
     entry: &MountEntry,
@@ -285,13 +311,16 @@ pub fn removable_reason(
         .then_some(RemovableReason::MediaRoot)
 }
 
+#[cfg(unix)]
 fn dev_major(rdev: u64) -> u32 {
     (((rdev >> 32) & 0xffff_f000) | ((rdev >> 8) & 0xfff)) as u32
 }
+#[cfg(unix)]
 fn dev_minor(rdev: u64) -> u32 {
     (((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff)) as u32
 }
 
+#[cfg(unix)]
 fn is_block_dev(p: &Path, major: u32, minor: u32) -> bool {
     fs::metadata(p).is_ok_and(|m| {
         m.file_type().is_block_device()
@@ -304,6 +333,7 @@ fn is_block_dev(p: &Path, major: u32, minor: u32) -> bool {
 /// filesystems that report an anonymous device (btrfs, ntfs-3g's `fuseblk`:
 /// `0:NN`), the device named by the mount source: `/sys/class/block/<name>/dev`
 /// for `/dev/<name>`, else the source node's `st_rdev`.
+#[cfg(unix)]
 pub fn block_devno(opts: &MediaOptions, entry: &MountEntry) -> Option<(u32, u32)> {
     if entry.major != 0 {
         return Some((entry.major, entry.minor));
@@ -330,6 +360,7 @@ pub fn block_devno(opts: &MediaOptions, entry: &MountEntry) -> Option<(u32, u32)
 
 /// The device node of `major:minor`: the mount source if it is that node,
 /// `/dev/block/MAJ:MIN`, or `/dev/<kernel name>`.
+#[cfg(unix)]
 fn device_node(
     opts: &MediaOptions,
     entry: &MountEntry,
@@ -349,6 +380,7 @@ fn device_node(
     is_block_dev(&by_name, major, minor).then_some(by_name)
 }
 
+#[cfg(unix)]
 fn node_for(opts: &MediaOptions, devno: &str, name: &str) -> Option<PathBuf> {
     let (ma, mi) = mountinfo::parse_devno(devno.as_bytes()).ok()?;
     let by_devno = opts.dev_root.join("block").join(devno);
@@ -360,6 +392,7 @@ fn node_for(opts: &MediaOptions, devno: &str, name: &str) -> Option<PathBuf> {
 }
 
 /// Build the composite identity of a mounted filesystem.
+#[cfg(unix)]
 pub fn identify(
     opts: &MediaOptions,
     entry: &MountEntry,
@@ -486,6 +519,7 @@ pub fn identify(
 }
 
 /// Turn one mount into a medium, if it is removable.
+#[cfg(unix)]
 pub fn medium_for(
     opts: &MediaOptions,
     register: &MediaRegister,
@@ -571,6 +605,7 @@ pub fn medium_finding(m: &MountedMedium, event: MediaEvent) -> Finding {
 }
 
 /// Read the mount table named by the options.
+#[cfg(unix)]
 pub fn read_mount_table(opts: &MediaOptions) -> Result<Vec<MountEntry>, MediaError> {
     let path = opts.mountinfo_path();
     let mut buf = Vec::new();
@@ -584,6 +619,7 @@ pub fn read_mount_table(opts: &MediaOptions) -> Result<Vec<MountEntry>, MediaErr
 }
 
 /// Removable media mounted now, or why the mount table could not be read.
+#[cfg(unix)]
 pub fn try_mounted_now(
     opts: &MediaOptions,
     register: &MediaRegister,
@@ -596,9 +632,11 @@ pub fn try_mounted_now(
 
 /// Removable media mounted now (live host only). Empty when the mount table
 /// cannot be read; use [`try_mounted_now`] to learn why.
+#[cfg(unix)]
 pub fn mounted_now(opts: &MediaOptions, register: &MediaRegister) -> Vec<MountedMedium> {
     try_mounted_now(opts, register).unwrap_or_default()
 }
 
 #[cfg(test)]
+#[cfg(unix)]
 mod tests;

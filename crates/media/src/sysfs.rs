@@ -260,7 +260,8 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-#[cfg(test)]
+// Live sysfs and mountinfo: Linux only.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -45,15 +45,13 @@ pub fn encode_path(path: &Path) -> EncodedPath {
         use std::os::unix::ffi::OsStrExt;
         encode_path_bytes(path.as_os_str().as_bytes())
     }
+    // Windows: a name that is not valid UTF-16 (an unpaired surrogate) is
+    // kept losslessly as its WTF-8 bytes (std's encoding of OsStr there):
+    // the surrogate's three bytes are escaped in `path`, all bytes are in
+    // `path_b64`. Valid names are plain UTF-8 as on Linux.
     #[cfg(not(unix))]
     {
-        match path.to_str() {
-            Some(s) => encode_path_bytes(s.as_bytes()),
-            None => EncodedPath {
-                path: path.to_string_lossy().into_owned(),
-                path_b64: None,
-            },
-        }
+        encode_path_bytes(path.as_os_str().as_encoded_bytes())
     }
 }
 
@@ -68,6 +66,18 @@ mod tests {
         assert_eq!(e.path, "/home/a/\\xBB\\xFA\\xC3\\xDC.txt");
         let raw = STANDARD.decode(e.path_b64.unwrap()).unwrap();
         assert_eq!(raw, b"/home/a/\xBB\xFA\xC3\xDC.txt");
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn unpaired_surrogate_is_kept() {
+        use std::os::windows::ffi::OsStringExt;
+        // "a" + lone high surrogate D800 + ".txt"
+        let name = std::ffi::OsString::from_wide(&[0x61, 0xD800, 0x2E, 0x74, 0x78, 0x74]);
+        let e = encode_path(Path::new(&name));
+        assert_eq!(e.path, "a\\xED\\xA0\\x80.txt");
+        let raw = STANDARD.decode(e.path_b64.unwrap()).unwrap();
+        assert_eq!(raw, b"a\xED\xA0\x80.txt");
     }
 
     #[test]

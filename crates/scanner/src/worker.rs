@@ -247,7 +247,61 @@ fn read_exact_deadline(
     Ok(())
 }
 
-#[cfg(not(unix))]
+/// Windows: anonymous pipes cannot be polled, so the bytes waiting are
+/// asked with `PeekNamedPipe` (which works on them) and read only when
+/// there are some; the wait between asks grows to 5 ms. A broken pipe is
+/// the worker's death.
+#[cfg(windows)]
+fn read_exact_deadline(
+    r: &mut ChildStdout,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> Result<(), WorkerFailure> {
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::System::Pipes::PeekNamedPipe;
+    let handle = r.as_raw_handle();
+    let mut got = 0;
+    let mut nap = Duration::from_micros(50);
+    while got < buf.len() {
+        let mut avail = 0u32;
+        // SAFETY: a valid pipe handle owned by `r`; only the count is asked.
+        let ok = unsafe {
+            PeekNamedPipe(
+                handle,
+                std::ptr::null_mut(),
+                0,
+                std::ptr::null_mut(),
+                &mut avail,
+                std::ptr::null_mut(),
+            )
+        };
+        if ok == 0 {
+            return Err(WorkerFailure::Crash(format!(
+                "worker closed its output ({})",
+                std::io::Error::last_os_error()
+            )));
+        }
+        if avail == 0 {
+            if Instant::now() >= deadline {
+                return Err(WorkerFailure::Timeout);
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(5));
+            continue;
+        }
+        nap = Duration::from_micros(50);
+        let want = (buf.len() - got).min(avail as usize);
+        match r.read(&mut buf[got..got + want]) {
+            Ok(0) => return Err(WorkerFailure::Crash("worker closed its output".into())),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(WorkerFailure::Crash(format!("reading from worker: {e}"))),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(any(unix, windows)))]
 fn read_exact_deadline(
     r: &mut ChildStdout,
     buf: &mut [u8],
@@ -483,7 +537,17 @@ fn b64(path: &Path) -> String {
         use std::os::unix::ffi::OsStrExt;
         path.as_os_str().as_bytes().to_vec()
     };
-    #[cfg(not(unix))]
+    // Windows: the UTF-16 units, little-endian (lossless for names that
+    // are not valid Unicode).
+    #[cfg(windows)]
+    let bytes: Vec<u8> = {
+        use std::os::windows::ffi::OsStrExt;
+        path.as_os_str()
+            .encode_wide()
+            .flat_map(u16::to_le_bytes)
+            .collect()
+    };
+    #[cfg(not(any(unix, windows)))]
     let bytes = path.to_string_lossy().into_owned().into_bytes();
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
@@ -496,7 +560,19 @@ fn path_from_b64(s: &str) -> Option<PathBuf> {
         use std::os::unix::ffi::OsStringExt;
         Some(PathBuf::from(OsString::from_vec(bytes)))
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        use std::os::windows::ffi::OsStringExt;
+        if !bytes.len().is_multiple_of(2) {
+            return None;
+        }
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        Some(PathBuf::from(OsString::from_wide(&units)))
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         String::from_utf8(bytes).ok().map(PathBuf::from)
     }
@@ -534,6 +610,51 @@ fn confine(r: &Rlimits) {
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
     }
+    // Windows has no rlimits: the worker puts itself in a job object whose
+    // process memory limit is the address-space bound (an allocation past
+    // it fails, the worker dies, the parent reports `crash`). The CPU bound
+    // is the parent's per-file deadline; the worker exits when its stdin
+    // (the parent) goes away.
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::System::JobObjects::{
+            AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_PROCESS_MEMORY,
+            JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation,
+            SetInformationJobObject,
+        };
+        use windows_sys::Win32::System::Threading::GetCurrentProcess;
+        // SAFETY: plain Win32 calls on a fresh job handle and our own
+        // process; the info struct is zeroed then filled.
+        unsafe {
+            let job = CreateJobObjectW(std::ptr::null(), std::ptr::null());
+            if job.is_null() {
+                log::warn!(
+                    "scan worker: CreateJobObject failed: {}",
+                    std::io::Error::last_os_error()
+                );
+                return;
+            }
+            let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = std::mem::zeroed();
+            info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_PROCESS_MEMORY;
+            info.ProcessMemoryLimit = usize::try_from(r.address_space).unwrap_or(usize::MAX);
+            let ok = SetInformationJobObject(
+                job,
+                JobObjectExtendedLimitInformation,
+                (&info as *const JOBOBJECT_EXTENDED_LIMIT_INFORMATION).cast(),
+                std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
+            ) != 0
+                && AssignProcessToJobObject(job, GetCurrentProcess()) != 0;
+            if !ok {
+                log::warn!(
+                    "scan worker: memory limit not set: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+            // The job handle stays open for the worker's life.
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
+    let _ = r;
 }
 
 /// Entry point of the worker process: the agent runs it for its hidden

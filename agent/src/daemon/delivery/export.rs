@@ -6,7 +6,7 @@
 
 use anyhow::{Context, Result, bail};
 use mijian_report::{Jws, Report, sha256_hex};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -64,7 +64,7 @@ pub fn write_report(dir: &Path, jws: &[u8]) -> Result<PathBuf> {
 
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(not(unix))]
