@@ -9,7 +9,7 @@
 //! Needs node, /usr/bin/chromium and `npm ci` in tests/browser; without
 //! them it prints `skipped: …` and passes (`.ci/run` installs them).
 
-use crate::util::{bin, fixtures, rules, workspace, write_config};
+use crate::util::{bin, fixtures, rules_with_example, workspace, write_config};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -101,7 +101,7 @@ fn inspect_host(
             .args(["check", "--root"])
             .arg(&root)
             .arg("--rules")
-            .arg(rules())
+            .arg(rules_with_example(dir))
             .args(["--format", "json", "--sign", "--out"])
             .arg(&out)
             .output()

@@ -82,6 +82,25 @@ pub fn rules() -> PathBuf {
     workspace().join("rules")
 }
 
+/// A copy of the repository's rules with the documented example keyword set
+/// (`docs/examples/keywords/example.toml`, never active in `rules/`) added,
+/// for tests whose documents hold its terms.
+pub fn rules_with_example(dir: &Path) -> PathBuf {
+    let out = dir.join("rules-with-example");
+    std::fs::create_dir_all(out.join("keywords")).expect("create rules dir");
+    for e in std::fs::read_dir(rules()).expect("read rules/").flatten() {
+        if e.path().extension().is_some_and(|x| x == "toml") {
+            std::fs::copy(e.path(), out.join(e.file_name())).expect("copy rule file");
+        }
+    }
+    std::fs::copy(
+        workspace().join("docs/examples/keywords/example.toml"),
+        out.join("keywords/example.toml"),
+    )
+    .expect("copy example keywords");
+    out
+}
+
 pub fn fixtures() -> PathBuf {
     workspace().join("fixtures")
 }
