@@ -53,6 +53,10 @@ cp "$work/agent.toml" "$WINEPREFIX/drive_c/agent.toml"
 mkdir -p "$WINEPREFIX/drive_c/mijian-e2e-docs"
 cp fixtures/formats/docx/marked_header.docx "$WINEPREFIX/drive_c/mijian-e2e-docs/"
 cp -r rules "$WINEPREFIX/drive_c/rules"
+# The documented example keyword set (never active in rules/): the scan below
+# looks for its terms.
+mkdir -p "$WINEPREFIX/drive_c/rules/keywords"
+cp docs/examples/keywords/example.toml "$WINEPREFIX/drive_c/rules/keywords/"
 
 echo "== check --format json"
 set +e
