@@ -347,14 +347,49 @@ pub async fn hosts(
     ))
 }
 
+/// A check value (expected, actual, evidence) as an officer reads it: a
+/// `file` with its `line` as `file:line`, other fields as `key: value`, list
+/// items one after another — never raw JSON braces.
+fn readable(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(readable)
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("；"),
+        Value::Object(m) => {
+            let mut parts = Vec::new();
+            if let Some(file) = m.get("file").and_then(Value::as_str) {
+                parts.push(match m.get("line").and_then(Value::as_u64) {
+                    Some(line) => format!("{file}:{line}"),
+                    None => file.to_string(),
+                });
+            }
+            for (k, v) in m {
+                if (k == "file" && v.is_string()) || (k == "line" && m.contains_key("file")) {
+                    continue;
+                }
+                let v = readable(v);
+                if !v.is_empty() {
+                    parts.push(format!("{k}: {v}"));
+                }
+            }
+            parts.join("，")
+        }
+        other => other.to_string(),
+    }
+}
+
 /// A check for the host page: id, status, expected/actual/evidence as
 /// text, remedy.
 fn check_view(lang: &str, c: &Value) -> Value {
     let text = |k: &str| -> Option<String> {
         match c.get(k) {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(v) => Some(v.to_string()),
+            Some(v) => Some(readable(v)),
         }
     };
     let id = text("id").unwrap_or_default();
@@ -859,4 +894,27 @@ pub async fn audit(
         page_ctx(&staff, lang, "audit"),
         json!({"rows": rows, "next": next, "actor": actor}),
     ))
+}
+
+#[cfg(test)]
+mod readable_tests {
+    use super::readable;
+    use serde_json::json;
+
+    #[test]
+    fn check_values_read_as_words_not_json() {
+        assert_eq!(
+            readable(
+                &json!({"file": "/etc/shadow", "line": 3, "setting": "alice: password field set"})
+            ),
+            "/etc/shadow:3，setting: alice: password field set"
+        );
+        assert_eq!(
+            readable(&json!([{"reason": "classification 内部 < 秘密"}])),
+            "reason: classification 内部 < 秘密"
+        );
+        assert_eq!(readable(&json!({"GNOME": 900})), "GNOME: 900");
+        assert_eq!(readable(&json!("at least 10")), "at least 10");
+        assert_eq!(readable(&json!(true)), "true");
+    }
 }
