@@ -198,7 +198,7 @@ impl Outcome {
     }
 }
 
-/// A one-line `actual` for the table: the first item's key values and how
+/// A one-line `actual` for the table (never cut): the first item's key values and how
 /// many more there are (the evidence holds them all).
 pub(crate) fn summary(items: &[Value]) -> String {
     const KEYS: [&str; 18] = [
@@ -239,10 +239,9 @@ pub(crate) fn summary(items: &[Value]) -> String {
             break;
         }
     }
+    // Whole values: the table wraps long cells, and a report is evidence
+    // (a path cut at 60 characters is no use to an inspector).
     let mut s = parts.join(" ");
-    if s.chars().count() > 60 {
-        s = s.chars().take(57).collect::<String>() + "...";
-    }
     if items.len() > 1 {
         s.push_str(&format!(" (+{} more)", items.len() - 1));
     }
