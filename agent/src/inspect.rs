@@ -17,6 +17,11 @@ use mijian_scanner::{ScanOptions, ScanOutcome, Scanner};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+/// Notes this module writes into reports (English, as the JSON carries
+/// them); the table prints them in the reader's language.
+pub const NOTE_ROOT_MEDIA: &str = "removable media: live mounts not inspected under --root";
+pub const NOTE_PARTIAL_SCAN: &str = "partial report: a content scan of the listed paths only (scope.paths); no host checks, no media";
+
 /// Everything an inspection needs, built once (the daemon keeps it between
 /// triggers and rebuilds it on SIGHUP).
 pub struct Inspector {
@@ -132,9 +137,7 @@ impl Inspector {
         let media = if self.root.is_live() {
             mijian_media::mounted_now(&self.media_options(), &self.policy.media)
         } else {
-            report
-                .notes
-                .push("removable media: live mounts not inspected under --root".into());
+            report.notes.push(NOTE_ROOT_MEDIA.into());
             Vec::new()
         };
         for m in &media {
@@ -194,9 +197,7 @@ impl Inspector {
         report.scope = Some(Scope::paths(
             paths.iter().map(|p| mijian_report::encode_path(p).path),
         ));
-        report.notes.push(
-            "partial report: a content scan of the listed paths only (scope.paths); no host checks, no media".into(),
-        );
+        report.notes.push(NOTE_PARTIAL_SCAN.into());
         // A path that is gone (a removed file) is in the scope, so what was
         // found there is resolved, but there is nothing to scan.
         let present: Vec<PathBuf> = paths

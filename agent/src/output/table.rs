@@ -107,9 +107,12 @@ pub fn render(report: &Report, lang: Lang, style: Style) -> String {
     if !report.notes.is_empty() {
         out.push('\n');
         for n in &report.notes {
-            let n = match (lang, n.as_str()) {
-                (Lang::Zh, "removable media: live mounts not inspected under --root") => {
+            let n = match lang {
+                Lang::Zh if n == crate::inspect::NOTE_ROOT_MEDIA => {
                     "移动存储介质：在 --root 下不检查本机的实时挂载"
+                }
+                Lang::Zh if n == crate::inspect::NOTE_PARTIAL_SCAN => {
+                    "部分报告：仅扫描所列路径的内容（scope.paths），不含主机检查和移动存储介质"
                 }
                 _ => n.as_str(),
             };
