@@ -502,6 +502,9 @@ fn check_table_gives_reasons_remedies_and_words_grouped_by_category() {
     // Wrapped onto more lines, never cut with an ellipsis.
     assert!(narrow.lines().count() > out.lines().count(), "{narrow}");
     assert!(!narrow.contains('…') && !out.contains('…'), "{narrow}");
+    // Narrow: checks as blocks, with the same reason and places as the table.
+    assert!(narrow.contains("reason: "), "{narrow}");
+    assert!(narrow.contains("/home/bob/.config/kscreenlockerrc:3"), "{narrow}");
 }
 
 #[test]

@@ -4,8 +4,9 @@
 //! decided (file:line, never cut), and for every `fail` the remedy, for every
 //! `error` the reason; then the findings; then what the content scan covered;
 //! then the verdict. Laid out by comfy-table: wrapped to the terminal when it
-//! is narrow, never truncated; no width limit when stdout is not a terminal
-//! (unless `COLUMNS` says otherwise). Every cell goes through
+//! is narrow, never truncated; below 120 columns the checks become one block
+//! each (seven columns would break words in the middle); no width limit when
+//! stdout is not a terminal (unless `COLUMNS` says otherwise). Every cell goes through
 //! [`super::escape::visible`].
 
 use super::escape::visible;
@@ -98,7 +99,7 @@ pub fn render(report: &Report, lang: Lang, style: Style) -> String {
         };
         let _ = writeln!(out, "\n■ {name}");
         if !checks.is_empty() {
-            let _ = writeln!(out, "{}", checks_table(&checks, lang, style));
+            let _ = writeln!(out, "{}", checks_block(&checks, lang, style));
         }
         if !findings.is_empty() {
             let _ = writeln!(out, "{}", findings_table(&findings, lang, style));
@@ -160,6 +161,156 @@ fn new_table(header: Vec<&str>, style: Style) -> Table {
     t
 }
 
+/// One check in words: what both layouts (table, list) show.
+struct CheckRow {
+    status: CheckStatus,
+    name: String,
+    subject: String,
+    expected: String,
+    actual: String,
+    places: Vec<String>,
+    note: Vec<String>,
+}
+
+fn check_row(c: &Check, lang: Lang) -> CheckRow {
+    let v = |x: &Option<serde_json::Value>| {
+        x.as_ref()
+            .map(|x| words::value(&c.id, x, lang))
+            .unwrap_or_default()
+    };
+    let actual = match c.status {
+        CheckStatus::Error if c.actual.is_none() => lang.t("无法判定", "unknown").to_string(),
+        _ => v(&c.actual),
+    };
+    let mut note = Vec::new();
+    if c.status == CheckStatus::Error {
+        note.push(format!(
+            "{}{}",
+            lang.t("原因：", "reason: "),
+            words::reason(c, lang)
+        ));
+    }
+    if c.status == CheckStatus::NotApplicable
+        && let Some(why) = words::not_applicable(c, lang)
+    {
+        note.push(why);
+    }
+    if let Some(r) = words::remedy(c, lang) {
+        note.push(format!("{}{r}", lang.t("处理：", "remedy: ")));
+    }
+    CheckRow {
+        status: c.status,
+        name: visible(&words::check_name(&c.id, lang)).into_owned(),
+        subject: visible(&words::subject(&c.subject, lang)).into_owned(),
+        expected: visible(&v(&c.expected)).into_owned(),
+        actual: visible(&actual).into_owned(),
+        places: words::places(c.evidence.as_ref()),
+        note,
+    }
+}
+
+/// Below this terminal width the seven columns of the checks table break
+/// words in the middle; the checks are then listed one block each.
+const LIST_BELOW: u16 = 120;
+
+/// The checks of one category: a table, or on a narrow terminal a list of
+/// blocks (status and name on the first line, then expected/actual, where
+/// and the reason or remedy, each wrapped under an indent).
+fn checks_block(checks: &[&Check], lang: Lang, style: Style) -> String {
+    match style.width {
+        Some(w) if w < LIST_BELOW => checks_list(checks, lang, style, usize::from(w)),
+        _ => checks_table(checks, lang, style).to_string(),
+    }
+}
+
+fn checks_list(checks: &[&Check], lang: Lang, style: Style, width: usize) -> String {
+    const INDENT: &str = "    ";
+    let width = width.max(30);
+    let mut out = String::new();
+    for (i, c) in checks.iter().enumerate() {
+        let r = check_row(c, lang);
+        if i > 0 {
+            out.push('\n');
+        }
+        let (label, color) = status_words(r.status, lang);
+        let head = format!("{label}  {} · {}", r.name, r.subject);
+        for (n, l) in wrap(&head, width, INDENT).into_iter().enumerate() {
+            // Colour after wrapping: escape codes take no columns.
+            let l = match l.strip_prefix(label) {
+                Some(rest) if n == 0 && style.color => {
+                    format!("{}{label}\x1b[0m{rest}", ansi(color))
+                }
+                _ => l,
+            };
+            let _ = writeln!(out, "{l}");
+        }
+        let mut fields: Vec<String> = Vec::new();
+        if !r.expected.is_empty() {
+            fields.push(format!("{}{}", lang.t("要求：", "expected: "), r.expected));
+        }
+        if !r.actual.is_empty() {
+            fields.push(format!("{}{}", lang.t("实际：", "actual: "), r.actual));
+        }
+        for p in &r.places {
+            fields.push(format!("{}{p}", lang.t("依据：", "where: ")));
+        }
+        fields.extend(r.note);
+        for f in fields {
+            for l in wrap(&format!("{INDENT}{f}"), width, INDENT) {
+                let _ = writeln!(out, "{l}");
+            }
+        }
+    }
+    out
+}
+
+fn ansi(c: Color) -> &'static str {
+    match c {
+        Color::Green => "\x1b[32m",
+        Color::Red => "\x1b[31m",
+        Color::Yellow => "\x1b[33m",
+        Color::DarkGrey => "\x1b[90m",
+        _ => "\x1b[0m",
+    }
+}
+
+/// `text` cut into lines of at most `width` columns (CJK characters count
+/// two), breaking after a space or between CJK characters, a word longer
+/// than a line cut where it must; lines after the first start with `indent`.
+fn wrap(text: &str, width: usize, indent: &str) -> Vec<String> {
+    use unicode_width::UnicodeWidthChar;
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut cols = 0usize;
+    // Byte index in `line` after which a break may go, and the columns up to it.
+    let mut brk: Option<(usize, usize)> = None;
+    for ch in text.chars() {
+        let w = ch.width().unwrap_or(0);
+        if cols + w > width && cols > indent.len() {
+            let at = brk
+                .filter(|(_, c)| *c > indent.len())
+                .map_or(line.len(), |(at, _)| at);
+            let rest = line.split_off(at);
+            lines.push(line.trim_end().to_string());
+            line = format!("{indent}{}", rest.trim_start());
+            cols = line.chars().map(|c| c.width().unwrap_or(0)).sum();
+            brk = None;
+        }
+        if ch == ' ' && line.len() == indent.len() && !lines.is_empty() {
+            continue; // no space at the start of a continued line
+        }
+        line.push(ch);
+        cols += w;
+        if ch == ' ' || w == 2 {
+            brk = Some((line.len(), cols));
+        }
+    }
+    if !line.trim().is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 fn checks_table(checks: &[&Check], lang: Lang, style: Style) -> Table {
     let mut t = new_table(
         vec![
@@ -174,41 +325,15 @@ fn checks_table(checks: &[&Check], lang: Lang, style: Style) -> Table {
         style,
     );
     for c in checks {
-        let v = |x: &Option<serde_json::Value>| {
-            x.as_ref()
-                .map(|x| words::value(&c.id, x, lang))
-                .unwrap_or_default()
-        };
-        let actual = match c.status {
-            CheckStatus::Error if c.actual.is_none() => lang.t("无法判定", "unknown").to_string(),
-            _ => v(&c.actual),
-        };
-        let mut note = Vec::new();
-        if c.status == CheckStatus::Error {
-            note.push(format!(
-                "{}{}",
-                lang.t("原因：", "reason: "),
-                words::reason(c, lang)
-            ));
-        }
-        if c.status == CheckStatus::NotApplicable
-            && let Some(why) = words::not_applicable(c, lang)
-        {
-            note.push(why);
-        }
-        if let Some(r) = words::remedy(c, lang) {
-            note.push(format!("{}{r}", lang.t("处理：", "remedy: ")));
-        }
-        let places = words::places(c.evidence.as_ref());
-        let name = words::check_name(&c.id, lang);
+        let r = check_row(c, lang);
         t.add_row(vec![
-            status_cell(c.status, lang),
-            Cell::new(visible(&name)),
-            Cell::new(visible(&words::subject(&c.subject, lang))),
-            Cell::new(visible(&v(&c.expected))),
-            Cell::new(visible(&actual)),
-            Cell::new(lines(&places)),
-            Cell::new(lines(&note)),
+            status_cell(r.status, lang),
+            Cell::new(r.name),
+            Cell::new(r.subject),
+            Cell::new(r.expected),
+            Cell::new(r.actual),
+            Cell::new(lines(&r.places)),
+            Cell::new(lines(&r.note)),
         ]);
     }
     // On a terminal: when the table does not fit unwrapped, give each
@@ -239,12 +364,14 @@ fn checks_table(checks: &[&Check], lang: Lang, style: Style) -> Table {
         let borders = 3 * natural.len() + 1;
         let used = |a: &[usize]| a.iter().sum::<usize>() + borders;
         // The reason/remedy column gets a third of the width (less if its
-        // text is shorter): expected and actual give way first, then check
-        // and subject, the place (file:line) last.
+        // text is shorter): expected and actual give way first, then the
+        // subject, then the check's name (six CJK characters stay on one
+        // line), the place (file:line) last.
         let want = (w / 3).max(20).min(natural.get(6).copied().unwrap_or(20));
         for (cols, floor) in [
             (&[3usize, 4][..], 12usize),
-            (&[1, 2][..], 10),
+            (&[2][..], 10),
+            (&[1][..], 12),
             (&[5][..], 12),
             (&[1, 2, 3, 4, 5][..], 4),
         ] {
@@ -294,14 +421,19 @@ fn lines(items: &[String]) -> String {
         .join("\n")
 }
 
-fn status_cell(s: CheckStatus, lang: Lang) -> Cell {
+fn status_words(s: CheckStatus, lang: Lang) -> (&'static str, Color) {
     let (zh, en, color) = match s {
         CheckStatus::Pass => ("通过", "pass", Color::Green),
         CheckStatus::Fail => ("不通过", "FAIL", Color::Red),
         CheckStatus::Error => ("无法判定", "ERROR", Color::Yellow),
         CheckStatus::NotApplicable => ("不适用", "n/a", Color::DarkGrey),
     };
-    Cell::new(lang.t(zh, en)).fg(color)
+    (lang.t(zh, en), color)
+}
+
+fn status_cell(s: CheckStatus, lang: Lang) -> Cell {
+    let (label, color) = status_words(s, lang);
+    Cell::new(label).fg(color)
 }
 
 fn findings_table(findings: &[&Finding], lang: Lang, style: Style) -> Table {
@@ -697,9 +829,35 @@ mod tests {
         use unicode_width::UnicodeWidthStr;
         for line in narrow
             .lines()
-            .filter(|l| l.starts_with(['│', '┌', '├', '└']))
+            .filter(|l| !l.starts_with("Scanned") && !l.starts_with("Verdict"))
         {
             assert!(line.width() <= 80, "{line}");
         }
+        // Below 120 columns the checks are blocks, not a table whose seven
+        // columns would break words in the middle; nothing is lost.
+        assert!(!narrow.contains("┆ CHECK"), "{narrow}");
+        for part in ["50-very-long-file-name-for-the-unit.conf:3", "remedy: "] {
+            assert!(narrow.contains(part), "{part} missing: {narrow}");
+        }
+    }
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_between_cjk_characters() {
+        use unicode_width::UnicodeWidthStr;
+        let l = wrap(
+            "处理：在口令栈中加载 pam_pwquality.so，并设置 minclass",
+            20,
+            "  ",
+        );
+        assert!(l.iter().all(|x| x.width() <= 20), "{l:?}");
+        assert_eq!(
+            l.concat().replace(' ', ""),
+            "处理：在口令栈中加载pam_pwquality.so，并设置minclass"
+        );
+        assert!(l[1..].iter().all(|x| x.starts_with("  ")), "{l:?}");
+        // A word longer than the line is cut, never lost.
+        let long = "x".repeat(45);
+        let l = wrap(&long, 20, "");
+        assert_eq!(l.concat(), long);
     }
 }

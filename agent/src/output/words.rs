@@ -93,6 +93,7 @@ fn phrase_zh(s: &str) -> Option<String> {
         "error" => "无法判定",
         "not set" => "未设置",
         "none" => "无",
+        "no antivirus installed" => "未安装防病毒软件",
         _ => "",
     };
     if !fixed.is_empty() {
@@ -391,6 +392,59 @@ pub fn remedy(c: &Check, lang: Lang) -> Option<String> {
             "为该用户在每个未通过的桌面上启用锁屏，并在系统范围锁定该设置（如 dconf 锁）。"
                 .to_string()
         }
+        ("network.internet_trace", CheckStatus::Fail) if c.subject == "host" => {
+            "删除无线、移动网络和 VPN 连接及 wpa_supplicant 网络配置，使用本单位内部域名解析，\
+             撤除本机的互联网路由（涉密不上网），并向保密员报告该连接。"
+                .to_string()
+        }
+        ("network.internet_trace", CheckStatus::Fail) => {
+            "浏览器历史显示这台涉密计算机访问过互联网地址：先向保密员报告（违规外联），\
+             不要先删除记录。"
+                .to_string()
+        }
+        ("hardware.wireless", CheckStatus::Fail) => {
+            "拆除无线网卡，或在 BIOS / rfkill 中永久禁用（涉密计算机不得有无线连接）。".to_string()
+        }
+        ("hardware.bluetooth", CheckStatus::Fail) => {
+            "拆除蓝牙模块，或在 BIOS / rfkill 中永久禁用（涉密计算机不得有蓝牙）。".to_string()
+        }
+        ("trace.recent_files", CheckStatus::Fail) => {
+            "本机打开过移动介质上的文件：按路径逐一查明介质，核实其已登记且密级与本机相符（防止交叉使用）。"
+                .to_string()
+        }
+        ("software.prohibited", CheckStatus::Fail) => {
+            "卸载所列程序（即时通信、网盘、远程桌面会把数据带出本机，此处不允许），\
+             并删除其残留目录和自启动项。"
+                .to_string()
+        }
+        ("software.antivirus", CheckStatus::Fail) if c.remedy.as_deref().is_some_and(|r| r.contains("ClamAV's signatures")) => {
+            "更新 ClamAV 病毒库（freshclam，离线主机从本单位升级服务器拷入最新的 daily.cvd）。".to_string()
+        }
+        ("software.antivirus", CheckStatus::Fail) => {
+            "安装本单位指定的防病毒软件（或 ClamAV），并保持病毒库为最新。".to_string()
+        }
+        ("services.remote_access", CheckStatus::Fail) => {
+            "在 sshd_config 中设置 `PasswordAuthentication no`（以第一个值为准：检查 sshd_config.d \
+             中的配置片段和 Match 块），停用并屏蔽远程桌面、VNC、telnet 服务，从 inetd.conf 中删除 telnet。"
+                .to_string()
+        }
+        ("services.shares", CheckStatus::Fail) => {
+            "删除 Samba 共享（包括 Debian 默认的 [homes]）和 NFS 导出，或设置 `available = no`；\
+             涉密计算机不共享任何目录。"
+                .to_string()
+        }
+        ("audit.enabled", CheckStatus::Fail) => {
+            "启用 auditd（`systemctl enable --now auditd`），在 /etc/audit/rules.d/mijian.rules 中加入 \
+             `-w /etc/mijian -p wa -k mijian`，再执行 `augenrules --load`。"
+                .to_string()
+        }
+        (id, CheckStatus::Error)
+            if ["network.", "hardware.", "trace.", "software.", "services.", "audit."]
+                .iter()
+                .any(|p| id.starts_with(p)) =>
+        {
+            "证据中列出的文件无法读取：以 root 运行后重新检查；文件损坏时按证据修复。".to_string()
+        }
         ("screen_lock.idle_timeout", _) => format!(
             "在每个未通过的桌面上把空闲时间加锁定延迟设为不超过 {}，并在系统范围锁定该设置。",
             duration(last_num().unwrap_or(600), Lang::Zh)
@@ -460,5 +514,55 @@ mod tests {
         assert_eq!(reason(&c, Lang::Zh), "minlen = twelve: 不是整数");
         let per = json!({"GNOME": {"idle_delay": {"file": "/etc/dconf/db/local.d/00", "line": 3}}});
         assert_eq!(places(Some(&per)), ["/etc/dconf/db/local.d/00:3"]);
+    }
+
+    #[test]
+    fn inspection_check_remedies_speak_chinese() {
+        let fail = |id: &str, remedy: &str| {
+            Check::new(id, "host", CheckStatus::Fail)
+                .actual("x")
+                .remedy(remedy)
+        };
+        for id in [
+            "network.internet_trace",
+            "hardware.wireless",
+            "hardware.bluetooth",
+            "trace.recent_files",
+            "software.prohibited",
+            "software.antivirus",
+            "services.remote_access",
+            "services.shares",
+            "audit.enabled",
+        ] {
+            let zh = remedy(&fail(id, "english remedy"), Lang::Zh).unwrap_or_default();
+            assert!(!zh.contains("english"), "{id}: {zh}");
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{id}: {zh}"
+            );
+            assert_eq!(
+                remedy(&fail(id, "english remedy"), Lang::En).as_deref(),
+                Some("english remedy")
+            );
+        }
+        let old_db = fail(
+            "software.antivirus",
+            "update ClamAV's signatures (freshclam, …)",
+        );
+        assert!(
+            remedy(&old_db, Lang::Zh)
+                .unwrap_or_default()
+                .contains("freshclam")
+        );
+        let err = Check::new("services.shares", "host", CheckStatus::Error).remedy("e");
+        assert!(remedy(&err, Lang::Zh).unwrap_or_default().contains("root"));
+        assert_eq!(
+            value(
+                "software.antivirus",
+                &json!("no antivirus installed"),
+                Lang::Zh
+            ),
+            "未安装防病毒软件"
+        );
     }
 }
