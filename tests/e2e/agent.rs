@@ -504,7 +504,10 @@ fn check_table_gives_reasons_remedies_and_words_grouped_by_category() {
     assert!(!narrow.contains('…') && !out.contains('…'), "{narrow}");
     // Narrow: checks as blocks, with the same reason and places as the table.
     assert!(narrow.contains("reason: "), "{narrow}");
-    assert!(narrow.contains("/home/bob/.config/kscreenlockerrc:3"), "{narrow}");
+    assert!(
+        narrow.contains("/home/bob/.config/kscreenlockerrc:3"),
+        "{narrow}"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use crate::util;
 use mijian_report::{Jwk, Jws, Report};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -576,6 +576,55 @@ fn export_writes_undelivered_reports() {
         util::stderr(&o).contains("exported 0 report"),
         "{}",
         util::stderr(&o)
+    );
+}
+
+/// A full outbox evicts superseded heartbeats; every seq it drops is declared
+/// (`declared_gaps`, reason `evicted`) in a signed report, so the collector
+/// never sees an undeclared gap from eviction (issue 11).
+#[test]
+fn evicted_reports_are_declared() {
+    let mut agent = Agent::new();
+    agent.configure(
+        None,
+        "heartbeat = \"150ms\"\nfile_watch = false\nmedia_watch = false\noutbox_max_entries = 3\n",
+    );
+    agent.start();
+    let t = Instant::now();
+    while agent.chain_seq() < 9 && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    agent.terminate();
+    let seq = agent.chain_seq();
+    assert!(seq >= 9, "only {seq} reports in 60 s");
+    let out = agent.path("export");
+    let o = util::run(
+        Command::new(util::bin("mijian-agent"))
+            .args(["export", "--out", out.to_str().unwrap(), "--config"])
+            .arg(agent.config()),
+    );
+    assert!(o.status.success(), "{}", util::stderr(&o));
+    let jwk = agent.jwk();
+    let mut kept = BTreeSet::new();
+    let mut declared = BTreeSet::new();
+    for e in std::fs::read_dir(&out).unwrap() {
+        let bytes = std::fs::read(e.unwrap().path()).unwrap();
+        let v = Jws::parse(&bytes).unwrap().verify(&jwk).unwrap();
+        let r = Report::from_payload(&v.payload).unwrap();
+        kept.insert(r.seq);
+        for g in &r.declared_gaps {
+            assert_eq!(g.reason, "evicted", "{g:?}");
+            declared.extend(g.from..=g.to);
+        }
+    }
+    assert!(kept.len() <= 3, "outbox bound not applied: {kept:?}");
+    assert!(!declared.is_empty(), "nothing evicted? kept {kept:?}");
+    let missing: Vec<u64> = (1..=seq)
+        .filter(|s| !kept.contains(s) && !declared.contains(s))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "undeclared gaps {missing:?} (kept {kept:?}, declared {declared:?})"
     );
 }
 

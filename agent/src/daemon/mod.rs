@@ -617,6 +617,63 @@ pub fn alarm_finding(reason: &str, message: String) -> Finding {
     f
 }
 
+/// The `seq` of a queued signed report (the agent's own bytes), if readable,
+/// and the gaps it declares: an evicted report's declarations are carried
+/// into the report that evicts it, or they would be lost with it.
+fn entry_seq(bytes: &[u8]) -> Option<(u64, Vec<mijian_report::DeclaredGap>)> {
+    use base64::Engine as _;
+    let jws = mijian_report::Jws::parse(bytes).ok()?;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(jws.payload.as_bytes())
+        .ok()?;
+    #[derive(serde::Deserialize)]
+    struct Seq {
+        seq: u64,
+        #[serde(default)]
+        declared_gaps: Vec<mijian_report::DeclaredGap>,
+    }
+    serde_json::from_slice::<Seq>(&payload)
+        .ok()
+        .map(|s| (s.seq, s.declared_gaps))
+}
+
+/// Sort and join overlapping or adjacent gaps of the same reason, so
+/// declarations carried from report to report while the outbox stays full
+/// stay as few ranges as there are kept reports between them.
+fn merge_gaps(gaps: &mut Vec<mijian_report::DeclaredGap>) {
+    gaps.sort_by(|a, b| (&a.reason, a.from).cmp(&(&b.reason, b.from)));
+    let mut out: Vec<mijian_report::DeclaredGap> = Vec::with_capacity(gaps.len());
+    for g in gaps.drain(..) {
+        match out.last_mut() {
+            Some(l) if l.reason == g.reason && g.from <= l.to.saturating_add(1) => {
+                l.to = l.to.max(g.to);
+            }
+            _ => out.push(g),
+        }
+    }
+    out.sort_by_key(|g| g.from);
+    *gaps = out;
+}
+
+/// Evicted seqs as `declared_gaps` entries (reason `evicted`), adjacent seqs
+/// joined into one range.
+fn evicted_gaps(mut seqs: Vec<u64>) -> Vec<mijian_report::DeclaredGap> {
+    seqs.sort_unstable();
+    seqs.dedup();
+    let mut out: Vec<mijian_report::DeclaredGap> = Vec::new();
+    for s in seqs {
+        match out.last_mut() {
+            Some(g) if g.to + 1 == s => g.to = s,
+            _ => out.push(mijian_report::DeclaredGap {
+                from: s,
+                to: s,
+                reason: "evicted".into(),
+            }),
+        }
+    }
+    out
+}
+
 /// The outbox class of a report (what eviction may drop).
 pub fn classify(r: &Report) -> Class {
     if r.findings.iter().any(|f| f.kind == FindingKind::AgentAlarm) {
@@ -870,15 +927,43 @@ impl Worker {
         let trigger = report.trigger;
         let nfind = report.findings.len();
         let _c = self.commit.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = self
+        // The seq of each entry this push may evict, read before it goes:
+        // this report itself declares them (signed, so the declaration is
+        // never lost with the daemon's memory), and the collector sees a
+        // declared gap, not what a suppressed report looks like. A planned
+        // entry delivered meanwhile is not missing, so its declaration is
+        // harmless; one evicted beyond the plan goes into the next report.
+        let planned = match self
             .queue
             .lock()
             .check_room(estimate_jws_len(&report), class)
         {
-            self.refused(trigger, nfind, class, &e.to_string());
-            self.jobs.lock().gaps.extend(gaps);
-            return;
-        }
+            Ok(evict) => evict,
+            Err(e) => {
+                self.refused(trigger, nfind, class, &e.to_string());
+                self.jobs.lock().gaps.extend(gaps);
+                return;
+            }
+        };
+        let mut carried = Vec::new();
+        let evictable_seqs: Vec<(mijian_outbox::Id, Option<u64>)> = {
+            let mut q = self.queue.lock();
+            planned
+                .iter()
+                .map(|(id, _)| {
+                    let read = q.get(*id).ok().flatten().and_then(|e| entry_seq(&e.bytes));
+                    let seq = read.map(|(seq, declared)| {
+                        carried.extend(declared);
+                        seq
+                    });
+                    (*id, seq)
+                })
+                .collect()
+        };
+        let planned_gaps = evicted_gaps(evictable_seqs.iter().filter_map(|(_, s)| *s).collect());
+        report.declared_gaps.extend(planned_gaps.iter().cloned());
+        report.declared_gaps.extend(carried);
+        merge_gaps(&mut report.declared_gaps);
         let sealed = match self.state.seal(report) {
             Ok(s) => s,
             Err(e) => {
@@ -902,11 +987,26 @@ impl Worker {
                     sealed.payload.len(),
                     p.id
                 );
+                let mut evicted = Vec::new();
                 for (id, c) in p.evicted {
+                    let seq = evictable_seqs
+                        .iter()
+                        .find(|(e, _)| *e == id)
+                        .and_then(|(_, s)| *s);
                     log::warn!(
-                        "outbox bound reached: dropped superseded {} entry {id}",
-                        c.as_str()
+                        "outbox bound reached: dropped superseded {} entry {id} (seq {})",
+                        c.as_str(),
+                        seq.map_or_else(|| "unknown".to_string(), |s| s.to_string())
                     );
+                    if !planned_gaps
+                        .iter()
+                        .any(|g| seq.is_some_and(|s| (g.from..=g.to).contains(&s)))
+                    {
+                        evicted.extend(seq);
+                    }
+                }
+                if !evicted.is_empty() {
+                    self.jobs.lock().gaps.extend(evicted_gaps(evicted));
                 }
             }
             Err(e) => {
@@ -950,6 +1050,31 @@ impl Worker {
 mod tests {
     use super::*;
     use mijian_report::Check;
+
+    #[test]
+    fn gaps_merge_by_reason_and_adjacency() {
+        let g = |from, to, reason: &str| mijian_report::DeclaredGap {
+            from,
+            to,
+            reason: reason.into(),
+        };
+        let mut v = vec![
+            g(7, 7, "evicted"),
+            g(2, 3, "evicted"),
+            g(4, 5, "evicted"),
+            g(5, 5, "crash"),
+            g(3, 4, "evicted"),
+        ];
+        merge_gaps(&mut v);
+        assert_eq!(
+            v,
+            vec![g(2, 5, "evicted"), g(5, 5, "crash"), g(7, 7, "evicted")]
+        );
+        assert_eq!(
+            evicted_gaps(vec![9, 3, 4, 4, 6]),
+            vec![g(3, 4, "evicted"), g(6, 6, "evicted"), g(9, 9, "evicted")]
+        );
+    }
 
     #[test]
     fn classes_follow_content() {
