@@ -146,10 +146,12 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
                 }
             }
         }
+        let text = out.finish();
         if head.is_none() {
-            head = Some(out.top_down());
+            // The first page in reading order: its topmost lines first.
+            head = Some(text.clone());
         }
-        texts.push(out.text);
+        texts.push(text);
         if interp.truncated {
             break;
         }
