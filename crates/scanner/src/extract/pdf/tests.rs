@@ -14,7 +14,7 @@ fn dir() -> PathBuf {
 fn run(case: &str) -> Result<Document, ExtractError> {
     let data = std::fs::read(dir().join(format!("{case}.pdf"))).unwrap();
     let mut ctx = Ctx::new(Limits::default());
-    extract_inner(&data, &mut ctx)
+    super::extract_with_revisions(&data, &mut ctx)
 }
 
 /// Check one fixture against its `expected.json`.
@@ -522,9 +522,38 @@ fn gbk_named_simple_font_shows_gbk_codes() {
 fn reading_order_fixtures() {
     check("reading_order_glyphs");
     check("reading_order_tj");
+    check("incremental_update");
     let doc = run("reading_order_glyphs").unwrap();
     assert_eq!(
         crate::extract::test_support::first_lines(&doc.text, 2),
         ["机密★5年", "关于玄鸟柒号项目试验安排的通知"]
     );
+}
+
+/// An incremental update that removed the marking and the code name: the
+/// head is the latest revision's, the removed lines are still text.
+#[test]
+fn earlier_revisions_are_keyword_text() {
+    let data = std::fs::read(dir().join("incremental_update.pdf")).unwrap();
+    let mut ctx = Ctx::new(Limits::default());
+    let doc = extract(&data, &mut ctx).unwrap();
+    let head = doc.head.as_deref().unwrap();
+    assert_eq!(
+        crate::extract::test_support::first_lines(head, 2),
+        ["关于项目试验安排的通知", "各有关单位：试验定于下月开始。"]
+    );
+    assert!(!head.contains("机密"), "{head}");
+    let (latest, earlier) = doc.text.split_once(super::PREVIOUS_REVISION).unwrap();
+    assert!(!latest.contains("玄鸟柒号"), "{latest}");
+    assert_eq!(
+        crate::extract::test_support::first_lines(earlier, 3),
+        ["机密★5年", "关于玄鸟柒号项目试验安排的通知"]
+    );
+    assert!(doc.incomplete.is_none());
+    // The earlier revision alone (the file cut at its %%EOF) has no
+    // earlier text.
+    let cut = super::revision_ends(&data)[0];
+    let doc = extract(&data[..cut], &mut Ctx::new(Limits::default())).unwrap();
+    assert!(!doc.text.contains(super::PREVIOUS_REVISION));
+    assert!(doc.head.unwrap().starts_with("机密★5年"));
 }
