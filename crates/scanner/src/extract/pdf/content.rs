@@ -263,6 +263,8 @@ pub(crate) struct Interp<'p, 'a> {
     pub(crate) truncated: bool,
     /// A referenced object (content, form, font) is missing from the file.
     pub(crate) missing: bool,
+    /// Images drawn (XObjects and inline), never decoded.
+    pub(crate) images: u64,
 }
 
 impl<'p, 'a> Interp<'p, 'a> {
@@ -277,6 +279,7 @@ impl<'p, 'a> Interp<'p, 'a> {
             max_chars,
             truncated: false,
             missing: false,
+            images: 0,
         }
     }
 
@@ -479,7 +482,10 @@ impl<'p, 'a> Interp<'p, 'a> {
                         self.form(resources, &name, &gs, out, ctx, depth)?;
                     }
                 }
-                b"BI" => skip_inline_image(&mut lx),
+                b"BI" => {
+                    self.images += 1;
+                    skip_inline_image(&mut lx)
+                }
                 _ => {}
             }
             ops.clear();
@@ -638,6 +644,7 @@ impl<'p, 'a> Interp<'p, 'a> {
             return Ok(());
         };
         if dict.is(b"Subtype", b"Image") {
+            self.images += 1;
             return Ok(()); // images are never decoded
         }
         let content = match self.forms.get(&num) {

@@ -15,7 +15,10 @@
 //! `Encrypted`. A file cut short whose pages or contents are
 //! missing is `Truncated`; a document whose text is mostly (half or more of
 //! its character codes) in fonts with no Unicode mapping is `Unsupported`
-//! (it must not pass for a clean document).
+//! (it must not pass for a clean document). Pages that draw images and no
+//! text at all (a scanned document) are scanned for what text the file
+//! has, and the file is also reported `unscannable` (`unsupported`, image
+//! only): without OCR its content is unread, not clean.
 //!
 //! An incrementally updated file (ISO 32000-1 §7.5.6: updates appended,
 //! each ending in `startxref … %%EOF`) is read as its latest revision: that
@@ -254,6 +257,10 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
             stats.unmapped, stats.shown
         )));
     }
+    // Pages that draw images and no text at all: a scanned document. Its
+    // text cannot be read (no OCR), so it must not pass for clean; what
+    // text it has (annotations, fields, metadata) is still scanned.
+    let image_only = interp.images > 0 && texts.iter().all(|t| t.trim().is_empty());
     form_values(&pdf, root, ctx, &mut extra)?;
     if !extra.is_empty() {
         texts.push(extra);
@@ -264,6 +271,13 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
         text: texts.join("\n"),
         properties: properties(&pdf, root, ctx),
         truncated: interp.truncated,
+        incomplete: image_only.then(|| {
+            ExtractError::Unsupported(format!(
+                "image-only PDF: {} page(s) draw {} image(s) and no text (a scan?); images are not read (no OCR)",
+                pages.len(),
+                interp.images
+            ))
+        }),
         ..Document::default()
     })
 }

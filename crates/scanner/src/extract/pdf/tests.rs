@@ -557,3 +557,26 @@ fn earlier_revisions_are_keyword_text() {
     assert!(!doc.text.contains(super::PREVIOUS_REVISION));
     assert!(doc.head.unwrap().starts_with("机密★5年"));
 }
+
+/// A scan (images, no text) is read in part: `incomplete`, never clean;
+/// a page with neither text nor images is simply empty.
+#[test]
+fn image_only_pages_are_not_clean() {
+    let doc = run("image_only").unwrap();
+    assert_eq!(
+        doc.incomplete.as_ref().map(ExtractError::reason),
+        Some("unsupported")
+    );
+    let pdf = minimal_pdf(b"0 0 m 100 100 l S", b"<< /Type /Font /Subtype /Type1 >>");
+    let doc = extract_inner(&pdf, &mut Ctx::new(Limits::default())).unwrap();
+    assert!(doc.incomplete.is_none());
+    let pdf = minimal_pdf(
+        b"q 100 0 0 100 0 0 cm BI /W 1 /H 1 /BPC 8 /CS /G ID \x00 EI Q BT /F1 12 Tf 72 700 Td (text) Tj ET",
+        b"<< /Type /Font /Subtype /Type1 >>",
+    );
+    let doc = extract_inner(&pdf, &mut Ctx::new(Limits::default())).unwrap();
+    assert!(
+        doc.incomplete.is_none(),
+        "an image beside text is not a scan"
+    );
+}
