@@ -17,7 +17,7 @@ fn archive_members_are_found_with_their_kind() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/formats");
     let mut checked = 0;
     let mut failures = Vec::new();
-    for dir in ["7z", "xz", "bz2", "rar"] {
+    for dir in ["7z", "xz", "bz2", "rar", "eml", "epub"] {
         let mut entries: Vec<_> = std::fs::read_dir(root.join(dir))
             .expect("fixture dir")
             .flatten()
