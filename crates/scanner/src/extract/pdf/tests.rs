@@ -580,3 +580,13 @@ fn image_only_pages_are_not_clean() {
         "an image beside text is not a scan"
     );
 }
+
+/// Old Chinese office output (a simple non-embedded font named 仿宋_GB2312
+/// in GBK bytes, GBK codes) and keywords only in a note and a form field.
+#[test]
+fn corner_fixtures() {
+    check("gbk_simple_font");
+    check("annotation_and_field");
+    let doc = run("annotation_and_field").unwrap();
+    assert_eq!(doc.head.as_deref(), Some("会议纪要"));
+}
