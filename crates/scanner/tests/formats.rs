@@ -202,6 +202,9 @@ format_dirs!(
 // that are not identifiers get a wrapper.
 format_dirs!(xz, bz2, rar, fodt, fods, fodp, uof);
 
+// Issue 15 document corners (fixtures/formats/gen_corners.py).
+format_dirs!(epub, xps);
+
 #[test]
 fn sevenz() {
     check_dir("7z");

@@ -926,8 +926,11 @@ fn shapes_text(xml: &[u8], part: &str, ctx: &mut Ctx) -> Result<String, ExtractE
 
 /// Parts that hold visible text outside the main story, found by name:
 /// SmartArt data (`diagrams/data*.xml`), charts (titles, series names,
-/// categories: `a:t` and cached `c:v`), threaded comments, and for slides
-/// the masters and layouts (their non-placeholder shapes).
+/// categories: `a:t` and cached `c:v`), threaded comments, text boxes and
+/// shapes drawn on sheets (`xl/drawings/drawing*.xml`), and for slides
+/// the masters and layouts (their non-placeholder shapes) and the slides'
+/// comments (`ppt/comments/`: legacy `p:cm/p:text`, modern comments'
+/// `a:t`).
 fn extra_parts(
     pkg: &mut Package<'_>,
     ctx: &mut Ctx,
@@ -943,7 +946,11 @@ fn extra_parts(
                 && (l.contains("/diagrams/data")
                     || l.contains("/charts/chart")
                     || l.contains("/threadedcomments/")
-                    || (slides && (l.contains("/slidemasters/") || l.contains("/slidelayouts/"))))
+                    || l.starts_with("xl/drawings/drawing")
+                    || (slides
+                        && (l.contains("/slidemasters/")
+                            || l.contains("/slidelayouts/")
+                            || l.starts_with("ppt/comments/"))))
         })
         .cloned()
         .collect();
@@ -964,6 +971,9 @@ fn extra_parts(
             drawing_text(&xml, &part, b"v", ctx, tb)?;
         } else if l.contains("/threadedcomments/") {
             drawing_text(&xml, &part, b"text", ctx, tb)?;
+        } else if l.starts_with("ppt/comments/") {
+            drawing_text(&xml, &part, b"text", ctx, tb)?;
+            drawing_text(&xml, &part, b"t", ctx, tb)?;
         } else {
             drawing_text(&xml, &part, b"t", ctx, tb)?;
         }
@@ -1198,6 +1208,27 @@ mod tests {
         assert!(d.text.contains("\nXN-07A型\n"), "{}", d.text);
         assert!(d.text.contains("明细"), "sheet names kept");
         assert!(d.properties.contains(&("title".into(), "汇总表".into())));
+    }
+
+    /// A text box drawn on a sheet (Excel writes it to xl/drawings/).
+    #[test]
+    fn xlsx_text_box_on_a_sheet() {
+        use std::io::Write;
+        let src = fixture("xlsx/unmarked.xlsx");
+        let mut zin = zip::ZipArchive::new(std::io::Cursor::new(&src[..])).unwrap();
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for i in 0..zin.len() {
+            w.raw_copy_file(zin.by_index_raw(i).unwrap()).unwrap();
+        }
+        w.start_file(
+            "xl/drawings/drawing1.xml",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        w.write_all(r#"<xdr:wsDr xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><xdr:twoCellAnchor><xdr:sp><xdr:txBody><a:bodyPr/><a:p><a:r><a:t>文本框：玄鸟</a:t></a:r><a:r><a:t>柒号</a:t></a:r></a:p></xdr:txBody></xdr:sp></xdr:twoCellAnchor></xdr:wsDr>"#.as_bytes()).unwrap();
+        let data = w.finish().unwrap().into_inner();
+        let d = extract(&data, &mut Ctx::new(Limits::default())).unwrap();
+        assert!(d.text.contains("文本框：玄鸟柒号"), "{}", d.text);
     }
 
     #[test]
@@ -1491,6 +1522,8 @@ mod tests {
         );
         let chart = r#"<c:chartSpace xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><c:chart><c:title><c:tx><c:rich><a:p><a:r><a:t>进度图</a:t></a:r></a:p></c:rich></c:tx></c:title><c:plotArea><c:barChart><c:ser><c:tx><c:strRef><c:strCache><c:pt idx="0"><c:v>示例工程</c:v></c:pt></c:strCache></c:strRef></c:tx></c:ser></c:barChart></c:plotArea></c:chart></c:chartSpace>"#;
         let smartart = r#"<dgm:dataModel xmlns:dgm="http://schemas.openxmlformats.org/drawingml/2006/diagram" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><dgm:ptLst><dgm:pt modelId="1"><dgm:t><a:p><a:r><a:t>玄鸟柒号</a:t></a:r></a:p></dgm:t></dgm:pt></dgm:ptLst></dgm:dataModel>"#;
+        let legacy_comment = r#"<p:cmLst xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"><p:cm authorId="0" idx="1"><p:pos x="10" y="10"/><p:text>旧式批注：玄鸟批注甲</p:text></p:cm></p:cmLst>"#;
+        let modern_comment = r#"<p188:cmLst xmlns:p188="http://schemas.microsoft.com/office/powerpoint/2018/8/main" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><p188:cm id="{1}" authorId="{2}"><p188:txBody><a:bodyPr/><a:p><a:r><a:t>新式批注乙</a:t></a:r></a:p></p188:txBody></p188:cm></p188:cmLst>"#;
         let root = rels(&[("r1", "officeDocument", "ppt/presentation.xml")]);
         let pres_rels = rels(&[("rId2", "slide", "slides/slide1.xml")]);
         let slide_rels = rels(&[("rId1", "slideLayout", "../slideLayouts/slideLayout1.xml")]);
@@ -1507,15 +1540,28 @@ mod tests {
             ("ppt/slideMasters/slideMaster1.xml", &master),
             ("ppt/charts/chart1.xml", chart),
             ("ppt/diagrams/data1.xml", smartart),
+            ("ppt/comments/comment1.xml", legacy_comment),
+            ("ppt/comments/modernComment_100_0.xml", modern_comment),
         ]);
         let d = extract(&data, &mut Ctx::new(Limits::default())).unwrap();
         assert_eq!(d.format, "pptx");
         let head = d.head.unwrap();
         assert_eq!(first_lines(&head, 1), ["机密★五年"], "{head}");
         assert!(!head.contains("单击此处"), "{head}");
-        for want in ["进度图", "示例工程", "玄鸟柒号", "第一页正文"] {
+        for want in [
+            "进度图",
+            "示例工程",
+            "玄鸟柒号",
+            "第一页正文",
+            "旧式批注：玄鸟批注甲",
+            "新式批注乙",
+        ] {
             assert!(d.text.contains(want), "{want}: {}", d.text);
         }
         assert!(!d.text.contains("单击此处编辑母版"), "{}", d.text);
+        assert!(
+            !head.contains("批注"),
+            "comments are text, not head: {head}"
+        );
     }
 }

@@ -1,12 +1,23 @@
-//! Content-stream interpreter: text operators to lines of text.
+//! Content-stream interpreter: text operators to lines of text, in reading
+//! order by position.
 //!
-//! Only the state that decides what text is shown and where lines break is
-//! tracked (CTM, text and line matrices, font, size, leading; ISO 32000-1
-//! §9.4). A new line starts when the origin of a shown string moves across
-//! the writing direction by more than half the font size; strings on one
-//! line are joined without separators (CJK text has no spaces). Form
-//! XObjects are followed with bounded depth and cycle detection; images,
-//! including inline ones, are skipped without decoding.
+//! Only the state that decides what text is shown and where it goes is
+//! tracked (CTM, text and line matrices, font, size, leading, character and
+//! word spacing, horizontal scaling; ISO 32000-1 §9.4). Each shown string
+//! becomes a run placed on the page; at the end of the page runs are sorted
+//! into lines — by position across the writing direction (top to bottom for
+//! upright text, right to left for vertical columns, within half the font
+//! size), then along it — so text a producer draws glyph by glyph in
+//! reverse order, positions per glyph (`Td`/`Tm` per glyph, kerned `TJ`
+//! arrays) or draws lines out of order reads as a person reads it, and the
+//! page's topmost lines come first (the head: GB/T 9704 markings).
+//! Strings drawn one after another without a new position are placed by
+//! their glyph widths (estimated where the font gives none). Strings on one
+//! line are joined without separators (CJK text has no spaces); a gap wider
+//! than a word space in a Latin font, or wider than an em in any font,
+//! becomes one space. Form XObjects are followed with bounded depth and
+//! cycle detection; images, including inline ones, are skipped without
+//! decoding.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -68,39 +79,173 @@ struct GState {
     font: Option<Rc<Font>>,
     size: f64,
     leading: f64,
+    /// `Tc`, `Tw` and `Tz` (as a factor).
+    char_spacing: f64,
+    word_spacing: f64,
+    hscale: f64,
 }
 
-/// The text of one page being assembled.
+impl GState {
+    fn new(ctm: M) -> GState {
+        GState {
+            ctm,
+            font: None,
+            size: 0.0,
+            leading: 0.0,
+            char_spacing: 0.0,
+            word_spacing: 0.0,
+            hscale: 1.0,
+        }
+    }
+}
+
+/// Most runs kept per page; past it, strings join the last run in drawing
+/// order (a page of single glyphs each drawn apart from the last).
+const MAX_RUNS: usize = 1 << 18;
+
+/// One string shown on a page (or several drawn one after another).
+struct Run {
+    /// Writing direction: angle in whole degrees, times two, plus one when
+    /// vertical. Runs of one direction are ordered among themselves.
+    dir: i32,
+    /// Position across the writing direction: larger is read first (a
+    /// higher line; a column further right in vertical writing).
+    line: f64,
+    /// Start and (estimated) end along the writing direction.
+    start: f64,
+    end: f64,
+    /// Font size on the page.
+    size: f64,
+    /// Drawn in a simple (Latin) font: small gaps are word spaces.
+    latin: bool,
+    /// Byte range of its text in `PageText::buf`.
+    from: usize,
+    to: usize,
+}
+
+/// The text of one page being assembled: runs placed on the page.
 #[derive(Default)]
 pub(crate) struct PageText {
-    pub(crate) text: String,
-    /// Device-space origin and font size of the last string.
-    last: Option<(f64, f64, f64)>,
-    /// Per line: its height on the page (larger is higher, measured across
-    /// the writing direction) and its byte offset in `text`.
-    lines: Vec<(f64, usize)>,
+    buf: String,
+    runs: Vec<Run>,
 }
 
 impl PageText {
-    /// The lines top to bottom (stable for equal heights): the head of a
-    /// page whose producer drew the header or marking after the body.
-    pub(crate) fn top_down(&self) -> String {
-        let mut order: Vec<usize> = (0..self.lines.len()).collect();
-        order.sort_by(|&i, &j| self.lines[j].0.total_cmp(&self.lines[i].0));
-        let mut out = String::with_capacity(self.text.len());
-        for i in order {
-            let start = self.lines[i].1;
-            let end = self.lines.get(i + 1).map_or(self.text.len(), |l| l.1);
-            let line = self
-                .text
-                .get(start..end)
-                .unwrap_or("")
-                .trim_end_matches('\n');
-            if !out.is_empty() {
-                out.push('\n');
-            }
-            out.push_str(line);
+    /// Place `text` at a position; it continues the last run when it
+    /// starts where that one ended on the same baseline.
+    fn push(&mut self, text: &str, mut run: Run) {
+        let clean = |v: f64| if v.is_finite() { v } else { 0.0 };
+        run.line = clean(run.line);
+        run.start = clean(run.start);
+        run.end = clean(run.end).max(run.start);
+        run.size = clean(run.size).abs();
+        let tol = 0.15 * run.size.max(0.01);
+        let full = self.runs.len() >= MAX_RUNS;
+        // The text just drawn drawn again over itself (fake bold, shadow):
+        // read once.
+        if let Some(last) = self.runs.last()
+            && last.dir == run.dir
+            && (last.line - run.line).abs() <= tol
+            && (run.end - last.end).abs() <= 2.0 * tol
+            && self
+                .buf
+                .get(last.from..last.to)
+                .is_some_and(|t| t.ends_with(text))
+        {
+            return;
         }
+        if let Some(last) = self.runs.last_mut()
+            && last.to == self.buf.len()
+            && (full
+                || (last.dir == run.dir
+                    && (last.line - run.line).abs() <= tol
+                    && (run.start - last.end).abs() <= tol))
+        {
+            self.buf.push_str(text);
+            last.to = self.buf.len();
+            last.end = last.end.max(run.end);
+            return;
+        }
+        run.from = self.buf.len();
+        self.buf.push_str(text);
+        run.to = self.buf.len();
+        self.runs.push(run);
+    }
+
+    /// The page's text in reading order: lines top to bottom (columns
+    /// right to left in vertical writing), each line's runs in order along
+    /// it; the dominant writing direction first, the others after it.
+    pub(crate) fn finish(self) -> String {
+        let runs = &self.runs;
+        // Directions by amount of text, then by first appearance.
+        let mut totals: HashMap<i32, (usize, usize)> = HashMap::new();
+        for (i, r) in runs.iter().enumerate() {
+            totals.entry(r.dir).or_insert((0, i)).0 += r.to - r.from;
+        }
+        let mut dirs: Vec<(i32, usize, usize)> = totals
+            .into_iter()
+            .map(|(d, (n, first))| (d, n, first))
+            .collect();
+        dirs.sort_by(|x, y| y.1.cmp(&x.1).then(x.2.cmp(&y.2)));
+        let by_dir: HashMap<i32, usize> = dirs.iter().enumerate().map(|(k, d)| (d.0, k)).collect();
+        let ranks: Vec<usize> = runs
+            .iter()
+            .map(|r| by_dir.get(&r.dir).copied().unwrap_or(0))
+            .collect();
+        let mut order: Vec<usize> = (0..runs.len()).collect();
+        order.sort_by(|&i, &j| {
+            ranks[i]
+                .cmp(&ranks[j])
+                .then(runs[j].line.total_cmp(&runs[i].line))
+                .then(i.cmp(&j))
+        });
+        let mut out = String::with_capacity(self.buf.len() + runs.len());
+        let mut line: Vec<usize> = Vec::new();
+        let flush = |line: &mut Vec<usize>, out: &mut String| {
+            line.sort_by(|&i, &j| runs[i].start.total_cmp(&runs[j].start).then(i.cmp(&j)));
+            let mut prev: Option<&Run> = None;
+            for &i in line.iter() {
+                let r = &runs[i];
+                let text = self.buf.get(r.from..r.to).unwrap_or("");
+                if let Some(p) = prev {
+                    let p_text = self.buf.get(p.from..p.to).unwrap_or("");
+                    let size = p.size.max(r.size).max(0.01);
+                    // The same string drawn twice on itself (fake bold).
+                    if p_text == text && (r.start - p.start).abs() < 0.3 * size {
+                        continue;
+                    }
+                    let gap = r.start - p.end;
+                    let word = if p.latin && r.latin { 0.15 } else { 1.0 };
+                    if gap > word * size
+                        && !p_text.ends_with(char::is_whitespace)
+                        && !text.starts_with(char::is_whitespace)
+                    {
+                        out.push(' ');
+                    }
+                } else if !out.is_empty() {
+                    out.push('\n');
+                }
+                out.push_str(text);
+                prev = Some(r);
+            }
+            line.clear();
+        };
+        let mut reference: Option<(usize, f64, f64)> = None; // rank, line, size
+        for &i in &order {
+            let r = &runs[i];
+            let k = ranks[i];
+            if let Some((rk, rl, rs)) = reference
+                && (rk != k || rl - r.line > 0.5 * rs.max(r.size).max(0.01))
+            {
+                flush(&mut line, &mut out);
+                reference = None;
+            }
+            if reference.is_none() {
+                reference = Some((k, r.line, r.size));
+            }
+            line.push(i);
+        }
+        flush(&mut line, &mut out);
         out
     }
 }
@@ -118,6 +263,8 @@ pub(crate) struct Interp<'p, 'a> {
     pub(crate) truncated: bool,
     /// A referenced object (content, form, font) is missing from the file.
     pub(crate) missing: bool,
+    /// Images drawn (XObjects and inline), never decoded.
+    pub(crate) images: u64,
 }
 
 impl<'p, 'a> Interp<'p, 'a> {
@@ -132,6 +279,7 @@ impl<'p, 'a> Interp<'p, 'a> {
             max_chars,
             truncated: false,
             missing: false,
+            images: 0,
         }
     }
 
@@ -143,13 +291,7 @@ impl<'p, 'a> Interp<'p, 'a> {
         out: &mut PageText,
         ctx: &mut Ctx,
     ) -> Result<(), ExtractError> {
-        let gs = GState {
-            ctm: M::ID,
-            font: None,
-            size: 0.0,
-            leading: 0.0,
-        };
-        self.run(content, resources, gs, out, ctx, 0)
+        self.run(content, resources, GState::new(M::ID), out, ctx, 0)
     }
 
     fn font(
@@ -263,6 +405,21 @@ impl<'p, 'a> Interp<'p, 'a> {
                         gs.leading = l;
                     }
                 }
+                b"Tc" => {
+                    if let Some(v) = num(1) {
+                        gs.char_spacing = v;
+                    }
+                }
+                b"Tw" => {
+                    if let Some(v) = num(1) {
+                        gs.word_spacing = v;
+                    }
+                }
+                b"Tz" => {
+                    if let Some(v) = num(1) {
+                        gs.hscale = v / 100.0;
+                    }
+                }
                 b"Td" | b"TD" => {
                     if let (Some(tx), Some(ty)) = (num(2), num(1)) {
                         if op == b"TD" {
@@ -287,34 +444,36 @@ impl<'p, 'a> Interp<'p, 'a> {
                         lm = M::translate(0.0, -gs.leading).mul(&lm);
                         tm = lm;
                     }
+                    if op == b"\""
+                        && let (Some(aw), Some(ac)) = (num(3), num(2))
+                    {
+                        gs.word_spacing = aw;
+                        gs.char_spacing = ac;
+                    }
                     if let Some(Obj::Str(s)) = ops.last() {
-                        scratch.clear();
                         let font = gs.font.clone().unwrap_or_else(|| Rc::new(Font::fallback()));
-                        font.decode(s, &mut scratch, &mut self.stats);
-                        self.emit(&scratch, &gs, &font, &tm, out);
+                        self.show(s, &gs, &font, &mut tm, &mut scratch, out);
                     }
                 }
                 b"TJ" => {
                     if let Some(Obj::Array(items)) = ops.last() {
-                        scratch.clear();
                         let font = gs.font.clone().unwrap_or_else(|| Rc::new(Font::fallback()));
                         for it in items {
                             match it {
-                                Obj::Str(s) => font.decode(s, &mut scratch, &mut self.stats),
-                                // A wide gap in a Latin line is a word space;
-                                // CJK text has none, so its gaps are ignored.
-                                other
-                                    if !font.is_composite()
-                                        && other.as_f64().is_some_and(|g| g < -200.0)
-                                        && !scratch.is_empty()
-                                        && !scratch.ends_with(' ') =>
-                                {
-                                    scratch.push(' ');
+                                Obj::Str(s) => self.show(s, &gs, &font, &mut tm, &mut scratch, out),
+                                other => {
+                                    if let Some(adj) = other.as_f64() {
+                                        let d = -adj / 1000.0 * gs.size;
+                                        tm = if font.vertical {
+                                            M::translate(0.0, d)
+                                        } else {
+                                            M::translate(d * gs.hscale, 0.0)
+                                        }
+                                        .mul(&tm);
+                                    }
                                 }
-                                _ => {}
                             }
                         }
-                        self.emit(&scratch, &gs, &font, &tm, out);
                     }
                 }
                 b"Do" => {
@@ -323,7 +482,10 @@ impl<'p, 'a> Interp<'p, 'a> {
                         self.form(resources, &name, &gs, out, ctx, depth)?;
                     }
                 }
-                b"BI" => skip_inline_image(&mut lx),
+                b"BI" => {
+                    self.images += 1;
+                    skip_inline_image(&mut lx)
+                }
                 _ => {}
             }
             ops.clear();
@@ -331,57 +493,68 @@ impl<'p, 'a> Interp<'p, 'a> {
         Ok(())
     }
 
-    fn emit(&mut self, text: &str, gs: &GState, font: &Font, tm: &M, out: &mut PageText) {
-        if text.is_empty() || self.truncated {
+    /// Show string `s` at the text matrix `tm` and move `tm` past it.
+    fn show(
+        &mut self,
+        s: &[u8],
+        gs: &GState,
+        font: &Font,
+        tm: &mut M,
+        scratch: &mut String,
+        out: &mut PageText,
+    ) {
+        scratch.clear();
+        font.decode(s, scratch, &mut self.stats);
+        let (width, codes, spaces) = font.advance(s);
+        let spacing = codes as f64 * gs.char_spacing + spaces as f64 * gs.word_spacing;
+        let advance = width * gs.size + spacing;
+        let next = if font.vertical {
+            M::translate(0.0, -advance)
+        } else {
+            M::translate(advance * gs.hscale, 0.0)
+        }
+        .mul(tm);
+        let trm = tm.mul(&gs.ctm);
+        let end = next.mul(&gs.ctm);
+        *tm = next;
+        if scratch.is_empty() || self.truncated {
             return;
         }
-        let trm = tm.mul(&gs.ctm);
-        let [a, b, c, d, e, f] = trm.0;
-        let (x, y) = (e, f);
+        let [a, b, c, d, x, y] = trm.0;
         let vertical = font.vertical;
-        let size = gs.size.abs() * if vertical { a.hypot(b) } else { c.hypot(d) };
-        let len = a.hypot(b);
-        let (ux, uy) = if len > 0.0 {
-            (a / len, b / len)
+        // Unit vector of the writing direction on the page.
+        let (dx, dy) = if vertical { (-c, -d) } else { (a, b) };
+        let len = dx.hypot(dy);
+        let (ux, uy) = if len > 0.0 && len.is_finite() {
+            (dx / len, dy / len)
         } else {
             (1.0, 0.0)
         };
-        let new_line = match out.last {
-            None => true,
-            Some((lx, ly, lsize)) => {
-                let (dx, dy) = (x - lx, y - ly);
-                let shift = if vertical {
-                    (dx * ux + dy * uy).abs()
-                } else {
-                    (dx * uy - dy * ux).abs()
-                };
-                let reference = if size > 0.0 { size } else { lsize };
-                let threshold = 0.5 * reference.max(0.01);
-                shift > threshold || !shift.is_finite()
-            }
+        let size = gs.size.abs() * if vertical { a.hypot(b) } else { c.hypot(d) };
+        let along = |px: f64, py: f64| px * ux + py * uy;
+        let angle = uy.atan2(ux).to_degrees().round();
+        let dir = if angle.is_finite() { angle as i32 } else { 0 } * 2 + i32::from(vertical);
+        let run = Run {
+            dir,
+            line: y * ux - x * uy,
+            start: along(x, y),
+            end: along(end.0[4], end.0[5]),
+            size,
+            latin: !font.is_composite(),
+            from: 0,
+            to: 0,
         };
-        if new_line {
-            if out.last.is_some() {
-                out.text.push('\n');
-            }
-            // Height across the writing direction: y for upright text.
-            let height = y * ux - x * uy;
-            out.lines.push((
-                if height.is_finite() { height } else { 0.0 },
-                out.text.len(),
-            ));
-        }
-        out.last = Some((x, y, size));
-        let n = text.chars().count();
+        let n = scratch.chars().count();
         if self.chars + n > self.max_chars {
             let keep = self.max_chars.saturating_sub(self.chars);
-            out.text.extend(text.chars().take(keep));
+            let cut: String = scratch.chars().take(keep).collect();
+            out.push(&cut, run);
             self.chars = self.max_chars;
             self.truncated = true;
             return;
         }
         self.chars += n;
-        out.text.push_str(text);
+        out.push(scratch, run);
     }
 
     fn form(
@@ -438,12 +611,7 @@ impl<'p, 'a> Interp<'p, 'a> {
                 None => return Ok(()),
             }
         }
-        let mut gs = GState {
-            ctm: M::ID,
-            font: None,
-            size: 0.0,
-            leading: 0.0,
-        };
+        let mut gs = GState::new(M::ID);
         if let Some(rect) = pdf.get(annot, b"Rect").as_array()
             && rect.len() == 4
             && let (Some(x), Some(y)) = (rect[0].as_f64(), rect[1].as_f64())
@@ -476,6 +644,7 @@ impl<'p, 'a> Interp<'p, 'a> {
             return Ok(());
         };
         if dict.is(b"Subtype", b"Image") {
+            self.images += 1;
             return Ok(()); // images are never decoded
         }
         let content = match self.forms.get(&num) {

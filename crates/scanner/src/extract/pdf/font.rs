@@ -32,7 +32,18 @@ pub(crate) struct Font {
     to_unicode: Option<ToUnicode>,
     /// Vertical writing mode (`-V` CMaps): lines advance along x.
     pub(crate) vertical: bool,
+    /// Glyph widths (thousandths of an em) for codes from `first_char`
+    /// (simple fonts' `/Widths`); only used to place the next string
+    /// drawn without a new position, so an estimate is enough.
+    widths: Vec<f32>,
+    first_char: u32,
+    /// Width of a code without an entry: `/DW` (composite, default 1000)
+    /// or `/MissingWidth` (simple, else 500 as an estimate).
+    default_width: f32,
 }
+
+/// Most `/Widths` entries kept (a simple font has 256 codes).
+const MAX_WIDTHS: usize = 256;
 
 impl Font {
     /// A font used without (or with a broken) font dictionary.
@@ -41,6 +52,48 @@ impl Font {
             kind: Kind::Simple(Box::new(base_encoding(b"WinAnsiEncoding"))),
             to_unicode: None,
             vertical: false,
+            widths: Vec::new(),
+            first_char: 0,
+            default_width: 500.0,
+        }
+    }
+
+    /// The advance of string `s` in this font: the sum of its glyph widths
+    /// in em, its number of codes, and its single-byte spaces (code 32,
+    /// which word spacing applies to).
+    pub(crate) fn advance(&self, s: &[u8]) -> (f64, usize, usize) {
+        let width = |code: u32| -> f64 {
+            code.checked_sub(self.first_char)
+                .and_then(|i| self.widths.get(i as usize))
+                .map_or(f64::from(self.default_width), |&w| f64::from(w))
+                .clamp(0.0, 4000.0)
+                / 1000.0
+        };
+        match &self.kind {
+            Kind::Simple(_) => {
+                let w = s.iter().map(|&b| width(u32::from(b))).sum();
+                let spaces = s.iter().filter(|&&b| b == b' ').count();
+                (w, s.len(), spaces)
+            }
+            Kind::Composite { codec, .. } => {
+                let dw = f64::from(self.default_width).clamp(0.0, 4000.0) / 1000.0;
+                let (mut w, mut n, mut spaces) = (0.0, 0, 0);
+                let mut rest = s;
+                while !rest.is_empty() {
+                    let len = codec.code_len(rest).clamp(1, rest.len());
+                    let (code, tail) = rest.split_at(len);
+                    rest = tail;
+                    n += 1;
+                    if len == 1 {
+                        // A one-byte code in a CJK encoding: half width (ASCII).
+                        w += dw / 2.0;
+                        spaces += usize::from(code[0] == b' ');
+                    } else {
+                        w += dw;
+                    }
+                }
+                (w, n, spaces)
+            }
         }
     }
 
@@ -100,10 +153,16 @@ impl Font {
             } else {
                 CidTable::for_ordering(&ordering)
             };
+            let default_width = descendant
+                .and_then(|d| pdf.get(d, b"DW").as_f64())
+                .unwrap_or(1000.0) as f32;
             return Ok(Font {
                 kind: Kind::Composite { codec, cids },
                 to_unicode,
                 vertical,
+                widths: Vec::new(),
+                first_char: 0,
+                default_width,
             });
         }
         // Older Chinese office software writes simple, non-embedded fonts
@@ -125,6 +184,9 @@ impl Font {
                 },
                 to_unicode: None,
                 vertical: false,
+                widths: Vec::new(),
+                first_char: 0,
+                default_width: 1000.0,
             });
         }
         let default_base: &[u8] = if dict.is(b"Subtype", b"Type1") {
@@ -161,10 +223,14 @@ impl Font {
             }
             _ => base_encoding(default_base),
         };
+        let (widths, first_char, default_width) = simple_widths(pdf, dict);
         Ok(Font {
             kind: Kind::Simple(Box::new(table)),
             to_unicode,
             vertical: false,
+            widths,
+            first_char,
+            default_width,
         })
     }
 
@@ -235,6 +301,30 @@ impl Font {
             }
         }
     }
+}
+
+/// A simple font's `/FirstChar`, `/Widths` (at most [`MAX_WIDTHS`]) and
+/// the width of codes outside them.
+fn simple_widths(pdf: &Pdf, dict: &Dict) -> (Vec<f32>, u32, f32) {
+    let first = pdf
+        .get(dict, b"FirstChar")
+        .as_i64()
+        .and_then(|f| u32::try_from(f).ok())
+        .unwrap_or(0);
+    let widths: Vec<f32> = match pdf.get(dict, b"Widths") {
+        Obj::Array(a) => a
+            .iter()
+            .take(MAX_WIDTHS)
+            .map(|w| pdf.resolve(w).as_f64().unwrap_or(500.0) as f32)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let missing = pdf
+        .dict(dict.get(b"FontDescriptor").unwrap_or(&Obj::Null))
+        .and_then(|fd| pdf.get(fd, b"MissingWidth").as_f64())
+        .filter(|w| *w > 0.0)
+        .unwrap_or(500.0) as f32;
+    (widths, first, missing)
 }
 
 /// Whether a simple font carries its own glyphs (then its codes are its own).

@@ -15,7 +15,20 @@
 //! `Encrypted`. A file cut short whose pages or contents are
 //! missing is `Truncated`; a document whose text is mostly (half or more of
 //! its character codes) in fonts with no Unicode mapping is `Unsupported`
-//! (it must not pass for a clean document).
+//! (it must not pass for a clean document). Pages that draw images and no
+//! text at all (a scanned document) are scanned for what text the file
+//! has, and the file is also reported `unscannable` (`unsupported`, image
+//! only): without OCR its content is unread, not clean.
+//!
+//! An incrementally updated file (ISO 32000-1 §7.5.6: updates appended,
+//! each ending in `startxref … %%EOF`) is read as its latest revision: that
+//! is the text a reader sees, and the head (GB/T 9704 markings) comes from
+//! its first page only. The older revisions are still in the file, and a
+//! keyword deleted by an update can be recovered by anyone who truncates
+//! the file at an earlier `%%EOF`; so the earlier revisions
+//! ([`MAX_REVISIONS`] newest) are read too, and their lines (and metadata
+//! values) that the latest revision does not have are appended to the text
+//! after a line naming them: keyword text, never head lines.
 
 mod cmap;
 mod content;
@@ -38,15 +51,88 @@ use super::{Ctx, Document, ExtractError, ExtractResult};
 
 /// Deepest page-tree nesting followed.
 const MAX_TREE_DEPTH: u32 = 64;
+/// Earlier revisions of an incrementally updated file read, newest first.
+const MAX_REVISIONS: usize = 8;
+/// The line that introduces text found only in earlier revisions.
+const PREVIOUS_REVISION: &str = "[PDF: text of an earlier revision]";
 
 pub fn extract(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
     // Defence in depth: the extractor is written not to panic, and the
     // engine runs it in a worker process anyway.
-    std::panic::catch_unwind(AssertUnwindSafe(|| extract_inner(data, ctx))).unwrap_or_else(|_| {
-        Err(ExtractError::Corrupt(
-            "PDF parser failed on this file".into(),
-        ))
-    })
+    std::panic::catch_unwind(AssertUnwindSafe(|| extract_with_revisions(data, ctx))).unwrap_or_else(
+        |_| {
+            Err(ExtractError::Corrupt(
+                "PDF parser failed on this file".into(),
+            ))
+        },
+    )
+}
+
+/// The latest revision, plus the text only earlier revisions hold.
+fn extract_with_revisions(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
+    let mut doc = extract_inner(data, ctx)?;
+    let ends = revision_ends(data);
+    if ends.is_empty() {
+        return Ok(doc);
+    }
+    let mut seen: HashSet<String> = doc.text.lines().map(|l| l.trim().to_string()).collect();
+    seen.extend(doc.properties.iter().map(|(_, v)| v.trim().to_string()));
+    let mut old = String::new();
+    for &end in ends.iter().rev().take(MAX_REVISIONS) {
+        match extract_inner(&data[..end], ctx) {
+            Ok(prev) => {
+                let lines = prev
+                    .text
+                    .lines()
+                    .map(str::trim)
+                    .chain(prev.properties.iter().map(|(_, v)| v.trim()));
+                for line in lines {
+                    if old.len() >= ctx.limits.max_text_chars {
+                        doc.truncated = true;
+                        break;
+                    }
+                    if !line.is_empty() && seen.insert(line.to_string()) {
+                        old.push_str(line);
+                        old.push('\n');
+                    }
+                }
+            }
+            // The latest revision is read; an earlier one the budget did
+            // not allow is not: the file must say it was read in part.
+            Err(e @ (ExtractError::Limit(_) | ExtractError::Timeout)) => {
+                doc.incomplete = Some(e);
+                break;
+            }
+            // A prefix that is no whole revision (the first-page section of
+            // a linearized file, a `%%EOF` inside a stream): nothing to add.
+            Err(_) => {}
+        }
+    }
+    if !old.is_empty() {
+        doc.text.push('\n');
+        doc.text.push_str(PREVIOUS_REVISION);
+        doc.text.push('\n');
+        doc.text.push_str(&old);
+    }
+    Ok(doc)
+}
+
+/// Where each revision but the last ends: just after a `%%EOF` that closes
+/// a `startxref` section, when more of the file follows it.
+fn revision_ends(data: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::new();
+    for at in memchr::memmem::find_iter(data, b"%%EOF") {
+        let before = &data[at.saturating_sub(64)..at];
+        if memchr::memmem::find(before, b"startxref").is_none() {
+            continue;
+        }
+        let end = at + 5;
+        // More than line ends and whitespace after it: a later revision.
+        if data[end..].iter().any(|b| !syntax::is_ws(*b)) {
+            ends.push(end);
+        }
+    }
+    ends
 }
 
 fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
@@ -146,10 +232,12 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
                 }
             }
         }
+        let text = out.finish();
         if head.is_none() {
-            head = Some(out.top_down());
+            // The first page in reading order: its topmost lines first.
+            head = Some(text.clone());
         }
-        texts.push(out.text);
+        texts.push(text);
         if interp.truncated {
             break;
         }
@@ -169,6 +257,10 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
             stats.unmapped, stats.shown
         )));
     }
+    // Pages that draw images and no text at all: a scanned document. Its
+    // text cannot be read (no OCR), so it must not pass for clean; what
+    // text it has (annotations, fields, metadata) is still scanned.
+    let image_only = interp.images > 0 && texts.iter().all(|t| t.trim().is_empty());
     form_values(&pdf, root, ctx, &mut extra)?;
     if !extra.is_empty() {
         texts.push(extra);
@@ -179,6 +271,13 @@ fn extract_inner(data: &[u8], ctx: &mut Ctx) -> ExtractResult {
         text: texts.join("\n"),
         properties: properties(&pdf, root, ctx),
         truncated: interp.truncated,
+        incomplete: image_only.then(|| {
+            ExtractError::Unsupported(format!(
+                "image-only PDF: {} page(s) draw {} image(s) and no text (a scan?); images are not read (no OCR)",
+                pages.len(),
+                interp.images
+            ))
+        }),
         ..Document::default()
     })
 }

@@ -14,7 +14,7 @@ fn dir() -> PathBuf {
 fn run(case: &str) -> Result<Document, ExtractError> {
     let data = std::fs::read(dir().join(format!("{case}.pdf"))).unwrap();
     let mut ctx = Ctx::new(Limits::default());
-    extract_inner(&data, &mut ctx)
+    super::extract_with_revisions(&data, &mut ctx)
 }
 
 /// Check one fixture against its `expected.json`.
@@ -185,11 +185,12 @@ fn operators_and_simple_fonts() {
     let pdf = minimal_pdf(content, font);
     let mut ctx = Ctx::new(Limits::default());
     let doc = extract_inner(&pdf, &mut ctx).unwrap();
-    assert_eq!(doc.text, "Hello World\nnext line\nthirdsame\n机密");
+    // `same` is placed far right of `third` on its line: a space between.
+    assert_eq!(doc.text, "Hello World\nnext line\nthird same\n机密");
 }
 
 /// The head is the first page top to bottom even when the producer drew
-/// the marking last; `text` keeps the drawing order.
+/// the marking last; so is the text (reading order by position).
 #[test]
 fn head_is_top_down() {
     let content = b"BT /F1 12 Tf 72 600 Td (body one) Tj 0 -20 Td (body two) Tj ET \
@@ -199,8 +200,76 @@ fn head_is_top_down() {
     let pdf = minimal_pdf(content, font);
     let mut ctx = Ctx::new(Limits::default());
     let doc = extract_inner(&pdf, &mut ctx).unwrap();
-    assert_eq!(doc.text, "body one\nbody two\n机密");
+    assert_eq!(doc.text, "机密\nbody one\nbody two");
     assert_eq!(doc.head.as_deref(), Some("机密\nbody one\nbody two"));
+}
+
+/// Text of one page drawn in `content` with a UCS-2 CID font (CJK, DW 1000).
+fn cjk_text(content: &str) -> String {
+    let font = b"<< /Type /Font /Subtype /Type0 /Encoding /UniGB-UCS2-H /DescendantFonts [<< /Subtype /CIDFontType0 /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) >> /DW 1000 >>] >>";
+    // Strings written as <hex> of UTF-16BE from `«…»` placeholders.
+    let mut c = String::new();
+    let mut rest = content;
+    while let Some(i) = rest.find('«') {
+        c.push_str(&rest[..i]);
+        let after = &rest[i + '«'.len_utf8()..];
+        let j = after.find('»').unwrap();
+        c.push('<');
+        for u in after[..j].encode_utf16() {
+            c.push_str(&format!("{u:04X}"));
+        }
+        c.push('>');
+        rest = &after[j + '»'.len_utf8()..];
+    }
+    c.push_str(rest);
+    let pdf = minimal_pdf(c.as_bytes(), font);
+    let mut ctx = Ctx::new(Limits::default());
+    extract_inner(&pdf, &mut ctx).unwrap().text
+}
+
+/// Glyphs drawn one by one from right to left (per-glyph `Td`, per-glyph
+/// `Tm`, kerned `TJ` moving back) read left to right.
+#[test]
+fn glyphs_drawn_right_to_left_read_left_to_right() {
+    // Per-glyph Td, right to left.
+    let t = cjk_text(
+        "BT /F1 12 Tf 136 700 Td «号» Tj -12 0 Td «柒» Tj -12 0 Td «鸟» Tj -12 0 Td «玄» Tj ET",
+    );
+    assert_eq!(t, "玄鸟柒号");
+    // Per-glyph Tm, in scrambled order.
+    let t = cjk_text(
+        "BT /F1 12 Tf 1 0 0 1 124 700 Tm «鸟» Tj 1 0 0 1 148 700 Tm «号» Tj \
+         1 0 0 1 112 700 Tm «玄» Tj 1 0 0 1 136 700 Tm «柒» Tj ET",
+    );
+    assert_eq!(t, "玄鸟柒号");
+    // One TJ whose kerning moves each glyph back two ems.
+    let t = cjk_text("BT /F1 12 Tf 148 700 Td [«号» 2000 «柒» 2000 «鸟» 2000 «玄»] TJ ET");
+    assert_eq!(t, "玄鸟柒号");
+    // Consecutive strings without repositioning continue each other.
+    let t = cjk_text("BT /F1 12 Tf 72 700 Td «玄鸟» Tj «柒号» Tj [«示例» -50 «工程»] TJ ET");
+    assert_eq!(t, "玄鸟柒号示例工程");
+    // The same glyphs drawn twice a little apart (fake bold) read once.
+    let t = cjk_text(
+        "BT /F1 12 Tf 72 700 Td «机» Tj 0.3 0 Td «机» Tj 11.7 0 Td «密» Tj 0.3 0 Td «密» Tj ET",
+    );
+    assert_eq!(t, "机密");
+}
+
+/// Lines drawn bottom to top, and a line drawn in two halves around
+/// another line, come out top to bottom, each line whole.
+#[test]
+fn lines_drawn_out_of_order() {
+    let t = cjk_text(
+        "BT /F1 12 Tf 72 600 Td «第三行» Tj ET BT /F1 12 Tf 96 800 Td «鸟柒号» Tj ET \
+         BT /F1 12 Tf 72 700 Td «第二行» Tj ET BT /F1 12 Tf 72 801 Td «玄» Tj ET",
+    );
+    assert_eq!(t, "玄鸟柒号\n第二行\n第三行");
+    // Vertical writing: columns right to left, each top to bottom.
+    let font = b"<< /Type /Font /Subtype /Type0 /Encoding /UniGB-UCS2-V /DescendantFonts [<< /Subtype /CIDFontType0 /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) >> >>] >>";
+    let content = "BT /F1 12 Tf 100 700 Td <7B2C4E8C> Tj ET BT /F1 12 Tf 120 676 Td <9E1F> Tj ET BT /F1 12 Tf 120 700 Td <7384> Tj ET";
+    let pdf = minimal_pdf(content.as_bytes(), font);
+    let mut ctx = Ctx::new(Limits::default());
+    assert_eq!(extract_inner(&pdf, &mut ctx).unwrap().text, "玄鸟\n第二");
 }
 
 fn minimal_pdf(content: &[u8], font: &[u8]) -> Vec<u8> {
@@ -444,4 +513,80 @@ fn gbk_named_simple_font_shows_gbk_codes() {
     assert!(super::font::is_chinese_font_name(b"ABCDEF+SimSun,Bold"));
     assert!(super::font::is_chinese_font_name("仿宋_GB2312".as_bytes()));
     assert!(!super::font::is_chinese_font_name(b"Helvetica"));
+}
+
+/// Real producer (reportlab) placing every glyph on its own, lines bottom
+/// to top, glyphs right to left, marking last; and a hand-written stream
+/// with per-glyph `Tm`, a back-kerned `TJ` and runs drawn out of order.
+#[test]
+fn reading_order_fixtures() {
+    check("reading_order_glyphs");
+    check("reading_order_tj");
+    check("incremental_update");
+    let doc = run("reading_order_glyphs").unwrap();
+    assert_eq!(
+        crate::extract::test_support::first_lines(&doc.text, 2),
+        ["机密★5年", "关于玄鸟柒号项目试验安排的通知"]
+    );
+}
+
+/// An incremental update that removed the marking and the code name: the
+/// head is the latest revision's, the removed lines are still text.
+#[test]
+fn earlier_revisions_are_keyword_text() {
+    let data = std::fs::read(dir().join("incremental_update.pdf")).unwrap();
+    let mut ctx = Ctx::new(Limits::default());
+    let doc = extract(&data, &mut ctx).unwrap();
+    let head = doc.head.as_deref().unwrap();
+    assert_eq!(
+        crate::extract::test_support::first_lines(head, 2),
+        ["关于项目试验安排的通知", "各有关单位：试验定于下月开始。"]
+    );
+    assert!(!head.contains("机密"), "{head}");
+    let (latest, earlier) = doc.text.split_once(super::PREVIOUS_REVISION).unwrap();
+    assert!(!latest.contains("玄鸟柒号"), "{latest}");
+    assert_eq!(
+        crate::extract::test_support::first_lines(earlier, 3),
+        ["机密★5年", "关于玄鸟柒号项目试验安排的通知"]
+    );
+    assert!(doc.incomplete.is_none());
+    // The earlier revision alone (the file cut at its %%EOF) has no
+    // earlier text.
+    let cut = super::revision_ends(&data)[0];
+    let doc = extract(&data[..cut], &mut Ctx::new(Limits::default())).unwrap();
+    assert!(!doc.text.contains(super::PREVIOUS_REVISION));
+    assert!(doc.head.unwrap().starts_with("机密★5年"));
+}
+
+/// A scan (images, no text) is read in part: `incomplete`, never clean;
+/// a page with neither text nor images is simply empty.
+#[test]
+fn image_only_pages_are_not_clean() {
+    let doc = run("image_only").unwrap();
+    assert_eq!(
+        doc.incomplete.as_ref().map(ExtractError::reason),
+        Some("unsupported")
+    );
+    let pdf = minimal_pdf(b"0 0 m 100 100 l S", b"<< /Type /Font /Subtype /Type1 >>");
+    let doc = extract_inner(&pdf, &mut Ctx::new(Limits::default())).unwrap();
+    assert!(doc.incomplete.is_none());
+    let pdf = minimal_pdf(
+        b"q 100 0 0 100 0 0 cm BI /W 1 /H 1 /BPC 8 /CS /G ID \x00 EI Q BT /F1 12 Tf 72 700 Td (text) Tj ET",
+        b"<< /Type /Font /Subtype /Type1 >>",
+    );
+    let doc = extract_inner(&pdf, &mut Ctx::new(Limits::default())).unwrap();
+    assert!(
+        doc.incomplete.is_none(),
+        "an image beside text is not a scan"
+    );
+}
+
+/// Old Chinese office output (a simple non-embedded font named 仿宋_GB2312
+/// in GBK bytes, GBK codes) and keywords only in a note and a form field.
+#[test]
+fn corner_fixtures() {
+    check("gbk_simple_font");
+    check("annotation_and_field");
+    let doc = run("annotation_and_field").unwrap();
+    assert_eq!(doc.head.as_deref(), Some("会议纪要"));
 }
