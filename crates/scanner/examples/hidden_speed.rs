@@ -57,8 +57,13 @@ fn main() {
         .into_bytes(),
     )];
     let plain = Policy::from_files(Path::new("<bench>"), &files, None).unwrap();
-    let (hidden_files, _) =
-        mijian_policy::bundle::hide(&files, &[9u8; 16], &normalise::normalise).unwrap();
+    let (hidden_files, _) = mijian_policy::bundle::hide(
+        &files,
+        &[9u8; 16],
+        &normalise::normalise,
+        &mijian_scanner::raw::byte_spellings,
+    )
+    .unwrap();
     let hidden = Policy::from_files(Path::new("<bench>"), &hidden_files, None).unwrap();
 
     let lines = [
