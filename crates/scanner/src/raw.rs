@@ -14,7 +14,8 @@
 //! data, so a hit of a pattern shorter than [`SURE_LEN`] bytes counts only
 //! when the bytes around it read as text in the same encoding. Regex rules
 //! are not searched here (they need decoded text); their literal-free form
-//! has no byte pattern.
+//! has no byte pattern. Hidden rules (issue 13) are searched from their
+//! hashed byte spellings by `crate::hidden::raw`, counted alike.
 
 use crate::matcher::{Hits, RuleHit};
 use crate::normalise;
@@ -59,8 +60,9 @@ impl Enc {
 }
 
 /// Every byte pattern of `term` the raw search looks for: (bytes, encoding
-/// tag, an index into [`Enc::ALL`]). Hidden mode stores their salted
-/// hashes (`mijian_policy::bundle::hide`), so both modes search alike.
+/// tag: 0 UTF-8, 1 GB18030, 2 Big5, 3 UTF-16LE, 4 UTF-16BE). Hidden mode
+/// stores their salted hashes (`mijian_policy::bundle::hide`), so both
+/// modes search alike.
 pub fn byte_spellings(term: &str) -> Vec<(Vec<u8>, u8)> {
     let mut v = Vec::new();
     for s in spellings(term) {
@@ -160,6 +162,14 @@ impl RawSearcher {
             rules: kw.rules.len(),
             hidden: crate::hidden::raw::HiddenRaw::new(kw),
         }
+    }
+
+    /// Heap bytes of the byte patterns (automata and hidden tables).
+    pub fn memory_usage(&self) -> usize {
+        self.ac.as_ref().map_or(0, |a| a.memory_usage())
+            + self.utf16.as_ref().map_or(0, |a| a.memory_usage())
+            + self.meta.capacity() * 16
+            + self.hidden.heap_bytes()
     }
 
     /// Whether some term occurs in `data` as UTF-16 (either byte order).
