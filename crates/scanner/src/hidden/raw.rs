@@ -188,7 +188,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            if x % 7 == 0 {
+            if x.is_multiple_of(7) {
                 data.extend_from_slice(&pieces[(x >> 8) as usize % pieces.len()]);
             } else {
                 data.push((x >> 24) as u8);
