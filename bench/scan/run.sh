@@ -3,12 +3,14 @@
 # same thread count; prints wall time, peak RSS and the ratio.
 #
 #   bench/scan/run.sh [text|office|rescan|all]     (default: all)
+#   bench/scan/run.sh hidden    plain vs hidden keyword matching (issue 13), same corpora
 #
 # Environment:
 #   BENCH_DIR     where corpora are generated (default /tmp/mijian-bench; never committed)
 #   TEXT_MB       size of the plain-text corpus (default 1100)
 #   OFFICE_DOCS   documents in the office corpus (default 400)
 #   THREADS       threads for both sides (default: nproc)
+#   HIDDEN_MB     text corpus size for `hidden` (default 300); BIN_MB its binary corpus (default 64)
 #   MIJIAN        the mijian scan command (default: release `mijian-agent scan`, falling back
 #                 to the scanner crate's `scan` example); RESCAN_MIJIAN the cached one
 #   RGA           rga binary (default: rga on PATH or /work/rga/bin/rga)
@@ -134,10 +136,70 @@ PY
   echo "  => rescan/full wall = $(python3 -c "print(f'{100*$WALL/$full:.1f}%')"), cpu = $(python3 -c "print(f'{100*$CPU/$fullc:.1f}%')")  (target < 3%)"
 }
 
+# Plain vs hidden keyword matching (issue 13): the same example keyword set,
+# once in clear and once hidden (`scan --hidden`: salted hashes, as
+# `policy import --hidden` makes them), over a text corpus, the format
+# fixtures (fixtures/formats: every document format) and a binary corpus (random bytes with planted terms in UTF-8, GBK, Big5
+# and UTF-16: every file goes through the raw-byte search). The findings must
+# be the same; the cost is the CPU/wall/RSS difference and the matcher size.
+bench_hidden() {
+  local text="$BENCH_DIR/text-${HIDDEN_MB:-300}"
+  if [ ! -f "$text/.done" ]; then
+    echo "generating ${HIDDEN_MB:-300} MB plain-text corpus in $text ..." >&2
+    rm -rf "$text"; python3 "$here/gen_text.py" "$text" "${HIDDEN_MB:-300}"; touch "$text/.done"
+  fi
+  # Documents of every supported format: the project's own fixtures.
+  local formats="$repo/fixtures/formats"
+  local bin="$BENCH_DIR/binary-${BIN_MB:-64}"
+  if [ ! -f "$bin/.done" ]; then
+    echo "generating ${BIN_MB:-64} MB binary corpus in $bin ..." >&2
+    rm -rf "$bin"; mkdir -p "$bin"
+    python3 - "$bin" "${BIN_MB:-64}" <<'PY'
+import random, sys, os
+out, mb = sys.argv[1], int(sys.argv[2])
+rng = random.Random(13)
+terms = ["玄鸟柒号", "示例工程", "XN-07A型", "玄鳥柒號"]
+encs = ["utf-8", "gbk", "big5", "utf-16-le", "utf-16-be"]
+for i in range(mb):
+    data = bytearray(rng.randbytes(1 << 20))
+    for k in range(3):
+        t = terms[rng.randrange(len(terms))]
+        e = encs[rng.randrange(len(encs))]
+        try:
+            word = ("这是" + t + "的资料。").encode(e)
+        except UnicodeEncodeError:
+            continue
+        at = rng.randrange(len(data) - len(word))
+        data[at:at + len(word)] = word
+    open(os.path.join(out, f"blob{i:04d}.bin"), "wb").write(data)
+PY
+    touch "$bin/.done"
+  fi
+  echo "== plain vs hidden keyword matching, $THREADS threads, release scan example =="
+  for c in "$text" "$formats" "$bin"; do
+    local name; name=$(basename "$c")
+    echo "-- $name: $(du -sm "$c" | cut -f1) MB, $(find "$c" -type f | wc -l) files"
+    cat $(find "$c" -type f | head -3000) > /dev/null
+    local m
+    for m in plain hidden; do
+      local flag=""; [ $m = hidden ] && flag=--hidden
+      measure "$m-$name" $EXAMPLE $flag --threads "$THREADS" "$c"
+      grep -h "keyword matching" "$BENCH_DIR/$m-$name.stderr" | sed 's/^scan: /    /'
+      sort "$BENCH_DIR/$m-$name.stdout" > "$BENCH_DIR/$m-$name.sorted"
+    done
+    if cmp -s "$BENCH_DIR/plain-$name.sorted" "$BENCH_DIR/hidden-$name.sorted"; then
+      echo "    findings: $(wc -l < "$BENCH_DIR/plain-$name.sorted") in both modes, identical"
+    else
+      echo "    findings DIFFER: diff $BENCH_DIR/plain-$name.sorted $BENCH_DIR/hidden-$name.sorted"
+    fi
+  done
+}
+
 case $what in
   text) bench_text ;;
   office) bench_office ;;
   rescan) bench_rescan ;;
   all) bench_text; bench_office; bench_rescan ;;
-  *) echo "usage: $0 [text|office|rescan|all]" >&2; exit 2 ;;
+  hidden) bench_hidden ;;
+  *) echo "usage: $0 [text|office|rescan|all|hidden]" >&2; exit 2 ;;
 esac

@@ -410,3 +410,79 @@ fn central_policy_reaches_the_daemon_and_bad_bundles_are_refused() {
     );
     drop(daemon);
 }
+
+/// `policy import --hidden` (issue 13): the published bundle names no term
+/// (neither normalised nor as raw bytes), carries the raw-byte spellings'
+/// hashes, and the import warns on stderr for a regex rule (it stays in
+/// clear) and for a term short enough to be brute-forced.
+#[test]
+fn hidden_import_hides_every_term_and_warns_on_regex_and_short_terms() {
+    let col = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", col.path().join("c.db").display());
+    let collector = |args: &[&str]| {
+        util::run(
+            Command::new(util::bin("mijian-collector"))
+                .args(args)
+                .args(["--database", &db]),
+        )
+    };
+    let d = rules_dir(col.path(), "r", &["甲乙丙丁工程", "天枢"]);
+    std::fs::write(
+        d.join("keywords/models.toml"),
+        "[[keyword]]\nid = \"model-pattern\"\nregex = 'qx-\\d{2}型'\nseverity = \"low\"\n",
+    )
+    .unwrap();
+    let o = collector(&["policy", "import", "--hidden", d.to_str().unwrap()]);
+    let err = util::stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(util::stdout(&o).contains("version 1 published"));
+    let warnings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("mijian-collector: warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{err}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("model-pattern") && w.contains("regex") && w.contains("clear")),
+        "{err}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("fleet-codename") && w.contains("shorter than 4")),
+        "{err}"
+    );
+    // The warning names the rule, never the short term.
+    assert!(!err.contains("天枢"), "{err}");
+    let out = col.path().join("b.jws");
+    let o = collector(&["policy", "bundle", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", util::stderr(&o));
+    let jws: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let payload = jws["payload"].as_str().unwrap();
+    use base64::Engine;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(b["mode"], "hidden");
+    let fleet = b["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == "keywords/fleet.toml")
+        .unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        fleet.contains("hashed = [") && fleet.contains("hashed_raw = ["),
+        "{fleet}"
+    );
+    for term in ["甲乙丙丁工程", "天枢", "甲乙", "工程"] {
+        assert!(!fleet.contains(term), "{term} in clear:\n{fleet}");
+    }
+    // Nor anywhere else in the signed payload (descriptions, other files).
+    let text = String::from_utf8(payload).unwrap();
+    assert!(!text.contains("甲乙丙丁") && !text.contains("天枢"));
+}

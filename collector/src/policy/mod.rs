@@ -183,8 +183,13 @@ pub fn publish(store: &dyn Store, key: &AgentKey, change: Change<'_>) -> Result<
             Mode::Hidden => {
                 let mut salt = [0u8; mijian_policy::hashed::SALT_BYTES];
                 rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
-                bundle::hide(&change.files, &salt, &mijian_scanner::normalise::normalise)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                bundle::hide(
+                    &change.files,
+                    &salt,
+                    &mijian_scanner::normalise::normalise,
+                    &mijian_scanner::raw::byte_spellings,
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?
             }
         };
         let b = Bundle::new(

@@ -347,16 +347,29 @@ impl Bundle {
 /// Rule files as (relative path, bytes).
 pub type Files = Vec<(String, Vec<u8>)>;
 
+/// A term's byte spellings for the raw-byte search: (bytes, encoding tag
+/// `0..RAW_TAGS`). The scanner's `raw::byte_spellings`.
+pub type RawSpellings<'a> = &'a dyn Fn(&str) -> Vec<(Vec<u8>, u8)>;
+
+/// Terms shorter than this many characters (after normalisation) are
+/// brute-forceable from their salted hash: `hide` warns.
+pub const MIN_HIDDEN_CHARS: usize = 4;
+
 /// Hide the keyword terms of `files` (hidden mode): every `keywords/*.toml`
 /// is rewritten with the bundle's `salt` and, per rule, `hashed` entries of
 /// the normalised terms (`normalise` must be the scanner's own fold, so the
-/// agent's windows hash alike). Descriptions are dropped (they often name
-/// the project). Regex rules cannot be hidden and stay in clear: each one
-/// gives a warning. Returns the new files and the warnings.
+/// agent's windows hash alike) and `hashed_raw` entries of every byte
+/// spelling `raw_spellings` gives (the scanner's raw-byte search, so hidden
+/// mode finds in undecoded bytes what plain mode finds). Descriptions are
+/// dropped (they often name the project). Regex rules cannot be hidden and
+/// stay in clear: each one gives a warning; so does a rule with a term of
+/// fewer than [`MIN_HIDDEN_CHARS`] characters (guessable by brute force).
+/// Returns the new files and the warnings.
 pub fn hide(
     files: &[(String, Vec<u8>)],
     salt: &[u8; SALT_BYTES],
     normalise: &dyn Fn(&str) -> String,
+    raw_spellings: RawSpellings<'_>,
 ) -> Result<(Files, Vec<String>), BundleError> {
     let policy = Policy::from_files(Path::new("<rules>"), files, None)?;
     let mut out = Vec::with_capacity(files.len());
@@ -370,7 +383,8 @@ pub fn hide(
         let file = Path::new("<rules>").join(path);
         let mut text = String::from(
             "# Hidden keyword terms (mijian policy bundle, issue 13): each term is\n\
-             # LEN:FP:MAC of its normalised form, salted per bundle; no term in clear.\n",
+             # LEN:FP:MAC of its normalised form (`hashed`) and of its byte spellings\n\
+             # (`hashed_raw`), salted per bundle; no term in clear.\n",
         );
         text.push_str(&format!("salt = \"{}\"\n", hex::encode(salt)));
         for r in policy.keywords.rules.iter().filter(|r| r.file == file) {
@@ -397,13 +411,34 @@ pub fn hide(
                 }
                 let list: Vec<String> = h.terms.iter().map(|t| q(&t.encode())).collect();
                 text.push_str(&format!("hashed = [{}]\n", list.join(", ")));
+                if !h.raw.is_empty() {
+                    let list: Vec<String> = h.raw.iter().map(|t| q(&t.encode())).collect();
+                    text.push_str(&format!("hashed_raw = [{}]\n", list.join(", ")));
+                }
                 continue;
             }
             let mut list = Vec::new();
+            let mut raw: Vec<(Vec<u8>, u8)> = Vec::new();
+            let mut short = 0;
             for t in &r.terms {
+                // The raw search takes every term as written, even one that
+                // normalises to nothing (as `raw::RawSearcher` does).
+                for (b, tag) in raw_spellings(t) {
+                    if b.len() > crate::hashed::MAX_RAW_BYTES {
+                        return Err(BundleError::Malformed(format!(
+                            "{path}: keyword `{}`: a term's byte spelling is longer than {} bytes and cannot be hidden",
+                            r.id,
+                            crate::hashed::MAX_RAW_BYTES
+                        )));
+                    }
+                    raw.push((b, tag));
+                }
                 let n = normalise(t);
                 if n.is_empty() {
                     continue;
+                }
+                if n.chars().count() < MIN_HIDDEN_CHARS {
+                    short += 1;
                 }
                 if n.len() > crate::hashed::MAX_TERM_BYTES {
                     return Err(BundleError::Malformed(format!(
@@ -421,6 +456,25 @@ pub fn hide(
                 )));
             }
             text.push_str(&format!("hashed = [{}]\n", list.join(", ")));
+            // One entry per distinct byte string, with the first encoding
+            // in tag order (the scanner dedups its patterns alike).
+            raw.sort();
+            raw.dedup_by(|a, b| a.0 == b.0);
+            if !raw.is_empty() {
+                let list: Vec<String> = raw
+                    .iter()
+                    .map(|(b, tag)| q(&HashedTerm::of_raw(salt, *tag, b).encode()))
+                    .collect();
+                text.push_str(&format!("hashed_raw = [{}]\n", list.join(", ")));
+            }
+            if short > 0 {
+                warnings.push(format!(
+                    "{path}: keyword `{}` has {short} term(s) shorter than {MIN_HIDDEN_CHARS} characters: \
+                     their salted hashes can be reversed by trying every such string \
+                     (e.g. all pairs of the ~20,000 common CJK characters); hidden mode does not keep them secret",
+                    r.id
+                ));
+            }
         }
         out.push((path.clone(), text.into_bytes()));
     }

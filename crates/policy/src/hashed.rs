@@ -8,6 +8,14 @@
 //! matches is confirmed by the salted SHA-256. Both sides use the functions
 //! here, so the collector that hides and the agent that matches agree.
 //!
+//! The raw-byte safety net (`mijian_scanner::raw`: terms searched as bytes
+//! in UTF-8, GB18030, Big5 and UTF-16 when text did not decode cleanly) has
+//! its hidden form too: per rule, `hashed_raw` entries `LEN:FP:MAC` of each
+//! byte spelling of each term, `LEN` in bytes of that encoding, `FP` the same
+//! rolling fingerprint over those bytes, and `MAC` a salted SHA-256 over the
+//! encoding's tag ([`mac_raw`]) and the bytes — so the entry does not say
+//! which encoding it is; the agent tries each tag on a fingerprint hit.
+//!
 //! What this protects against: a copied rules file or bundle reveals no term
 //! without a dictionary guess (each guess costs a SHA-256 per salt). What it
 //! does not: short or guessable terms fall to a dictionary attack, and a
@@ -17,6 +25,12 @@ use sha2::{Digest, Sha256};
 
 /// Longest hidden term, bytes of normalised UTF-8 (bounds the rolling window).
 pub const MAX_TERM_BYTES: usize = 1024;
+/// Longest hidden byte spelling, bytes (UTF-16 doubles ASCII; a spelling as
+/// written may be longer than its normalised form).
+pub const MAX_RAW_BYTES: usize = 4 * MAX_TERM_BYTES;
+/// Encoding tags of raw spellings: `0..RAW_TAGS` (UTF-8, GB18030, Big5,
+/// UTF-16LE, UTF-16BE, in the scanner's order).
+pub const RAW_TAGS: u8 = 5;
 /// Salt length, bytes.
 pub const SALT_BYTES: usize = 16;
 
@@ -36,6 +50,9 @@ pub struct HashedTerm {
 pub struct Hidden {
     pub salt: Vec<u8>,
     pub terms: Vec<HashedTerm>,
+    /// Byte spellings for the raw-byte search ([`HashedTerm::of_raw`]);
+    /// empty in a bundle made before they existed (no raw-byte net then).
+    pub raw: Vec<HashedTerm>,
 }
 
 impl HashedTerm {
@@ -49,8 +66,26 @@ impl HashedTerm {
         }
     }
 
-    /// Parse `LEN:FP:MAC`.
+    /// Hash one byte spelling of a term in the encoding of tag `tag`.
+    pub fn of_raw(salt: &[u8], tag: u8, bytes: &[u8]) -> HashedTerm {
+        HashedTerm {
+            len: bytes.len() as u32,
+            fp: fingerprint(base(salt), bytes),
+            mac: mac_raw(salt, tag, bytes),
+        }
+    }
+
+    /// Parse `LEN:FP:MAC` of a normalised term.
     pub fn parse(s: &str) -> Result<HashedTerm, String> {
+        HashedTerm::parse_max(s, MAX_TERM_BYTES)
+    }
+
+    /// Parse `LEN:FP:MAC` of a byte spelling.
+    pub fn parse_raw(s: &str) -> Result<HashedTerm, String> {
+        HashedTerm::parse_max(s, MAX_RAW_BYTES)
+    }
+
+    fn parse_max(s: &str, max: usize) -> Result<HashedTerm, String> {
         let mut it = s.split(':');
         let (Some(len), Some(fp), Some(m), None) = (it.next(), it.next(), it.next(), it.next())
         else {
@@ -59,10 +94,8 @@ impl HashedTerm {
         let len: u32 = len
             .parse()
             .map_err(|_| format!("hashed term {s:?}: bad length"))?;
-        if len == 0 || len as usize > MAX_TERM_BYTES {
-            return Err(format!(
-                "hashed term {s:?}: length must be 1..={MAX_TERM_BYTES}"
-            ));
+        if len == 0 || len as usize > max {
+            return Err(format!("hashed term {s:?}: length must be 1..={max}"));
         }
         let fp = u32::from_str_radix(fp, 16)
             .map_err(|_| format!("hashed term {s:?}: bad fingerprint"))?;
@@ -121,6 +154,18 @@ pub fn mac(salt: &[u8], bytes: &[u8]) -> [u8; 32] {
         .into()
 }
 
+/// Salted SHA-256 of a term's byte spelling in the encoding of tag `tag`
+/// (the raw-byte confirmation hash; another domain than [`mac`]).
+pub fn mac_raw(salt: &[u8], tag: u8, bytes: &[u8]) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(b"mijian-hidden-raw\0")
+        .chain_update(salt)
+        .chain_update([tag])
+        .chain_update(bytes)
+        .finalize()
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +179,16 @@ mod tests {
         assert!(HashedTerm::parse("5000:00000000:".to_string().as_str()).is_err());
         assert!(HashedTerm::parse("12:zz:00").is_err());
         assert!(HashedTerm::parse("a:b").is_err());
+        let r = HashedTerm::of_raw(b"0123456789abcdef", 3, &[0x84, 0x73, 0x1f, 0x9e]);
+        assert_eq!(HashedTerm::parse_raw(&r.encode()).unwrap(), r);
+        assert_ne!(
+            r.mac,
+            HashedTerm::of_raw(b"0123456789abcdef", 4, &[0x84, 0x73, 0x1f, 0x9e]).mac
+        );
+        let z = "0".repeat(64);
+        assert!(HashedTerm::parse_raw(&format!("4096:00000000:{z}")).is_ok());
+        assert!(HashedTerm::parse_raw(&format!("4097:00000000:{z}")).is_err());
+        assert!(HashedTerm::parse(&format!("1025:00000000:{z}")).is_err());
         // Another salt, another hash.
         assert_ne!(HashedTerm::of(b"other-salt-16byt", "玄鸟柒号").mac, t.mac);
     }

@@ -2,7 +2,9 @@
 //! (matched after CONTRACT §6 normalisation by the scanner); `regex` rules are
 //! compiled here once to validate them, and again by the scanner. A
 //! hidden-mode file (issue 13, [`crate::hashed`]) gives `salt = "hex"` at the
-//! top and `hashed = ["LEN:FP:MAC", ...]` instead of `terms`.
+//! top and `hashed = ["LEN:FP:MAC", ...]` instead of `terms`, plus
+//! `hashed_raw = [...]`, the same form for the terms' byte spellings (the
+//! raw-byte search; optional: a file without it has no raw-byte net).
 
 use crate::hashed::{HashedTerm, Hidden, SALT_BYTES};
 use crate::{PolicyError, line_of, toml_error};
@@ -49,6 +51,8 @@ struct RawRule {
     regex: Option<String>,
     #[serde(default)]
     hashed: Vec<String>,
+    #[serde(default)]
+    hashed_raw: Vec<String>,
     severity: Severity,
     description: Option<String>,
 }
@@ -92,6 +96,9 @@ impl Keywords {
                 )));
             }
             let mut hidden = None;
+            if raw.hashed.is_empty() && !raw.hashed_raw.is_empty() {
+                return Err(err("`hashed_raw` needs `hashed`".into()));
+            }
             if !raw.hashed.is_empty() {
                 if raw.regex.is_some() || !raw.terms.is_empty() {
                     return Err(err("give one of `terms`, `regex` or `hashed`".into()));
@@ -105,9 +112,16 @@ impl Keywords {
                     .map(|h| HashedTerm::parse(h))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(&err)?;
+                let raw_terms = raw
+                    .hashed_raw
+                    .iter()
+                    .map(|h| HashedTerm::parse_raw(h))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(&err)?;
                 hidden = Some(Hidden {
                     salt: salt.clone(),
                     terms,
+                    raw: raw_terms,
                 });
             }
             match (&raw.regex, raw.terms.is_empty()) {

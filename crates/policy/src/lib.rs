@@ -103,12 +103,16 @@ impl Policy {
     /// (`docs/examples/keywords/example.toml`): for tests, benchmarks and
     /// demonstrations only, never a workstation's policy.
     pub fn example() -> Result<Policy, PolicyError> {
-        let files: Vec<(String, Vec<u8>)> = BUILTIN
+        Self::from_files(Path::new("<built-in>"), &Self::example_files(), None)
+    }
+
+    /// The files of [`Policy::example`] (to hide them in benchmarks and tests).
+    pub fn example_files() -> Vec<(String, Vec<u8>)> {
+        BUILTIN
             .iter()
             .chain(std::iter::once(&EXAMPLE_KEYWORDS))
             .map(|(p, s)| (p.to_string(), s.as_bytes().to_vec()))
-            .collect();
-        Self::from_files(Path::new("<built-in>"), &files, None)
+            .collect()
     }
 
     /// Load a rules directory. Missing files fall back to built-in defaults

@@ -4,12 +4,15 @@
 //! (build optimised: `--release`, or `--config 'profile.dev.package.mijian-scanner.opt-level=3'`).
 //! TERMS keyword terms of assorted lengths (default 200) in one rule set,
 //! hidden with a fixed salt. Prints MB/s (wall and thread CPU) and the
-//! matcher's extra memory for the hidden terms.
+//! compiled matchers' memory in both modes (text side and raw-byte side).
+//! Whole-scan figures (CPU, wall, peak RSS): `bench/scan/run.sh hidden`.
 
 use mijian_policy::Policy;
 use mijian_scanner::hidden::HiddenTerms;
+use mijian_scanner::hidden::raw::HiddenRaw;
 use mijian_scanner::matcher::Matcher;
 use mijian_scanner::normalise;
+use mijian_scanner::raw::RawSearcher;
 use std::path::Path;
 use std::time::Instant;
 
@@ -57,8 +60,13 @@ fn main() {
         .into_bytes(),
     )];
     let plain = Policy::from_files(Path::new("<bench>"), &files, None).unwrap();
-    let (hidden_files, _) =
-        mijian_policy::bundle::hide(&files, &[9u8; 16], &normalise::normalise).unwrap();
+    let (hidden_files, _) = mijian_policy::bundle::hide(
+        &files,
+        &[9u8; 16],
+        &normalise::normalise,
+        &mijian_scanner::raw::byte_spellings,
+    )
+    .unwrap();
     let hidden = Policy::from_files(Path::new("<bench>"), &hidden_files, None).unwrap();
 
     let lines = [
@@ -101,13 +109,20 @@ fn main() {
             ht.add(0, &h.salt, &h.terms);
         }
     }
-    let lens: std::collections::BTreeSet<usize> = terms
-        .iter()
-        .map(|t| normalise::normalise(t).len())
-        .collect();
+    let hr = HiddenRaw::new(&hidden.keywords);
+    let kib = |b: usize| b as f64 / 1024.0;
+    for (name, policy) in [("plain", &plain), ("hidden", &hidden)] {
+        let m = Matcher::new(&policy.keywords).unwrap();
+        let r = RawSearcher::new(&policy.keywords);
+        println!(
+            "{name:<7} matcher {:>8.1} KiB text, {:>8.1} KiB raw bytes",
+            kib(m.memory_usage()),
+            kib(r.memory_usage())
+        );
+    }
     println!(
-        "hidden terms: {} distinct lengths, ~{} KiB of tables",
-        lens.len(),
-        ht.heap_bytes() / 1024
+        "hidden: {} distinct term lengths (text), {} distinct byte-spelling lengths (raw)",
+        ht.lengths(),
+        hr.lengths()
     );
 }

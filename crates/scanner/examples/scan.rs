@@ -1,7 +1,13 @@
 //! A minimal scan driver for benchmarks and manual testing of the engine
 //! (`bench/scan/run.sh`), independent of the agent's CLI:
 //!
-//! `scan [--rules DIR] [--cache FILE] [--threads N] [--in-process] PATH...`
+//! `scan [--rules DIR] [--hidden] [--cache FILE] [--threads N] [--in-process] PATH...`
+//!
+//! `--hidden`: hide the keyword terms first (issue 13, as `mijian-collector
+//! policy import --hidden` does, with a fixed salt), to compare the cost of
+//! hidden matching with plain matching on the same corpus
+//! (`bench/scan/run.sh hidden`); the summary then also gives the compiled
+//! matchers' memory.
 //!
 //! Prints the findings as JSON lines on stdout and a summary on stderr; exit
 //! 0 no finding, 1 findings, 2 error. Document parsers run in worker
@@ -30,6 +36,7 @@ fn run(args: Vec<String>) -> Result<i32, String> {
     let mut rules = None;
     let mut opts = ScanOptions::default();
     let mut in_process = false;
+    let mut hidden = false;
     let mut paths = Vec::new();
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -45,19 +52,47 @@ fn run(args: Vec<String>) -> Result<i32, String> {
                     .ok_or("--threads needs a number")?
             }
             "--in-process" => in_process = true,
+            "--hidden" => hidden = true,
             _ => paths.push(PathBuf::from(a)),
         }
     }
     if paths.is_empty() {
         return Err(
-            "usage: scan [--rules DIR] [--cache FILE] [--threads N] [--in-process] PATH...".into(),
+            "usage: scan [--rules DIR] [--hidden] [--cache FILE] [--threads N] [--in-process] PATH..."
+                .into(),
         );
     }
-    let policy = match &rules {
-        Some(d) => Policy::load(d),
-        None => Policy::example(),
+    let mut files = match &rules {
+        Some(d) => Policy::read_files(d).map_err(|e| e.to_string())?,
+        None => Policy::example_files(),
+    };
+    if hidden {
+        let (h, warnings) = mijian_policy::bundle::hide(
+            &files,
+            &[0x5a; mijian_policy::hashed::SALT_BYTES],
+            &mijian_scanner::normalise::normalise,
+            &mijian_scanner::raw::byte_spellings,
+        )
+        .map_err(|e| e.to_string())?;
+        for w in warnings {
+            eprintln!("scan: warning: {w}");
+        }
+        files = h;
     }
-    .map_err(|e| e.to_string())?;
+    let origin = rules.clone().unwrap_or_else(|| PathBuf::from("<built-in>"));
+    let policy = Policy::from_files(&origin, &files, rules.clone()).map_err(|e| e.to_string())?;
+    {
+        let m =
+            mijian_scanner::matcher::Matcher::new(&policy.keywords).map_err(|e| e.to_string())?;
+        let r = mijian_scanner::raw::RawSearcher::new(&policy.keywords);
+        eprintln!(
+            "scan: {} keyword matching, matcher {:.1} KiB (text {:.1} KiB, raw bytes {:.1} KiB)",
+            if hidden { "hidden" } else { "plain" },
+            (m.memory_usage() + r.memory_usage()) as f64 / 1024.0,
+            m.memory_usage() as f64 / 1024.0,
+            r.memory_usage() as f64 / 1024.0
+        );
+    }
     if !in_process {
         opts.worker_exe = Some(std::env::current_exe().map_err(|e| e.to_string())?);
         opts.worker_args = vec!["__scan-worker".into()];

@@ -14,6 +14,10 @@
 //! distinct term length, and no raw-text prefilter (its anchor characters
 //! would reveal the terms), so the whole text is normalised.
 //!
+//! The raw-byte safety net has its hidden form in [`raw`]: the terms' byte
+//! spellings in every encoding, hashed alike (`hashed_raw`), searched in
+//! undecoded bytes with the same context checks as `crate::raw`.
+//!
 //! Protects: a copied rules file or bundle names no term. Does not protect:
 //! a debugger on a running agent sees each confirmed window, and short or
 //! guessable terms fall to a dictionary attack against the salted hashes.
@@ -39,19 +43,21 @@ struct Salted {
     lengths: Vec<Length>,
 }
 
-/// Every hidden term of a policy, ready to match.
+/// Hashed entries (`LEN:FP:MAC`) by salt and length, and the rolling
+/// search for windows whose fingerprint is one of them. Shared by the
+/// text side ([`HiddenTerms`]) and the raw-byte side ([`raw::HiddenRaw`]);
+/// each confirms a candidate with its own MAC.
 #[derive(Default)]
-pub struct HiddenTerms {
+struct Table {
     groups: Vec<Salted>,
 }
 
-impl HiddenTerms {
-    pub fn is_empty(&self) -> bool {
+impl Table {
+    fn is_empty(&self) -> bool {
         self.groups.is_empty()
     }
 
-    /// Add the hidden terms of rule `rule`.
-    pub fn add(&mut self, rule: usize, salt: &[u8], terms: &[HashedTerm]) {
+    fn add(&mut self, rule: usize, salt: &[u8], terms: &[HashedTerm]) {
         let gi = match self.groups.iter().position(|g| g.salt == salt) {
             Some(i) => i,
             None => {
@@ -86,10 +92,10 @@ impl HiddenTerms {
         }
     }
 
-    /// Every (start, end, rule) whose window of `norm` is a hidden term, in
-    /// no particular order.
-    pub fn find(&self, norm: &str, out: &mut Vec<(usize, usize, usize)>) {
-        let bytes = norm.as_bytes();
+    /// Call `f(salt, start, len, candidates)` for every window of `bytes`
+    /// whose fingerprint is present (candidates: (MAC, rule) of that
+    /// fingerprint; not yet confirmed).
+    fn windows(&self, bytes: &[u8], mut f: impl FnMut(&[u8], usize, usize, &[([u8; 32], usize)])) {
         for g in &self.groups {
             for l in &g.lengths {
                 if l.len > bytes.len() {
@@ -103,16 +109,7 @@ impl HiddenTerms {
                     if l.filter[bit >> 6] & (1 << (bit & 63)) != 0
                         && let Some(cands) = l.terms.get(&fp)
                     {
-                        let window = &bytes[start..start + l.len];
-                        // Terms are whole characters: a window cut inside one cannot match.
-                        if norm.is_char_boundary(start) && norm.is_char_boundary(start + l.len) {
-                            let mac = hashed::mac(&g.salt, window);
-                            for (m, rule) in cands {
-                                if *m == mac {
-                                    out.push((start, start + l.len, *rule));
-                                }
-                            }
-                        }
+                        f(&g.salt, start, l.len, cands);
                     }
                     let next = start + l.len;
                     if next >= bytes.len() {
@@ -129,7 +126,7 @@ impl HiddenTerms {
     }
 
     /// Heap bytes held (for the benchmark's memory line).
-    pub fn heap_bytes(&self) -> usize {
+    fn heap_bytes(&self) -> usize {
         self.groups
             .iter()
             .flat_map(|g| &g.lengths)
@@ -140,7 +137,58 @@ impl HiddenTerms {
             })
             .sum()
     }
+
+    /// Distinct (salt, length) pairs: rolling passes per byte.
+    fn lengths(&self) -> usize {
+        self.groups.iter().map(|g| g.lengths.len()).sum()
+    }
 }
+
+/// Every hidden term of a policy, ready to match.
+#[derive(Default)]
+pub struct HiddenTerms {
+    table: Table,
+}
+
+impl HiddenTerms {
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Add the hidden terms of rule `rule`.
+    pub fn add(&mut self, rule: usize, salt: &[u8], terms: &[HashedTerm]) {
+        self.table.add(rule, salt, terms);
+    }
+
+    /// Every (start, end, rule) whose window of `norm` is a hidden term, in
+    /// no particular order.
+    pub fn find(&self, norm: &str, out: &mut Vec<(usize, usize, usize)>) {
+        self.table
+            .windows(norm.as_bytes(), |salt, start, len, cands| {
+                // Terms are whole characters: a window cut inside one cannot match.
+                if norm.is_char_boundary(start) && norm.is_char_boundary(start + len) {
+                    let mac = hashed::mac(salt, &norm.as_bytes()[start..start + len]);
+                    for (m, rule) in cands {
+                        if *m == mac {
+                            out.push((start, start + len, *rule));
+                        }
+                    }
+                }
+            });
+    }
+
+    /// Heap bytes held (for the benchmark's memory line).
+    pub fn heap_bytes(&self) -> usize {
+        self.table.heap_bytes()
+    }
+
+    /// Rolling passes over the text per byte (distinct term lengths).
+    pub fn lengths(&self) -> usize {
+        self.table.lengths()
+    }
+}
+
+pub mod raw;
 
 #[cfg(test)]
 mod tests;

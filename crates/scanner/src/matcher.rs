@@ -248,6 +248,22 @@ impl Matcher {
         self.prefilter.as_ref().map(|p| p.lits.as_slice())
     }
 
+    /// Heap bytes of the compiled literals: automata, prefilter, hidden
+    /// tables (regexes not counted: the regex crate does not say). For the
+    /// benchmark's memory line (issue 13).
+    pub fn memory_usage(&self) -> usize {
+        let lits = |l: &Literals| match l {
+            Literals::Packed(s, _) => s.memory_usage(),
+            Literals::Automaton(a) => a.memory_usage(),
+        };
+        self.terms.as_ref().map_or(0, |a| a.memory_usage())
+            + self.term_rule.capacity() * 8
+            + self.prefilter.as_ref().map_or(0, |p| {
+                lits(&p.ac) + p.lits.iter().map(|l| l.capacity() + 24).sum::<usize>()
+            })
+            + self.hidden.heap_bytes()
+    }
+
     /// Whether the raw-text prefilter is in use (diagnostics, tests).
     pub fn has_prefilter(&self) -> bool {
         self.prefilter.is_some()

@@ -14,7 +14,8 @@
 //! data, so a hit of a pattern shorter than [`SURE_LEN`] bytes counts only
 //! when the bytes around it read as text in the same encoding. Regex rules
 //! are not searched here (they need decoded text); their literal-free form
-//! has no byte pattern.
+//! has no byte pattern. Hidden rules (issue 13) are searched from their
+//! hashed byte spellings by `crate::hidden::raw`, counted alike.
 
 use crate::matcher::{Hits, RuleHit};
 use crate::normalise;
@@ -22,12 +23,12 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use mijian_policy::Keywords;
 
 /// Patterns at least this long count without a context check.
-const SURE_LEN: usize = 8;
+pub(crate) const SURE_LEN: usize = 8;
 /// Bytes of context checked on each side of a short hit.
 const CONTEXT: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Enc {
+pub(crate) enum Enc {
     Utf8,
     Gb18030,
     Big5,
@@ -43,6 +44,37 @@ pub struct RawSearcher {
     /// Per pattern: rule index and encoding.
     meta: Vec<(usize, Enc)>,
     rules: usize,
+    /// Hidden rules' byte spellings (issue 13, `crate::hidden::raw`).
+    hidden: crate::hidden::raw::HiddenRaw,
+}
+
+impl Enc {
+    /// In tag order (`mijian_policy::hashed::RAW_TAGS`).
+    pub(crate) const ALL: [Enc; 5] = [
+        Enc::Utf8,
+        Enc::Gb18030,
+        Enc::Big5,
+        Enc::Utf16Le,
+        Enc::Utf16Be,
+    ];
+}
+
+/// Every byte pattern of `term` the raw search looks for: (bytes, encoding
+/// tag: 0 UTF-8, 1 GB18030, 2 Big5, 3 UTF-16LE, 4 UTF-16BE). Hidden mode
+/// stores their salted hashes (`mijian_policy::bundle::hide`), so both
+/// modes search alike.
+pub fn byte_spellings(term: &str) -> Vec<(Vec<u8>, u8)> {
+    let mut v = Vec::new();
+    for s in spellings(term) {
+        for (tag, enc) in Enc::ALL.into_iter().enumerate() {
+            if let Some(b) = encode(&s, enc)
+                && b.len() >= 2
+            {
+                v.push((b, tag as u8));
+            }
+        }
+    }
+    v
 }
 
 /// A term's spellings worth searching for as bytes: as written, folded
@@ -95,20 +127,8 @@ impl RawSearcher {
         let mut pats: Vec<(Vec<u8>, usize, Enc)> = Vec::new();
         for (rule, r) in kw.rules.iter().enumerate() {
             for t in &r.terms {
-                for s in spellings(t) {
-                    for enc in [
-                        Enc::Utf8,
-                        Enc::Gb18030,
-                        Enc::Big5,
-                        Enc::Utf16Le,
-                        Enc::Utf16Be,
-                    ] {
-                        if let Some(b) = encode(&s, enc)
-                            && b.len() >= 2
-                        {
-                            pats.push((b, rule, enc));
-                        }
-                    }
+                for (b, tag) in byte_spellings(t) {
+                    pats.push((b, rule, Enc::ALL[tag as usize]));
                 }
             }
         }
@@ -140,7 +160,16 @@ impl RawSearcher {
             ac,
             utf16,
             rules: kw.rules.len(),
+            hidden: crate::hidden::raw::HiddenRaw::new(kw),
         }
+    }
+
+    /// Heap bytes of the byte patterns (automata and hidden tables).
+    pub fn memory_usage(&self) -> usize {
+        self.ac.as_ref().map_or(0, |a| a.memory_usage())
+            + self.utf16.as_ref().map_or(0, |a| a.memory_usage())
+            + self.meta.capacity() * 16
+            + self.hidden.heap_bytes()
     }
 
     /// Whether some term occurs in `data` as UTF-16 (either byte order).
@@ -154,6 +183,7 @@ impl RawSearcher {
         let mut hits = Hits {
             per_rule: vec![RuleHit::default(); self.rules],
         };
+        self.hidden.scan(data, &mut hits);
         let Some(ac) = &self.ac else {
             return hits;
         };
@@ -181,7 +211,7 @@ impl RawSearcher {
 /// Whether the bytes right before and after a short hit read as text in its
 /// encoding: the hit is then most likely a real word, not a chance run of
 /// bytes in compressed or machine data. File edges count as text.
-fn texty_context(data: &[u8], start: usize, end: usize, enc: Enc) -> bool {
+pub(crate) fn texty_context(data: &[u8], start: usize, end: usize, enc: Enc) -> bool {
     let before = &data[start.saturating_sub(CONTEXT)..start];
     let after = &data[end..data.len().min(end + CONTEXT)];
     match enc {

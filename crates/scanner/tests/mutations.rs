@@ -170,3 +170,68 @@ fn no_mutant_holding_a_term_comes_out_without_a_finding() {
         silent.join("\n")
     );
 }
+
+/// Hidden mode (issue 13) on the mutation corpus: the mutants are exactly
+/// the files whose text does not read cleanly, so the raw-byte search
+/// decides many of them; the hidden form of the same keyword set must give
+/// the very same findings on every mutant.
+#[test]
+fn hidden_mode_equals_plain_mode_on_every_mutant() {
+    let plain = Policy::example().expect("builtin policy");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let files: Vec<(String, Vec<u8>)> = Policy::read_files(&root.join("rules"))
+        .expect("rules")
+        .into_iter()
+        .filter(|(p, _)| !p.starts_with("keywords/"))
+        .chain([(
+            "keywords/example.toml".to_string(),
+            std::fs::read(root.join("docs/examples/keywords/example.toml")).expect("example"),
+        )])
+        .collect();
+    let (hidden_files, _) = mijian_policy::bundle::hide(
+        &files,
+        &[0xa5; mijian_policy::hashed::SALT_BYTES],
+        &mijian_scanner::normalise::normalise,
+        &mijian_scanner::raw::byte_spellings,
+    )
+    .expect("hide");
+    let hidden = Policy::from_files(Path::new("<hidden>"), &hidden_files, None).expect("hidden");
+    assert!(hidden.keywords.rules.iter().any(|r| r.hidden.is_some()));
+    let cp = Compiled::new(&plain, Classification::Unclassified).expect("compile");
+    let ch = Compiled::new(&hidden, Classification::Unclassified).expect("compile");
+    let terms = term_bytes();
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut total, mut raw, mut differ) = (0usize, 0usize, Vec::new());
+    for f in fixtures() {
+        let Ok(data) = std::fs::read(&f) else {
+            continue;
+        };
+        for (what, m) in mutants(&data, &mut rng) {
+            if !holds_term(&m, &terms) {
+                continue;
+            }
+            total += 1;
+            let p = Path::new("/m/mutant");
+            let a = analyse(p, &m, &mut Ctx::new(Limits::default()), &cp);
+            let b = analyse(p, &m, &mut Ctx::new(Limits::default()), &ch);
+            let ja = serde_json::to_string(&a.findings).expect("json");
+            let jb = serde_json::to_string(&b.findings).expect("json");
+            raw += usize::from(ja.contains("\"raw_rules\""));
+            if ja != jb {
+                differ.push(format!("{}: {what}", f.display()));
+            }
+        }
+    }
+    eprintln!(
+        "{total} mutants holding a term, {raw} with raw-byte findings, {} differ",
+        differ.len()
+    );
+    assert!(total > 200, "only {total} mutants hold a term");
+    assert!(raw > 20, "only {raw} mutants with raw-byte findings");
+    assert!(
+        differ.is_empty(),
+        "{} mutants differ between plain and hidden mode:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+}

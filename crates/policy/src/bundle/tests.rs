@@ -163,7 +163,13 @@ fn hide_removes_every_term_and_warns_on_regex() {
     let files = repo_files();
     let salt = [7u8; SALT_BYTES];
     let lower = |s: &str| s.to_lowercase();
-    let (hidden, warnings) = hide(&files, &salt, &lower).unwrap();
+    let utf8 = |s: &str| {
+        vec![
+            (s.as_bytes().to_vec(), 0u8),
+            (s.to_uppercase().into_bytes(), 0u8),
+        ]
+    };
+    let (hidden, warnings) = hide(&files, &salt, &lower, &utf8).unwrap();
     let kw = hidden
         .iter()
         .find(|(p, _)| p == "keywords/example.toml")
@@ -186,4 +192,34 @@ fn hide_removes_every_term_and_warns_on_regex() {
     assert_eq!(h.terms.len(), 3);
     assert_eq!(h.terms[0], HashedTerm::of(&salt, "玄鸟柒号"));
     assert!(rule.terms.is_empty());
+    // Byte spellings: one per distinct byte string ("玄鸟柒号" has no upper case).
+    assert_eq!(h.raw.len(), 4, "{:?}", h.raw);
+    assert!(
+        h.raw
+            .contains(&HashedTerm::of_raw(&salt, 0, "XN-07A型".as_bytes()))
+    );
+    assert!(!text.contains("XN-07A"));
+}
+
+#[test]
+fn hide_warns_on_short_terms_and_keeps_raw_spellings_on_reimport() {
+    let files = vec![(
+        "keywords/k.toml".to_string(),
+        "[[keyword]]\nid = \"short\"\nterms = [\"天枢\", \"北斗长征\"]\nseverity = \"high\"\n\
+         [[keyword]]\nid = \"long\"\nterms = [\"鲲鹏蛟龙\"]\nseverity = \"low\"\n"
+            .as_bytes()
+            .to_vec(),
+    )];
+    let salt = [3u8; SALT_BYTES];
+    let id = |s: &str| s.to_string();
+    let utf8 = |s: &str| vec![(s.as_bytes().to_vec(), 0u8)];
+    let (hidden, warnings) = hide(&files, &salt, &id, &utf8).unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("`short`") && warnings[0].contains("1 term"));
+    // Hiding a hidden file again keeps both lists as they are.
+    let (again, w2) = hide(&hidden, &salt, &id, &utf8).unwrap();
+    assert_eq!(again, hidden);
+    assert!(w2.is_empty());
+    let p = Policy::from_files(Path::new("<h>"), &hidden, None).unwrap();
+    assert_eq!(p.keywords.rules[0].hidden.as_ref().unwrap().raw.len(), 2);
 }
