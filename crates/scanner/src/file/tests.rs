@@ -410,7 +410,7 @@ fn legacy_text_without_anchors_is_decoded_only_for_its_head() {
         .encode(&"秘密★1年\n普通的工作安排，没有敏感内容。\n".repeat(50))
         .0
         .into_owned();
-    assert!(!pf.candidates(&clean));
+    assert!(!pf.candidates(&clean, Some(&c.matcher)));
     let a = run("/h/gbk.txt", &clean);
     assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
     assert_eq!(a.findings[0].kind, FindingKind::MarkedClassified);
@@ -422,7 +422,7 @@ fn legacy_text_without_anchors_is_decoded_only_for_its_head() {
         "关于ＸＮ－０７Ａ型".as_bytes().to_vec(),
     ] {
         let unmarked = [&encoding_rs::GBK.encode("普通的工作安排。\n").0[..], &tail].concat();
-        assert!(pf.candidates(&unmarked));
+        assert!(pf.candidates(&unmarked, Some(&c.matcher)));
         let a = run("/h/gbk.txt", &unmarked);
         assert_eq!(
             a.findings[0].kind,
@@ -431,4 +431,95 @@ fn legacy_text_without_anchors_is_decoded_only_for_its_head() {
             a.findings
         );
     }
+}
+
+/// Issue 15, speed: the legacy prefilter rules out a file only when no
+/// anchor of a term has a match's neighbours. Prose full of a term's
+/// ordinary anchor characters (示 of 示例工程, 型 of xn-07a型) is spared
+/// its decoding; every hidden, folded or re-encoded form of a term is not.
+#[test]
+fn legacy_prefilter_spares_ordinary_anchors_and_keeps_hidden_terms() {
+    let c = compiled();
+    let pf = c.legacy.as_ref().expect("example terms have CJK anchors");
+    let prose = "表示同意，指示如下。展示大型模型。\n".repeat(40);
+    let gbk = |s: &str| encoding_rs::GBK.encode(s).0.into_owned();
+    let gb18030 = |s: &str| encoding_rs::GB18030.encode(s).0.into_owned();
+    let big5 = |s: &str| encoding_rs::BIG5.encode(s).0.into_owned();
+    // The anchors are there, aligned, but never beside a term's neighbours.
+    assert!(pf.candidates(&gbk(&prose), None));
+    assert!(!pf.candidates(&gbk(&prose), Some(&c.matcher)));
+    assert!(run("/h/p.txt", &gbk(&prose)).findings.is_empty());
+    let hidden: Vec<(&str, Vec<u8>)> = vec![
+        ("GBK", gbk(&format!("{prose}关于示例工程的说明\n"))),
+        (
+            "GBK, line break",
+            gbk(&format!("{prose}关于示\r\n例工程\n")),
+        ),
+        ("GBK, spaces", gbk(&format!("{prose}关于示　 例 工程\n"))),
+        (
+            "GB18030, zero-width space",
+            gb18030(&format!("{prose}关于示\u{200b}例工程\n")),
+        ),
+        (
+            "GB18030, combining mark",
+            gb18030(&format!("{prose}关于示\u{301}例工程\n")),
+        ),
+        (
+            "GB18030, zero-width before the anchor",
+            gb18030(&format!("{prose}型号XN-07A\u{200d}型\n")),
+        ),
+        (
+            "GBK, full-width",
+            gbk(&format!("{prose}型号ＸＮ－０７Ａ型\n")),
+        ),
+        ("GBK, upper case", gbk(&format!("{prose}型号XN-07A型\n"))),
+        (
+            "Big5, traditional",
+            big5("關於玄鳥柒號的說明，指示如下。\n"),
+        ),
+        (
+            "GBK + UTF-8 line",
+            [gbk(&prose), "关于玄\u{200b}鸟柒号\n".as_bytes().to_vec()].concat(),
+        ),
+    ];
+    for (what, data) in &hidden {
+        assert!(pf.candidates(data, Some(&c.matcher)), "{what}");
+        let a = run("/h/p.txt", data);
+        assert!(
+            a.findings
+                .iter()
+                .any(|f| f.kind == FindingKind::UnmarkedClassified),
+            "{what}: {:?}",
+            a.findings
+        );
+    }
+    // UTF-16 without a BOM and a file with one NUL byte take their own
+    // paths and are still found.
+    let body = format!("{prose}关于示\u{200b}例工程\n");
+    let le: Vec<u8> = body.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut nul = gb18030(&body);
+    nul.insert(3, 0);
+    for (what, data) in [("UTF-16LE, no BOM", le), ("GBK with a NUL", nul)] {
+        let a = run("/h/p.txt", &data);
+        assert!(
+            a.findings
+                .iter()
+                .any(|f| f.kind == FindingKind::UnmarkedClassified),
+            "{what}: {:?}",
+            a.findings
+        );
+    }
+    // A marking in a legacy head is still read; a head with no level
+    // word's character is not decoded at all.
+    for marked in [
+        gbk(&format!("机密★5年\n{prose}")),
+        big5(&format!("機密★5年\n{}", "指示如下。\n".repeat(20))),
+        gbk(&format!("密级：秘密\n{prose}")),
+    ] {
+        let a = run("/h/m.txt", &marked);
+        assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
+        assert_eq!(a.findings[0].kind, FindingKind::MarkedClassified);
+    }
+    let m = c.marking_bytes.as_ref().expect("marking anchors");
+    assert!(!m.is_match(&gbk(&prose)));
 }
