@@ -280,9 +280,31 @@ fn utf8_ok(b: &[u8], at_end: bool) -> bool {
 /// neither charset detection nor a whole-file decode runs on a legacy file
 /// whose anchors are only ordinary words (issue 15, speed).
 pub struct LegacyPrefilter {
-    ac: AhoCorasick,
-    /// Encoding of each pattern.
-    enc: Vec<Enc>,
+    find: Finder,
+    /// Every pattern with its encoding (a byte string may stand for a
+    /// character in two encodings: both are checked).
+    pats: Vec<(Vec<u8>, Enc)>,
+}
+
+/// The leftmost hit of a small literal set: SIMD Teddy when the CPU has it
+/// (several times faster on double-byte text than an automaton's
+/// overlapping walk, 14% of a text scan's CPU before), else the automaton.
+enum Finder {
+    Packed(aho_corasick::packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl Finder {
+    fn find_from(&self, data: &[u8], at: usize) -> Option<usize> {
+        match self {
+            Finder::Packed(s) => s
+                .find_in(data, aho_corasick::Span::from(at..data.len()))
+                .map(|m| m.start()),
+            Finder::Automaton(a) => a
+                .find(aho_corasick::Input::new(data).span(at..data.len()))
+                .map(|m| m.start()),
+        }
+    }
 }
 
 /// Bytes looked back for a point where double-byte text is surely aligned.
@@ -306,18 +328,27 @@ impl LegacyPrefilter {
             }
         }
         pats.sort();
-        pats.dedup_by(|a, b| a.0 == b.0);
+        pats.dedup();
         if pats.is_empty() {
             return None;
         }
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .build(pats.iter().map(|p| &p.0))
-            .ok()?;
-        Some(LegacyPrefilter {
-            ac,
-            enc: pats.iter().map(|p| p.1).collect(),
-        })
+        let mut uniq: Vec<&[u8]> = pats.iter().map(|p| p.0.as_slice()).collect();
+        uniq.dedup();
+        let packed = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(&uniq)
+            .build();
+        let find = match packed {
+            Some(s) => Finder::Packed(s),
+            None => Finder::Automaton(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(&uniq)
+                    .ok()?,
+            ),
+        };
+        Some(LegacyPrefilter { find, pats })
     }
 
     /// Whether any anchor's bytes occur in `data` where a character can
@@ -325,11 +356,21 @@ impl LegacyPrefilter {
     /// that cannot be a trail byte (below 0x40) puts it mid-character; and,
     /// given the matcher, unless its decoded neighbours rule out a match.
     pub fn candidates(&self, data: &[u8], m: Option<&Matcher>) -> bool {
-        self.ac.find_overlapping_iter(data).any(|h| {
-            let enc = self.enc[h.pattern().as_usize()];
-            (enc == Enc::Utf8 || aligned(data, h.start()))
-                && m.is_none_or(|m| neighbours_ok(m, data, h.start(), h.end(), enc))
-        })
+        // Every position where some pattern starts: the leftmost hit, then
+        // on from the next byte (hits may overlap), each pattern there.
+        let mut at = 0;
+        while let Some(start) = self.find.find_from(data, at) {
+            for (p, enc) in &self.pats {
+                if data[start..].starts_with(p)
+                    && (*enc == Enc::Utf8 || aligned(data, start))
+                    && m.is_none_or(|m| neighbours_ok(m, data, start, start + p.len(), *enc))
+                {
+                    return true;
+                }
+            }
+            at = start + 1;
+        }
+        false
     }
 }
 
