@@ -523,3 +523,109 @@ fn legacy_prefilter_spares_ordinary_anchors_and_keeps_hidden_terms() {
     let m = c.marking_bytes.as_ref().expect("marking anchors");
     assert!(!m.is_match(&gbk(&prose)));
 }
+
+/// Issue 15: the prefilters never drop a match. Random prose made of the
+/// terms' own characters and their neighbours, with one term hidden by
+/// blanks, zero-width characters, combining marks, full-width or
+/// traditional forms, in UTF-8, GB18030 or Big5: whenever the path without
+/// prefilters (whole decode, every character normalised, raw search) finds
+/// a term, the file has a finding. (That path itself can miss: charset
+/// detection may misread a short GB18030 text full of four-byte forms; the
+/// prefilters do not make that worse.)
+#[test]
+fn prefilters_never_drop_a_match_in_random_text() {
+    let c = compiled();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let alphabet: Vec<char> = "示例工程玄鸟柒号型模大展表同意，。\nxnaA-07 "
+        .chars()
+        .collect();
+    let gaps = [
+        "",
+        "",
+        "\u{200b}",
+        " ",
+        "\r\n",
+        "\u{3000}",
+        "\u{301}",
+        "\u{feff}\u{2060}",
+    ];
+    let terms = [
+        "示例工程",
+        "玄鸟柒号",
+        "xn-07a型",
+        "玄鳥柒號",
+        "ＸＮ－０７Ａ型",
+    ];
+    let (mut found, mut readable_n) = (0, 0);
+    for case in 0..400 {
+        let mut text = String::new();
+        for _ in 0..rnd(300) {
+            text.push(alphabet[rnd(alphabet.len())]);
+        }
+        if case % 3 != 0 {
+            let term = terms[rnd(terms.len())];
+            let mut hidden = String::new();
+            for ch in term.chars() {
+                hidden.push(ch);
+                hidden.push_str(gaps[rnd(gaps.len())]);
+            }
+            let at = text
+                .char_indices()
+                .nth(rnd(text.chars().count() + 1))
+                .map_or(text.len(), |(i, _)| i);
+            text.insert_str(at, &hidden);
+        }
+        for _ in 0..rnd(200) {
+            text.push(alphabet[rnd(alphabet.len())]);
+        }
+        let enc = rnd(3);
+        let (data, reading) = match enc {
+            0 => (text.as_bytes().to_vec(), text.clone()),
+            1 => {
+                let (b, _, _) = encoding_rs::GB18030.encode(&text);
+                (b.into_owned(), text.clone())
+            }
+            _ => {
+                // Big5 cannot write every character: compare with what it
+                // did write.
+                let (b, _, _) = encoding_rs::BIG5.encode(&text);
+                let back = encoding_rs::BIG5
+                    .decode_without_bom_handling(&b)
+                    .0
+                    .into_owned();
+                (b.into_owned(), back)
+            }
+        };
+        let decoded = text::decode(&data);
+        let want = c
+            .matcher
+            .scan_normalised_text(&crate::normalise::normalise(&decoded.text))
+            .any()
+            || c.raw.scan(&data).any();
+        let readable = c
+            .matcher
+            .scan_normalised_text(&crate::normalise::normalise(&reading))
+            .any();
+        readable_n += usize::from(readable);
+        let a = run("/h/r.txt", &data);
+        let got = a.findings.iter().any(|f| !f.matches.is_empty());
+        if want {
+            found += 1;
+            if !got {
+                let _ = std::fs::write("/tmp/h15s/case.bin", &data);
+            }
+            assert!(
+                got,
+                "case {case}, encoding {enc}: {text:?} -> {:?}",
+                a.findings
+            );
+        }
+    }
+    assert!(found > 150, "{found} of {readable_n} cases held a term");
+}
