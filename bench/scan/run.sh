@@ -2,8 +2,11 @@
 # Scan benchmarks (issue 3): mijian beside its peer, same run, same terms,
 # same thread count; prints wall time, peak RSS and the ratio.
 #
-#   bench/scan/run.sh [text|office|rescan|all]     (default: all)
+#   bench/scan/run.sh [text|office|rescan|tree|all]     (default: all)
 #   bench/scan/run.sh hidden    plain vs hidden keyword matching (issue 13), same corpora
+#
+# `tree` (issue 15, bounded memory) scans a generated 100,000-file tree and
+# prints peak RSS beside ripgrep's; not part of `all` (it takes a while).
 #
 # Environment:
 #   BENCH_DIR     where corpora are generated (default /tmp/mijian-bench; never committed)
@@ -11,6 +14,8 @@
 #   OFFICE_DOCS   documents in the office corpus (default 400)
 #   THREADS       threads for both sides (default: nproc)
 #   HIDDEN_MB     text corpus size for `hidden` (default 300); BIN_MB its binary corpus (default 64)
+#   RUNS          runs of each side in `text` and `tree`, interleaved; medians are compared (default 3)
+#   TREE_FILES    files in the `tree` corpus (default 100000)
 #   MIJIAN        the mijian scan command (default: release `mijian-agent scan`, falling back
 #                 to the scanner crate's `scan` example); RESCAN_MIJIAN the cached one
 #   RGA           rga binary (default: rga on PATH or /work/rga/bin/rga)
@@ -25,6 +30,8 @@ BENCH_DIR=${BENCH_DIR:-/tmp/mijian-bench}
 TEXT_MB=${TEXT_MB:-1100}
 OFFICE_DOCS=${OFFICE_DOCS:-400}
 THREADS=${THREADS:-$(nproc)}
+RUNS=${RUNS:-3}
+TREE_FILES=${TREE_FILES:-100000}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 mkdir -p "$BENCH_DIR"
 
@@ -69,6 +76,48 @@ measure() {
   printf '  %-22s wall %8.2f s  cpu %8.2f s  peak RSS %5d MB  (exit %d)\n' "$label" "$WALL" "$CPU" "$RSS" "$rc"
 }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+maximum() { printf '%s\n' "$@" | sort -g | tail -n 1; }
+
+# peak_split CMD...: runs CMD and prints the peak RSS of the scanning
+# process itself and of its largest worker, sampled from /proc (VmHWM)
+# every 0.2 s (/usr/bin/time's figure is the larger of the two).
+peak_split() {
+  "$@" > /dev/null 2>&1 &
+  local pid=$! main=0 work=0 v c
+  while kill -0 "$pid" 2>/dev/null; do
+    v=$(awk '/VmHWM/{print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    if [ -n "$v" ] && [ "$v" -gt "$main" ]; then main=$v; fi
+    for c in $(pgrep -P "$pid" || true); do
+      v=$(awk '/VmHWM/{print $2}' "/proc/$c/status" 2>/dev/null || true)
+      if [ -n "$v" ] && [ "$v" -gt "$work" ]; then work=$v; fi
+    done
+    sleep 0.2
+  done
+  wait "$pid" || true
+  printf '  peak RSS (sampled): scanning process %d MB (target <= 64), largest worker %d MB (bounded by its rlimits)\n' $((main / 1024)) $((work / 1024))
+}
+
+# compare NAME DIR MIJIAN_CMD...: RUNS runs of rg and mijian over DIR,
+# interleaved (a shared machine's load hits both alike); prints the medians
+# of wall, CPU and peak RSS and their ratios.
+compare() {
+  local name=$1 dir=$2; shift 2
+  local rw=() rc=() rr=() mw=() mc=() mr=()
+  for i in $(seq 1 "$RUNS"); do
+    measure "rg-$name-$i" rg -F -c -j "$THREADS" --no-ignore --hidden "${PATTERN_ARGS[@]}" "$dir"
+    rw+=("$WALL"); rc+=("$CPU"); rr+=("$RSS")
+    measure "mijian-$name-$i" "$@" "$dir"
+    mw+=("$WALL"); mc+=("$CPU"); mr+=("$RSS")
+  done
+  local RW RC MW MC
+  RW=$(median "${rw[@]}"); RC=$(median "${rc[@]}")
+  MW=$(median "${mw[@]}"); MC=$(median "${mc[@]}")
+  printf '  median of %d: rg     wall %6.2f s  cpu %6.2f s  peak RSS %4d MB\n' "$RUNS" "$RW" "$RC" "$(maximum "${rr[@]}")"
+  printf '  median of %d: mijian wall %6.2f s  cpu %6.2f s  peak RSS %4d MB (largest run)\n' "$RUNS" "$MW" "$MC" "$(maximum "${mr[@]}")"
+  echo "  => mijian/rg wall = $(ratio "$MW" "$RW"), cpu = $(ratio "$MC" "$RC")  (target <= 1.5)"
+  echo "  mijian findings: $(grep -c . "$BENCH_DIR/mijian-$name-1.stdout" || true); rg matched files: $(grep -c . "$BENCH_DIR/rg-$name-1.stdout" || true)"
+}
 
 bench_text() {
   local dir="$BENCH_DIR/text"
@@ -79,13 +128,8 @@ bench_text() {
   local size; size=$(du -sm "$dir" | cut -f1)
   echo "== plain text: $size MB, $(find "$dir" -type f | wc -l) files, $THREADS threads =="
   cat $(find "$dir" -type f | head -2000) > /dev/null  # warm the page cache for both
-  measure rg-text rg -F -c -j "$THREADS" --no-ignore --hidden "${PATTERN_ARGS[@]}" "$dir"
-  local rg=$WALL rgc=$CPU
-  measure mijian-text $MIJIAN "$dir"
-  local mj=$WALL mjc=$CPU rss=$RSS
-  measure rg-text-2 rg -F -c -j "$THREADS" --no-ignore --hidden "${PATTERN_ARGS[@]}" "$dir"
-  rg=$(python3 -c "print(min($rg, $WALL))"); rgc=$(python3 -c "print(min($rgc, $CPU))")
-  echo "  => mijian/rg wall = $(ratio "$mj" "$rg"), cpu = $(ratio "$mjc" "$rgc")  (target <= 1.5), mijian peak RSS ${rss} MB (target < 256)"
+  compare text "$dir" $MIJIAN
+  peak_split $MIJIAN "$dir"
 }
 
 bench_office() {
@@ -195,11 +239,65 @@ PY
   done
 }
 
+# A tree of TREE_FILES files (issue 15, bounded memory): small notes in
+# UTF-8 and GBK over nested directories, one in a hundred larger, some
+# marked or holding a term, and the repo's format fixtures copied in a few
+# times (so worker processes run too).
+bench_tree() {
+  local dir="$BENCH_DIR/tree$TREE_FILES"
+  if [ ! -f "$dir/.done" ]; then
+    echo "generating a $TREE_FILES-file tree in $dir ..." >&2
+    rm -rf "$dir"; mkdir -p "$dir"
+    for c in 1 2 3; do cp -r "$repo/fixtures/formats" "$dir/fixtures$c"; done
+    local have; have=$(find "$dir" -type f | wc -l)
+    python3 - "$dir/notes" $((TREE_FILES - have)) <<'PY'
+import os, sys, random
+d, n = sys.argv[1], int(sys.argv[2]); rng = random.Random(3)
+words = "会议纪要 项目进度 the system report 数据 配置 server 机密 文件".split()
+for i in range(n):
+    sub = os.path.join(d, f"a{i % 40:02d}", f"b{(i // 40) % 25:02d}", f"c{(i // 1000) % 10}")
+    os.makedirs(sub, exist_ok=True)
+    k = rng.randint(5, 200) if i % 100 else rng.randint(2000, 40000)
+    text = " ".join(rng.choice(words) for _ in range(k)) + f" {i}\n"
+    if i % 997 == 5:
+        text = "机密★5年\n" + text
+    if i % 1009 == 7:
+        text += "玄鸟柒号\n"
+    data = text.encode("gbk") if i % 10 == 3 else text.encode()
+    open(os.path.join(sub, f"note{i:06d}.txt"), "wb").write(data)
+PY
+    touch "$dir/.done"
+  fi
+  echo "== tree: $(find "$dir" -type f | wc -l) files, $(du -sm "$dir" | cut -f1) MB, $THREADS threads =="
+  compare tree "$dir" $MIJIAN
+  peak_split $MIJIAN "$dir"
+  # The same number of files, each holding a term: every file is a
+  # finding, and findings are kept until the scan ends (the report bound
+  # applies after it), so this one shows what grows with the tree.
+  local hits="$BENCH_DIR/hits$TREE_FILES"
+  if [ ! -f "$hits/.done" ]; then
+    rm -rf "$hits"
+    python3 - "$hits" "$TREE_FILES" <<'PY'
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    sub = os.path.join(d, f"a{i % 50:02d}", f"b{(i // 50) % 40:02d}")
+    os.makedirs(sub, exist_ok=True)
+    open(os.path.join(sub, f"n{i:06d}.txt"), "w").write(f"第{i}号 关于玄鸟柒号的说明\n")
+PY
+    touch "$hits/.done"
+  fi
+  echo "== tree, every file a finding: $TREE_FILES files =="
+  measure mijian-hits $MIJIAN "$hits"
+  peak_split $MIJIAN "$hits"
+}
+
 case $what in
   text) bench_text ;;
+  tree) bench_tree ;;
   office) bench_office ;;
   rescan) bench_rescan ;;
   all) bench_text; bench_office; bench_rescan ;;
   hidden) bench_hidden ;;
-  *) echo "usage: $0 [text|office|rescan|all|hidden]" >&2; exit 2 ;;
+  *) echo "usage: $0 [text|office|rescan|tree|all|hidden]" >&2; exit 2 ;;
 esac

@@ -28,6 +28,8 @@ pub struct Compiled {
     pub raw: crate::raw::RawSearcher,
     /// Whether legacy-encoded text can hold a match at all (`raw`).
     pub legacy: Option<crate::raw::LegacyPrefilter>,
+    /// Whether a legacy-encoded head can hold a marking at all (`raw`).
+    pub marking_bytes: Option<crate::raw::AnyBytes>,
     pub markings: Detector,
     pub host_level: Classification,
     /// The policy digest the findings were judged under.
@@ -39,11 +41,15 @@ impl Compiled {
         crate::normalise::init();
         let matcher = Matcher::new(&policy.keywords)?;
         let legacy = crate::raw::LegacyPrefilter::new(matcher.anchor_literals());
+        let markings = Detector::new(&policy.markings)?;
         Ok(Compiled {
             legacy,
             matcher,
             raw: crate::raw::RawSearcher::new(&policy.keywords),
-            markings: Detector::new(&policy.markings)?,
+            marking_bytes: markings
+                .anchor_chars()
+                .and_then(|c| crate::raw::AnyBytes::new(&c)),
+            markings,
             host_level,
             policy_digest: policy.digest.clone(),
         })
@@ -255,20 +261,29 @@ fn one(path: &Path, data: &[u8], ctx: &mut Ctx, c: &Compiled, a: &mut Analysis) 
                 Some(d) => d,
                 None => {
                     // Legacy-encoded (GBK, Big5, mixed) text in which no
-                    // anchor of any term occurs in any encoding cannot match:
-                    // only its head is decoded, for the marking (issue 15).
+                    // anchor of any term occurs in any encoding, with
+                    // neighbours a match could have, cannot match: only its
+                    // head is decoded, for the marking, and only when it
+                    // holds a level word's character (issue 15).
                     let no_terms = c.matcher.rules().is_empty();
-                    let no_candidates = c
-                        .legacy
-                        .as_ref()
-                        .is_some_and(|pf| !pf.candidates(data) && !c.raw.utf16_match(data));
+                    let no_candidates = c.legacy.as_ref().is_some_and(|pf| {
+                        !pf.candidates(data, Some(&c.matcher)) && !c.raw.utf16_match(data)
+                    });
                     if no_terms || no_candidates {
                         let head = &data[..data.len().min(LEGACY_HEAD)];
                         let head = match memchr::memrchr(b'\n', head) {
                             Some(i) if head.len() < data.len() => &head[..=i],
                             _ => head,
                         };
-                        let marking = c.markings.head(&text::decode(head).text);
+                        // Read in GB18030, then Big5 (no charset detection:
+                        // it cost more than all the rest of such a file).
+                        let marking = if c.marking_bytes.as_ref().is_none_or(|m| m.is_match(head)) {
+                            [encoding_rs::GB18030, encoding_rs::BIG5]
+                                .into_iter()
+                                .find_map(|e| c.markings.head(&text::decode_as(head, e).text))
+                        } else {
+                            None
+                        };
                         judge(path, data, "text", marking, &Hits::default(), &names, c, a);
                         return "text";
                     }

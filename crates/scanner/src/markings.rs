@@ -85,6 +85,8 @@ pub struct Found {
 #[derive(Debug, Clone)]
 pub struct Detector {
     patterns: Vec<Regex>,
+    /// Whether `patterns[0]` is [`BUILTIN`] (its levels all hold 密).
+    builtin: bool,
     head_lines: usize,
     metadata_keys: Vec<String>,
 }
@@ -100,10 +102,22 @@ impl Detector {
             patterns.push(compile(&p.id, &format!("^(?:{})$", p.regex))?);
         }
         Ok(Detector {
+            builtin: !m.replace_builtin,
             patterns,
             head_lines: m.head_lines.max(1),
             metadata_keys: m.metadata_keys.iter().map(|k| normalise(k)).collect(),
         })
+    }
+
+    /// Characters every marking line holds one of, before normalisation
+    /// (the preimages of 密 — every level word but 内部 has it — and of 部
+    /// when an organisation's pattern may capture 内部); `None` if unknown.
+    pub fn anchor_chars(&self) -> Option<Vec<char>> {
+        let mut out = crate::normalise::preimages('密')?;
+        if self.patterns.len() > usize::from(self.builtin) {
+            out.extend(crate::normalise::preimages('部')?);
+        }
+        Some(out)
     }
 
     /// Is this (already normalised) line a marking and nothing else?

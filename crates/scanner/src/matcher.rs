@@ -10,6 +10,14 @@
 //! any match through that anchor (counted in characters that produce output,
 //! so whitespace and zero-width padding inside a term is walked over, not
 //! guessed). Regions are merged, so each match lies in exactly one region.
+//! A candidate opens a region only when the characters it stands between
+//! can belong to a match (issue 15, speed): the first output-producing
+//! character after it must be one that follows that anchor in some term,
+//! and the last one before it one that precedes it (whitespace and
+//! invisible characters are walked over; a combining mark, a character that
+//! folds to several, or a long run of invisibles makes the check say yes).
+//! In Chinese prose a term's rarest character is often an ordinary one
+//! (示 of 示例工程); its neighbours almost never are the term's.
 //! Regex rules join the prefilter when their matches start with a known set
 //! of literals and have a bounded length; otherwise the whole text is
 //! normalised. Reported offsets are character offsets into the normalised
@@ -90,11 +98,77 @@ impl Literals {
 struct Prefilter {
     /// Preimages of every anchor, as UTF-8 literals over raw text.
     ac: Literals,
+    /// Per anchor (normalised): what may stand beside it in a match.
+    beside: std::collections::HashMap<char, Beside>,
     /// The same literals as strings (for byte prefilters in other encodings).
     lits: Vec<String>,
     /// Output-producing characters needed before / after a candidate.
     back: usize,
     fwd: usize,
+}
+
+/// The normalised characters allowed right before / after an anchor in a
+/// match (`None`: any — the anchor starts or ends a term, or a regex's).
+#[derive(Debug, Clone)]
+struct Beside {
+    prev: Option<Vec<char>>,
+    next: Option<Vec<char>>,
+}
+
+impl Beside {
+    fn allow(slot: &mut Option<Vec<char>>, c: Option<char>) {
+        match (slot.as_mut(), c) {
+            (_, None) => *slot = None,
+            (Some(v), Some(c)) => {
+                if !v.contains(&c) {
+                    v.push(c);
+                }
+            }
+            (None, Some(_)) => {}
+        }
+    }
+}
+
+/// Characters walked over (invisible, blank) beside a candidate before the
+/// neighbour check gives up and says yes.
+const BESIDE_WALK: usize = 64;
+
+/// The output a neighbour produces, as far as one character can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Char(char),
+    Unknown,
+}
+
+/// The first output-producing character of `after`, unless context can
+/// change it (a combining mark after it), it folds to several characters,
+/// or it is a replacement character (a decode that went wrong).
+fn next_output(after: &str) -> Side {
+    let mut it = after.chars().take(BESIDE_WALK).peekable();
+    while let Some(c) = it.next() {
+        let out = match normalise::fold_char(c) {
+            Fold::Remove => continue,
+            Fold::One(x) if c != '\u{fffd}' => x,
+            _ => return Side::Unknown,
+        };
+        return match it.peek() {
+            Some(&n) if !n.is_ascii() && normalise::fold_of(n) == Fold::Context => Side::Unknown,
+            _ => Side::Char(out),
+        };
+    }
+    Side::Unknown
+}
+
+/// The last output-producing character of `before` (see [`next_output`]).
+fn prev_output(before: &str) -> Side {
+    for c in before.chars().rev().take(BESIDE_WALK) {
+        return match normalise::fold_char(c) {
+            Fold::Remove => continue,
+            Fold::One(x) if c != '\u{fffd}' => Side::Char(x),
+            _ => Side::Unknown,
+        };
+    }
+    Side::Unknown
 }
 
 /// The compiled keyword rules of one policy.
@@ -131,6 +205,7 @@ impl Matcher {
         let mut regexes = Vec::new();
         // Prefilter inputs: anchor characters and how far matches reach.
         let mut anchors: Vec<char> = Vec::new();
+        let mut beside: std::collections::HashMap<char, Beside> = Default::default();
         let (mut back, mut fwd) = (0usize, 0usize);
         let mut prefilter_ok = true;
         let mut hidden = crate::hidden::HiddenTerms::default();
@@ -162,6 +237,12 @@ impl Matcher {
                 match best {
                     Some((_, i, c)) => {
                         anchors.push(c);
+                        let b = beside.entry(c).or_insert(Beside {
+                            prev: Some(Vec::new()),
+                            next: Some(Vec::new()),
+                        });
+                        Beside::allow(&mut b.prev, i.checked_sub(1).map(|j| chars[j]));
+                        Beside::allow(&mut b.next, chars.get(i + 1).copied());
                         back = back.max(i);
                         fwd = fwd.max(chars.len() - 1 - i);
                     }
@@ -180,6 +261,15 @@ impl Matcher {
                     })?;
                 match regex_anchors(re) {
                     Some((chars, max_len)) => {
+                        for &c in &chars {
+                            beside.insert(
+                                c,
+                                Beside {
+                                    prev: None,
+                                    next: None,
+                                },
+                            );
+                        }
                         anchors.extend(chars);
                         back = back.max(max_len);
                         fwd = fwd.max(max_len);
@@ -200,7 +290,7 @@ impl Matcher {
             )
         };
         let prefilter = if prefilter_ok && !(patterns.is_empty() && regexes.is_empty()) {
-            build_prefilter(&anchors, back, fwd)
+            build_prefilter(&anchors, beside, back, fwd)
         } else {
             None
         };
@@ -262,6 +352,52 @@ impl Matcher {
                 lits(&p.ac) + p.lits.iter().map(|l| l.capacity() + 24).sum::<usize>()
             })
             + self.hidden.heap_bytes()
+    }
+
+    /// Whether an anchor candidate — the raw character `anchor`, with the
+    /// text before and after it — can be part of a match: its neighbours
+    /// are what some term has beside that anchor (see the module doc).
+    /// True whenever it cannot tell; always true without a prefilter.
+    pub fn candidate_ok(&self, before: &str, anchor: char, after: &str) -> bool {
+        self.prefilter
+            .as_ref()
+            .is_none_or(|pf| pf.candidate_ok(before, anchor, after))
+    }
+
+    /// Whether the text around a candidate (`before`, the anchor's bytes,
+    /// `after`: decoded windows of undecoded bytes) holds a match. True
+    /// when it cannot tell: no prefilter, an anchor that is not UTF-8, or
+    /// a window with fewer output-producing characters on a side than a
+    /// match through the anchor may need, unless that side ends at the
+    /// text's edge (`whole`: (start of text, end of text)).
+    pub fn window_match(
+        &self,
+        before: &str,
+        anchor: &[u8],
+        after: &str,
+        whole: (bool, bool),
+    ) -> bool {
+        let Some(pf) = &self.prefilter else {
+            return true;
+        };
+        let Ok(anchor) = std::str::from_utf8(anchor) else {
+            return true;
+        };
+        let before_n = before
+            .chars()
+            .rev()
+            .filter(|&c| counts(c))
+            .take(pf.back)
+            .count();
+        let after_n = after.chars().filter(|&c| counts(c)).take(pf.fwd).count();
+        if (before_n < pf.back && !whole.0) || (after_n < pf.fwd && !whole.1) {
+            return true;
+        }
+        let mut s = String::with_capacity(before.len() + anchor.len() + after.len());
+        s.push_str(before);
+        s.push_str(anchor);
+        s.push_str(after);
+        self.scan(&s).any()
     }
 
     /// Whether the raw-text prefilter is in use (diagnostics, tests).
@@ -509,7 +645,12 @@ fn regex_anchors(re: &str) -> Option<(Vec<char>, usize)> {
     Some((out, max_len))
 }
 
-fn build_prefilter(anchors: &[char], back: usize, fwd: usize) -> Option<Prefilter> {
+fn build_prefilter(
+    anchors: &[char],
+    beside: std::collections::HashMap<char, Beside>,
+    back: usize,
+    fwd: usize,
+) -> Option<Prefilter> {
     let mut lits: Vec<String> = Vec::new();
     let mut uniq: Vec<char> = anchors.to_vec();
     uniq.sort_unstable();
@@ -540,10 +681,27 @@ fn build_prefilter(anchors: &[char], back: usize, fwd: usize) -> Option<Prefilte
     };
     Some(Prefilter {
         ac,
+        beside,
         lits,
         back,
         fwd,
     })
+}
+
+impl Prefilter {
+    fn candidate_ok(&self, before: &str, anchor: char, after: &str) -> bool {
+        let Fold::One(c) = normalise::fold_char(anchor) else {
+            return true;
+        };
+        let Some(b) = self.beside.get(&c) else {
+            return true;
+        };
+        let ok = |set: &Option<Vec<char>>, side: Side| match (set, side) {
+            (Some(v), Side::Char(x)) => v.contains(&x),
+            _ => true,
+        };
+        ok(&b.next, next_output(after)) && ok(&b.prev, prev_output(before))
+    }
 }
 
 /// Does this raw character produce output and start an NFKC unit?
@@ -559,6 +717,12 @@ fn counts(c: char) -> bool {
 fn regions(pf: &Prefilter, raw: &str) -> Vec<(usize, usize)> {
     let mut out: Vec<(usize, usize)> = Vec::new();
     for (p, e) in pf.ac.find_iter(raw) {
+        let Some(anchor) = raw[p..e].chars().next() else {
+            continue;
+        };
+        if !pf.candidate_ok(&raw[..p], anchor, &raw[e..]) {
+            continue;
+        }
         let last_end = out.last().map_or(0, |r| r.1);
         let start = if p < last_end {
             p
@@ -668,6 +832,49 @@ mod tests {
         let full = m.scan_normalised_text(&normalise::normalise(&text));
         assert_eq!(fast, full);
         assert!(fast.per_rule[0].count > 500);
+    }
+
+    #[test]
+    fn anchors_open_regions_only_beside_a_match_s_neighbours() {
+        let m = Matcher::new(&kw(&[
+            ("a", &["示例工程", "玄鸟柒号"], None),
+            ("b", &["xn-07a型"], None),
+        ]))
+        .unwrap();
+        // 示 and 型 everywhere, never beside 例 / a: no region at all.
+        let prose = "表示同意，指示如下。展示大型模型。\n".repeat(50);
+        let (_, cands, regions, _) = m.prefilter_stats(&prose).unwrap();
+        assert!(
+            cands >= 100 && regions == 0,
+            "{cands} candidates, {regions} regions"
+        );
+        // Every way a term can be written still opens its region.
+        for hidden in [
+            "示例工程",
+            "示\u{200b}例工程",
+            "示\r\n  例工程",
+            "示\u{301}例工程",
+            "示\u{3000}例工程",
+            "玄鳥柒號",
+            "玄\u{2060}\u{feff}鳥柒號",
+            "ＸＮ－０７Ａ型",
+            "XN-07A\u{200d}型",
+            "xn-07a\n型",
+            "xn-07ａ型",
+        ] {
+            let text = format!("{prose}{hidden}{prose}");
+            let h = m.scan(&text);
+            let full = m.scan_normalised_text(&normalise::normalise(&text));
+            assert_eq!(h, full, "{hidden:?}");
+            assert_eq!(
+                h.per_rule.iter().map(|r| r.count).sum::<u64>(),
+                1,
+                "{hidden:?}"
+            );
+        }
+        // Padding longer than the walk makes the check say yes, not no.
+        let padded = format!("示{}例工程", "\u{200b}".repeat(200));
+        assert_eq!(counts_of(&m, &padded), vec![1, 0]);
     }
 
     #[test]

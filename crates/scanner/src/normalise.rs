@@ -168,6 +168,20 @@ pub fn fold_of(c: char) -> Fold {
     }
 }
 
+/// How `c` folds as [`normalise_into`] writes it: like [`fold_of`], and
+/// for ASCII the fast path's rule (blanks and NUL vanish, letters lower-case).
+pub fn fold_char(c: char) -> Fold {
+    if c.is_ascii() {
+        let v = ASCII[c as usize];
+        return if v == 0 {
+            Fold::Remove
+        } else {
+            Fold::One(v as char)
+        };
+    }
+    fold_of(c)
+}
+
 /// The folded string of a `Fold::Many` character.
 pub fn fold_many(c: char) -> Option<&'static str> {
     table().complex.get(&(c as u32)).map(|s| &**s)

@@ -355,6 +355,9 @@ fn analyse_file(
     if analyser.is_plain_text(&head) {
         let mut ctx = Ctx::new(limits.clone());
         if stamp.size <= WHOLE_TEXT_BYTES {
+            // Room for the whole file at once: no regrowing copies.
+            let mut head = head;
+            head.reserve_exact((stamp.size as usize + 1).saturating_sub(head.len()));
             return match read_rest(analyser, path, &mut file, head, WHOLE_TEXT_BYTES) {
                 Ok(data) => analyser.analyse(path, &data, &mut ctx),
                 Err(unreadable) => unreadable,

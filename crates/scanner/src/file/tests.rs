@@ -410,7 +410,7 @@ fn legacy_text_without_anchors_is_decoded_only_for_its_head() {
         .encode(&"秘密★1年\n普通的工作安排，没有敏感内容。\n".repeat(50))
         .0
         .into_owned();
-    assert!(!pf.candidates(&clean));
+    assert!(!pf.candidates(&clean, Some(&c.matcher)));
     let a = run("/h/gbk.txt", &clean);
     assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
     assert_eq!(a.findings[0].kind, FindingKind::MarkedClassified);
@@ -422,7 +422,7 @@ fn legacy_text_without_anchors_is_decoded_only_for_its_head() {
         "关于ＸＮ－０７Ａ型".as_bytes().to_vec(),
     ] {
         let unmarked = [&encoding_rs::GBK.encode("普通的工作安排。\n").0[..], &tail].concat();
-        assert!(pf.candidates(&unmarked));
+        assert!(pf.candidates(&unmarked, Some(&c.matcher)));
         let a = run("/h/gbk.txt", &unmarked);
         assert_eq!(
             a.findings[0].kind,
@@ -431,4 +431,201 @@ fn legacy_text_without_anchors_is_decoded_only_for_its_head() {
             a.findings
         );
     }
+}
+
+/// Issue 15, speed: the legacy prefilter rules out a file only when no
+/// anchor of a term has a match's neighbours. Prose full of a term's
+/// ordinary anchor characters (示 of 示例工程, 型 of xn-07a型) is spared
+/// its decoding; every hidden, folded or re-encoded form of a term is not.
+#[test]
+fn legacy_prefilter_spares_ordinary_anchors_and_keeps_hidden_terms() {
+    let c = compiled();
+    let pf = c.legacy.as_ref().expect("example terms have CJK anchors");
+    let prose = "表示同意，指示如下。展示大型模型。\n".repeat(40);
+    let gbk = |s: &str| encoding_rs::GBK.encode(s).0.into_owned();
+    let gb18030 = |s: &str| encoding_rs::GB18030.encode(s).0.into_owned();
+    let big5 = |s: &str| encoding_rs::BIG5.encode(s).0.into_owned();
+    // The anchors are there, aligned, but never beside a term's neighbours.
+    assert!(pf.candidates(&gbk(&prose), None));
+    assert!(!pf.candidates(&gbk(&prose), Some(&c.matcher)));
+    assert!(run("/h/p.txt", &gbk(&prose)).findings.is_empty());
+    let hidden: Vec<(&str, Vec<u8>)> = vec![
+        ("GBK", gbk(&format!("{prose}关于示例工程的说明\n"))),
+        (
+            "GBK, line break",
+            gbk(&format!("{prose}关于示\r\n例工程\n")),
+        ),
+        ("GBK, spaces", gbk(&format!("{prose}关于示　 例 工程\n"))),
+        (
+            "GB18030, zero-width space",
+            gb18030(&format!("{prose}关于示\u{200b}例工程\n")),
+        ),
+        (
+            "GB18030, combining mark",
+            gb18030(&format!("{prose}关于示\u{301}例工程\n")),
+        ),
+        (
+            "GB18030, zero-width before the anchor",
+            gb18030(&format!("{prose}型号XN-07A\u{200d}型\n")),
+        ),
+        (
+            "GBK, full-width",
+            gbk(&format!("{prose}型号ＸＮ－０７Ａ型\n")),
+        ),
+        ("GBK, upper case", gbk(&format!("{prose}型号XN-07A型\n"))),
+        (
+            "Big5, traditional",
+            big5("關於玄鳥柒號的說明，指示如下。\n"),
+        ),
+        (
+            "GBK + UTF-8 line",
+            [gbk(&prose), "关于玄\u{200b}鸟柒号\n".as_bytes().to_vec()].concat(),
+        ),
+    ];
+    for (what, data) in &hidden {
+        assert!(pf.candidates(data, Some(&c.matcher)), "{what}");
+        let a = run("/h/p.txt", data);
+        assert!(
+            a.findings
+                .iter()
+                .any(|f| f.kind == FindingKind::UnmarkedClassified),
+            "{what}: {:?}",
+            a.findings
+        );
+    }
+    // UTF-16 without a BOM and a file with one NUL byte take their own
+    // paths and are still found.
+    let body = format!("{prose}关于示\u{200b}例工程\n");
+    let le: Vec<u8> = body.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut nul = gb18030(&body);
+    nul.insert(3, 0);
+    for (what, data) in [("UTF-16LE, no BOM", le), ("GBK with a NUL", nul)] {
+        let a = run("/h/p.txt", &data);
+        assert!(
+            a.findings
+                .iter()
+                .any(|f| f.kind == FindingKind::UnmarkedClassified),
+            "{what}: {:?}",
+            a.findings
+        );
+    }
+    // A marking in a legacy head is still read; a head with no level
+    // word's character is not decoded at all.
+    for marked in [
+        gbk(&format!("机密★5年\n{prose}")),
+        big5(&format!("機密★5年\n{}", "指示如下。\n".repeat(20))),
+        gbk(&format!("密级：秘密\n{prose}")),
+    ] {
+        let a = run("/h/m.txt", &marked);
+        assert_eq!(a.findings.len(), 1, "{:?}", a.findings);
+        assert_eq!(a.findings[0].kind, FindingKind::MarkedClassified);
+    }
+    let m = c.marking_bytes.as_ref().expect("marking anchors");
+    assert!(!m.is_match(&gbk(&prose)));
+}
+
+/// Issue 15: the prefilters never drop a match. Random prose made of the
+/// terms' own characters and their neighbours, with one term hidden by
+/// blanks, zero-width characters, combining marks, full-width or
+/// traditional forms, in UTF-8, GB18030 or Big5: whenever the path without
+/// prefilters (whole decode, every character normalised, raw search) finds
+/// a term, the file has a finding. (That path itself can miss: charset
+/// detection may misread a short GB18030 text full of four-byte forms; the
+/// prefilters do not make that worse.)
+#[test]
+fn prefilters_never_drop_a_match_in_random_text() {
+    let c = compiled();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let alphabet: Vec<char> = "示例工程玄鸟柒号型模大展表同意，。\nxnaA-07 "
+        .chars()
+        .collect();
+    let gaps = [
+        "",
+        "",
+        "\u{200b}",
+        " ",
+        "\r\n",
+        "\u{3000}",
+        "\u{301}",
+        "\u{feff}\u{2060}",
+    ];
+    let terms = [
+        "示例工程",
+        "玄鸟柒号",
+        "xn-07a型",
+        "玄鳥柒號",
+        "ＸＮ－０７Ａ型",
+    ];
+    let (mut found, mut readable_n) = (0, 0);
+    for case in 0..400 {
+        let mut text = String::new();
+        for _ in 0..rnd(300) {
+            text.push(alphabet[rnd(alphabet.len())]);
+        }
+        if case % 3 != 0 {
+            let term = terms[rnd(terms.len())];
+            let mut hidden = String::new();
+            for ch in term.chars() {
+                hidden.push(ch);
+                hidden.push_str(gaps[rnd(gaps.len())]);
+            }
+            let at = text
+                .char_indices()
+                .nth(rnd(text.chars().count() + 1))
+                .map_or(text.len(), |(i, _)| i);
+            text.insert_str(at, &hidden);
+        }
+        for _ in 0..rnd(200) {
+            text.push(alphabet[rnd(alphabet.len())]);
+        }
+        let enc = rnd(3);
+        let (data, reading) = match enc {
+            0 => (text.as_bytes().to_vec(), text.clone()),
+            1 => {
+                let (b, _, _) = encoding_rs::GB18030.encode(&text);
+                (b.into_owned(), text.clone())
+            }
+            _ => {
+                // Big5 cannot write every character: compare with what it
+                // did write.
+                let (b, _, _) = encoding_rs::BIG5.encode(&text);
+                let back = encoding_rs::BIG5
+                    .decode_without_bom_handling(&b)
+                    .0
+                    .into_owned();
+                (b.into_owned(), back)
+            }
+        };
+        let decoded = text::decode(&data);
+        let want = c
+            .matcher
+            .scan_normalised_text(&crate::normalise::normalise(&decoded.text))
+            .any()
+            || c.raw.scan(&data).any();
+        let readable = c
+            .matcher
+            .scan_normalised_text(&crate::normalise::normalise(&reading))
+            .any();
+        readable_n += usize::from(readable);
+        let a = run("/h/r.txt", &data);
+        let got = a.findings.iter().any(|f| !f.matches.is_empty());
+        if want {
+            found += 1;
+            if !got {
+                let _ = std::fs::write("/tmp/h15s/case.bin", &data);
+            }
+            assert!(
+                got,
+                "case {case}, encoding {enc}: {text:?} -> {:?}",
+                a.findings
+            );
+        }
+    }
+    assert!(found > 150, "{found} of {readable_n} cases held a term");
 }
