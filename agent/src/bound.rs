@@ -32,6 +32,9 @@ pub fn bound(report: &mut Report, max_jws: u64) -> bool {
     if jws_len(whole) <= max_jws {
         return false;
     }
+    // What the scanner already counted instead of keeping (its own bound)
+    // is merged into what this bound leaves out.
+    let earlier = report.truncated.take();
     let total = report.findings.len() as u64;
     let mut findings = std::mem::take(&mut report.findings);
     // Most severe first; the order within a severity is the scan's.
@@ -54,7 +57,12 @@ pub fn bound(report: &mut Report, max_jws: u64) -> bool {
         used += n;
         keep += 1;
     }
-    let t = truncated(&findings, keep, max_jws, total);
+    let mut t = truncated(&findings, keep, max_jws, total);
+    if let Some(e) = earlier {
+        t.findings_total += e.findings_total.saturating_sub(e.findings_kept);
+        t.reason = format!("{}; {}", e.reason, t.reason);
+        merge_counts(&mut t.omitted, e.omitted);
+    }
     findings.truncate(keep);
     report.findings = findings;
     report.truncated = Some(t);
@@ -64,6 +72,48 @@ pub fn bound(report: &mut Report, max_jws: u64) -> bool {
     log::warn!("{msg}");
     report.notes.push(msg);
     true
+}
+
+/// Findings the scanner counted but did not keep (`Limits::max_findings`),
+/// as the report's `truncated`: call once the report holds every finding
+/// it will carry, before [`bound`].
+pub fn attach_omitted(report: &mut Report, omitted: mijian_scanner::Omitted, cap: usize) {
+    if omitted.total == 0 {
+        return;
+    }
+    let kept = report.findings.len() as u64;
+    let t = report.truncated.get_or_insert_with(|| Truncated {
+        findings_total: kept,
+        findings_kept: kept,
+        omitted: Vec::new(),
+        reason: format!("scan bound: at most {cap} findings kept per scan, most severe first"),
+    });
+    t.findings_total += omitted.total;
+    merge_counts(&mut t.omitted, omitted.counts);
+    let msg = format!(
+        "the content scan found more findings than it keeps: {} counted by kind and rule in `truncated`",
+        omitted.total
+    );
+    log::warn!("{msg}");
+    report.notes.push(msg);
+}
+
+/// Add `more` into `into`: the same kind and rule summed, first paths kept
+/// up to [`FIRST_PATHS`].
+fn merge_counts(into: &mut Vec<OmittedCount>, more: Vec<OmittedCount>) {
+    for c in more {
+        match into
+            .iter_mut()
+            .find(|x| x.kind == c.kind && x.rule == c.rule)
+        {
+            Some(x) => {
+                x.count += c.count;
+                let room = FIRST_PATHS.saturating_sub(x.first_paths.len());
+                x.first_paths.extend(c.first_paths.into_iter().take(room));
+            }
+            None => into.push(c),
+        }
+    }
 }
 
 fn truncated(findings: &[Finding], keep: usize, max_jws: u64, total: u64) -> Truncated {
@@ -176,5 +226,32 @@ mod tests {
         let before = r.clone();
         assert!(!bound(&mut r, DEFAULT_MAX_REPORT_BYTES));
         assert_eq!(r, before);
+    }
+
+    #[test]
+    fn scan_omissions_are_carried_and_merged_with_the_report_bound() {
+        let mut r = many(2_000);
+        let omitted = mijian_scanner::Omitted {
+            total: 50_000,
+            counts: vec![OmittedCount {
+                kind: "marked_classified".into(),
+                rule: Some("rule-0".into()),
+                count: 50_000,
+                first_paths: vec!["/home/u/a.txt".into()],
+            }],
+        };
+        attach_omitted(&mut r, omitted, 10_000);
+        let t = r.truncated.clone().unwrap();
+        assert_eq!((t.findings_total, t.findings_kept), (52_000, 2_000));
+        // The report bound then leaves out more: the totals still add up.
+        assert!(bound(&mut r, 64 * 1024));
+        let t = r.truncated.unwrap();
+        assert_eq!(t.findings_total, 52_000);
+        assert_eq!(t.findings_kept, r.findings.len() as u64);
+        assert_eq!(
+            t.omitted.iter().map(|c| c.count).sum::<u64>(),
+            52_000 - t.findings_kept
+        );
+        assert!(t.reason.starts_with("scan bound"), "{}", t.reason);
     }
 }

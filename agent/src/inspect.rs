@@ -150,11 +150,13 @@ impl Inspector {
             ));
         }
 
+        let mut omitted = mijian_scanner::Omitted::default();
         if content {
             let paths = self.content_paths();
             let started = std::time::Instant::now();
             let outcome = self.scanner.scan(&paths);
             let mut coverage = coverage(&outcome);
+            omitted.merge(outcome.omitted);
             let mut seen: HashSet<String> = HashSet::new();
             for mut f in outcome.findings {
                 if let Some(m) = medium_of(&media, &f) {
@@ -168,6 +170,7 @@ impl Inspector {
             for m in &media {
                 let outcome = self.scanner.scan(std::slice::from_ref(&m.mount_point));
                 add_coverage(&mut coverage, &outcome);
+                omitted.merge(outcome.omitted);
                 for mut f in outcome.findings {
                     if seen.insert(finding_key(&f)) {
                         m.tag(&mut f);
@@ -187,6 +190,7 @@ impl Inspector {
                 report.findings.push(action);
             }
         }
+        crate::bound::attach_omitted(&mut report, omitted, max_findings());
         report
     }
 
@@ -212,6 +216,7 @@ impl Inspector {
             c.duration_ms = started.elapsed().as_millis() as u64;
             report.coverage = Some(c);
             report.findings = outcome.findings;
+            crate::bound::attach_omitted(&mut report, outcome.omitted, max_findings());
         }
         report
     }
@@ -234,6 +239,7 @@ impl Inspector {
         if let Some(action) = mijian_media::enforce(medium, self.enforcement()) {
             report.findings.push(action);
         }
+        crate::bound::attach_omitted(&mut report, outcome.omitted, max_findings());
         report
     }
 
@@ -387,4 +393,10 @@ pub fn os_name(root: &Root) -> String {
         }
     }
     std::env::consts::OS.to_string()
+}
+
+/// Findings one scan keeps (the scanner's default limit, which the agent
+/// does not change): named in the report's `truncated.reason`.
+fn max_findings() -> usize {
+    mijian_scanner::extract::Limits::default().max_findings
 }

@@ -59,6 +59,10 @@ pub struct Wire<'a> {
     /// Addition: seq ranges the agent declared spent without a report.
     #[serde(default)]
     pub declared_gaps: Vec<DeclaredGap>,
+    /// Addition: present when findings were left out to bound the report
+    /// (counted by kind and rule, not carried one by one).
+    #[serde(default)]
+    pub truncated: Option<serde::de::IgnoredAny>,
 }
 
 /// Most `declared_gaps` entries one report may carry.
@@ -96,12 +100,21 @@ pub struct Valid<'a> {
 impl Valid<'_> {
     /// The report's scope: as carried, else the one its trigger implies.
     pub fn scope(&self) -> Scope {
-        self.wire.scope.clone().unwrap_or_else(|| {
+        let mut scope = self.wire.scope.clone().unwrap_or_else(|| {
             Scope::by_trigger(
                 self.wire.trigger,
                 self.checks.iter().map(|c| c.id.to_string()),
             )
-        })
+        });
+        // A shortened report does not carry every finding it found: one
+        // absent from it may be among those only counted, so it resolves
+        // no file or media finding (its checks still count).
+        if self.wire.truncated.is_some() {
+            scope.content = mijian_report::ContentScope::None;
+            scope.paths.clear();
+            scope.media = false;
+        }
+        scope
     }
 
     /// The rule of [`mijian_report::Report::compliant`].

@@ -140,3 +140,35 @@ fn revocation_counts_even_when_the_key_is_cached() {
     assert_eq!((d.status(), d.label()), (401, "revoked_key"));
     assert_eq!(fx.store.stats().unwrap().reports, 1);
 }
+
+/// A report shortened by the agent's bound (`truncated`) resolves no
+/// finding it does not carry: the finding may be among those only counted.
+#[test]
+fn a_truncated_report_resolves_nothing_it_left_out() {
+    let fx = fixture();
+    let r1 = report(&fx.key, 1, None);
+    assert_eq!(ingest(&*fx.store, &sign(&fx.key, &r1), 10).status(), 202);
+    let mut r2 = report(&fx.key, 2, Some(sha256_hex(&r1.to_payload())));
+    r2.trigger = Trigger::Boot;
+    r2.scope = Some(mijian_report::Scope::full());
+    r2.truncated = Some(mijian_report::Truncated {
+        findings_total: 20_001,
+        findings_kept: 1,
+        omitted: vec![mijian_report::OmittedCount {
+            kind: "unmarked_classified".into(),
+            rule: None,
+            count: 20_000,
+            first_paths: vec!["/home/a/x.txt".into()],
+        }],
+        reason: "scan bound".into(),
+    });
+    assert_eq!(ingest(&*fx.store, &sign(&fx.key, &r2), 11).status(), 202);
+    let h = fx.store.host(&fx.key.kid()).unwrap().unwrap();
+    assert_eq!(h.summary.open_findings, 2, "1.docx must stay open");
+    // The same full report, not shortened, does resolve it.
+    let mut r3 = report(&fx.key, 3, Some(sha256_hex(&r2.to_payload())));
+    r3.scope = Some(mijian_report::Scope::full());
+    assert_eq!(ingest(&*fx.store, &sign(&fx.key, &r3), 12).status(), 202);
+    let h = fx.store.host(&fx.key.kid()).unwrap().unwrap();
+    assert_eq!(h.summary.open_findings, 1);
+}

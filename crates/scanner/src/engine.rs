@@ -151,6 +151,7 @@ impl Engine {
         let out = pipeline::run(paths, &self.opts, &self.analyser);
         ScanOutcome {
             findings: out.findings,
+            omitted: out.omitted,
             files_scanned: out.files_scanned,
             files_skipped: out.files_skipped,
             files_walked: out.cache_hits + out.files_read,

@@ -89,10 +89,15 @@ impl Default for ScanOptions {
     }
 }
 
+pub use pipeline::kept::Omitted;
+
 /// What a scan found.
 #[derive(Debug, Default)]
 pub struct ScanOutcome {
     pub findings: Vec<Finding>,
+    /// Findings counted but not kept: past `Limits::max_findings` the least
+    /// severe are counted by kind and rule instead (bounded memory).
+    pub omitted: Omitted,
     /// Files looked at (for the summary line).
     pub files_scanned: u64,
     /// Files whose content was binary and skipped (their names were scanned).

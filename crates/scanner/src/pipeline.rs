@@ -109,6 +109,8 @@ pub struct Progress {
 #[derive(Debug, Default)]
 pub struct EngineOutcome {
     pub findings: Vec<Finding>,
+    /// Findings counted but not kept (past `Limits::max_findings`).
+    pub omitted: kept::Omitted,
     /// Files analysed or answered from the cache (members included).
     pub files_scanned: u64,
     /// Files whose content was binary and not scanned (names were).
@@ -183,7 +185,7 @@ pub fn run(roots: &[PathBuf], opts: &EngineOptions, analyser: &dyn Analyser) -> 
         .cache
         .as_ref()
         .map(|(p, digest, level)| Mutex::new(Cache::open(p, digest, level)));
-    let findings = Mutex::new(Vec::new());
+    let findings = Mutex::new(kept::Kept::new(opts.limits.max_findings));
     let files = AtomicU64::new(0);
     let skipped = AtomicU64::new(0);
     let hits = AtomicU64::new(0);
@@ -235,6 +237,13 @@ pub fn run(roots: &[PathBuf], opts: &EngineOptions, analyser: &dyn Analyser) -> 
                         p.bytes_done.fetch_add(size, Ordering::Relaxed);
                     }
                     local.extend(result.findings);
+                    // Hand over in batches: the shared list is the one
+                    // bounded by `max_findings`.
+                    if local.len() >= 256
+                        && let Ok(mut f) = findings.lock()
+                    {
+                        f.extend(local.drain(..));
+                    }
                 }
                 if let Ok(mut f) = findings.lock() {
                     f.extend(local);
@@ -264,7 +273,10 @@ pub fn run(roots: &[PathBuf], opts: &EngineOptions, analyser: &dyn Analyser) -> 
     {
         log::warn!("cannot save the scan cache: {e} (the next scan reads everything again)");
     }
-    let mut findings = findings.into_inner().unwrap_or_default();
+    let (mut findings, omitted) = match findings.into_inner() {
+        Ok(k) => k.finish(),
+        Err(p) => p.into_inner().finish(),
+    };
     findings.sort_by(|a, b| {
         a.path
             .cmp(&b.path)
@@ -272,6 +284,7 @@ pub fn run(roots: &[PathBuf], opts: &EngineOptions, analyser: &dyn Analyser) -> 
     });
     EngineOutcome {
         findings,
+        omitted,
         files_scanned: files.into_inner(),
         files_skipped: skipped.into_inner(),
         cache_hits: hits.into_inner(),
@@ -435,6 +448,8 @@ fn read_rest(
         )),
     }
 }
+
+pub mod kept;
 
 #[cfg(test)]
 mod tests;

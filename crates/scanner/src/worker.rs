@@ -113,6 +113,7 @@ impl From<&WireLimits> for Limits {
             max_text_chars: w.max_text_chars,
             timeout: Duration::from_millis(w.timeout_ms),
             max_findings_per_file: w.max_findings_per_file,
+            ..Limits::default()
         }
     }
 }

@@ -50,6 +50,10 @@ pub struct Limits {
     /// included); the rest are summarised in one finding (issue 15: a
     /// 57 KB `42.zip` must not make a 15 MB report).
     pub max_findings_per_file: usize,
+    /// Findings one scan keeps in memory, most severe first; the rest are
+    /// counted by kind and rule (`ScanOutcome::omitted`), so a scan's
+    /// memory does not grow with the number of findings in the tree.
+    pub max_findings: usize,
 }
 
 impl Default for Limits {
@@ -63,6 +67,7 @@ impl Default for Limits {
             max_text_chars: 32 << 20,
             timeout: Duration::from_secs(30),
             max_findings_per_file: 100,
+            max_findings: 10_000,
         }
     }
 }

@@ -298,3 +298,26 @@ fn a_file_swapped_for_a_fifo_is_not_opened() {
     );
     assert_eq!(r.findings[0].reason.as_deref(), Some("vanished"));
 }
+
+/// A tree where every file is a finding: the scan keeps `max_findings` of
+/// them and counts the rest (bounded memory), never losing the count.
+#[test]
+fn findings_past_the_limit_are_counted_not_kept() {
+    let d = tempfile::tempdir().unwrap();
+    for i in 0..300 {
+        std::fs::write(d.path().join(format!("n{i:03}.txt")), "plain secret").unwrap();
+    }
+    let opts = EngineOptions {
+        threads: 2,
+        limits: crate::extract::Limits {
+            max_findings: 25,
+            ..Default::default()
+        },
+        ..EngineOptions::default()
+    };
+    let out = run(&[d.path().to_path_buf()], &opts, &Fake::default());
+    assert_eq!(out.findings.len(), 25);
+    assert_eq!(out.omitted.total, 275);
+    assert_eq!(out.omitted.counts.iter().map(|c| c.count).sum::<u64>(), 275);
+    assert_eq!(out.files_scanned, 300);
+}
