@@ -794,3 +794,13 @@ async fn policy_pages_publish_versions_and_keep_hidden_terms_off_screen() {
             .is_empty()
     );
 }
+
+#[test]
+fn every_console_string_has_an_english_translation() {
+    let s = super::strings();
+    let (zh, en) = (&s["zh"], &s["en"]);
+    let missing: Vec<&String> = zh.keys().filter(|k| !en.contains_key(*k)).collect();
+    assert!(missing.is_empty(), "no English for {missing:?}");
+    let extra: Vec<&String> = en.keys().filter(|k| !zh.contains_key(*k)).collect();
+    assert!(extra.is_empty(), "no Chinese for {extra:?}");
+}
