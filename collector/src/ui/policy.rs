@@ -687,10 +687,19 @@ pub async fn file_save(
     };
     let (path, base, msg, body) = (f.path.clone(), f.base, message.clone(), content.clone());
     let stale = tr(lang, "policy.stale");
+    let blank = tr(lang, "policy.blank_secret");
     let result = publish(&app, staff.name.clone(), move |latest| {
         let latest_v = latest.as_ref().map_or(0, |l| l.version);
         if latest_v != base {
             anyhow::bail!("{stale} (v{base} → v{latest_v})");
+        }
+        // The hidden-mode editor starts empty: saving it untouched must not
+        // wipe the keyword set.
+        if latest.as_ref().is_some_and(|l| l.mode == "hidden")
+            && is_keywords(&path)
+            && body.trim().is_empty()
+        {
+            anyhow::bail!("{path}: {blank}");
         }
         let (mut files, exceptions, mode) = match &latest {
             Some(l) => (files_of(l)?, exceptions_of(l)?, mode_of(l)),

@@ -704,6 +704,24 @@ async fn policy_pages_publish_versions_and_keep_hidden_terms_off_screen() {
     assert_eq!(s, StatusCode::SEE_OTHER);
     let latest = f.app.store.policy_latest().unwrap().unwrap();
     assert_eq!((latest.version, latest.mode.as_str()), (3, "hidden"));
+    // The hidden-mode editor starts empty; saving it so wipes nothing.
+    let (s, _, _) = send(
+        &f.app,
+        post_form(
+            "/policy/file",
+            &sec,
+            Some(&sec_csrf),
+            &[
+                ("path", "keywords/projects.toml"),
+                ("content", "\r\n"),
+                ("message", "oops"),
+                ("base", "3"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(f.app.store.policy_latest().unwrap().unwrap().version, 3);
     let good3 = good.replace("青鸾", "白泽");
     let (s, _, _) = send(
         &f.app,
