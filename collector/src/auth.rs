@@ -60,17 +60,24 @@ pub enum Perm {
     Accounts,
     /// Agent keys (revoke, add) and enrollment tokens.
     Agents,
+    /// The central policy's pages: versions, rules, rollout, exceptions.
+    ReadPolicy,
+    /// Change the central policy (rules, mode, exceptions): a new version.
+    EditPolicy,
 }
 
 /// 三员分立: admin manages accounts, tokens and agents; secadmin triages,
-/// keeps the media register and writes reports; auditor reads everything,
+/// keeps the media register and the central policy, writes reports; auditor reads everything,
 /// the audit log included, and changes nothing. None does another's work.
 pub fn allowed(role: Role, perm: Perm) -> bool {
     use Perm::*;
     match role {
         Role::Admin => matches!(perm, ReadFleet | Accounts | Agents),
-        Role::Secadmin => matches!(perm, ReadFleet | Triage | EditMedia | Export),
-        Role::Auditor => matches!(perm, ReadFleet | ReadAudit | Export),
+        Role::Secadmin => matches!(
+            perm,
+            ReadFleet | Triage | EditMedia | Export | ReadPolicy | EditPolicy
+        ),
+        Role::Auditor => matches!(perm, ReadFleet | ReadAudit | Export | ReadPolicy),
     }
 }
 

@@ -632,6 +632,7 @@ fn serve(config: &Config, g: &Global, args: ServeArgs) -> Result<()> {
     let url = config.database_url(g.database.as_deref());
     let policy_key = crate::policy::collector_key(&crate::policy::key_path(config, &url))?;
     app.policy_key = Some(Arc::new(policy_key.public_jwk()));
+    app.policy_signer = Some(Arc::new(policy_key));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -44,9 +44,11 @@ pub struct AlertsConfig {
     /// RFC 5424 syslog receiver: `udp://HOST:PORT` or `tcp://HOST:PORT`
     /// (TCP frames with octet counting, RFC 6587).
     pub syslog: Option<String>,
-    /// Webhook: each alert is POSTed as JSON (`http://` only; put a TLS
-    /// proxy in front for a remote receiver).
+    /// Webhook: each alert is POSTed as JSON (`http://` or `https://`).
     pub webhook: Option<String>,
+    /// PEM certificates an `https://` webhook is verified against (a unit's
+    /// own CA); without it, the Mozilla roots built into the collector.
+    pub webhook_ca: Option<std::path::PathBuf>,
     /// Attempts per alert and destination before giving up (logged).
     pub max_attempts: i64,
     /// Seconds between forwarding rounds (and retries).
@@ -58,6 +60,7 @@ impl Default for AlertsConfig {
         AlertsConfig {
             syslog: None,
             webhook: None,
+            webhook_ca: None,
             max_attempts: 10,
             interval_secs: 5,
         }

@@ -329,6 +329,9 @@ fn prepare(v: &validate::Valid, payload: &[u8], jws: Vec<u8>, received_at: i64) 
         checks: r.checks_raw.get().to_string(),
         failed_checks: v.failed_checks() as i64,
         findings,
+        // A version past i64 is no version the collector published.
+        policy_version: r.policy.version.and_then(|v| i64::try_from(v).ok()),
+        policy_digest: Some(r.policy.digest.clone()),
     }
 }
 

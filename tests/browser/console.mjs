@@ -1,7 +1,8 @@
 // The console in a real browser: Debian's chromium, headless, driven by
 // playwright-core. Run by tests/e2e/console.rs, which fills a collector with
 // signed reports from real agents and passes the address and accounts:
-//   BASE_URL, PASSWORD, SHOT_DIR, XSS_NAME
+//   BASE_URL, PASSWORD, SHOT_DIR, XSS_NAME, DAEMON_HOST (the host name of
+//   the enrolled `mijian-agent run` daemons delivering over HTTP)
 // Exits non-zero with a message on the first failed expectation.
 import { chromium } from "playwright-core";
 import mammoth from "mammoth";
@@ -13,6 +14,7 @@ const base = process.env.BASE_URL;
 const password = process.env.PASSWORD;
 const shots = process.env.SHOT_DIR;
 const xssName = process.env.XSS_NAME;
+const daemonHost = process.env.DAEMON_HOST;
 fs.mkdirSync(shots, { recursive: true });
 
 function expect(cond, what) {
@@ -60,6 +62,9 @@ const navText = async (page) => (await page.locator("nav.sidenav").innerText()).
   await shot(page, "admin.png");
   const r = await page.goto(`${base}/audit`);
   expect(r.status() === 403, "admin cannot read the audit log");
+  expect(!nav.includes("检查策略"), "admin: no policy in the navigation");
+  const rp = await page.goto(`${base}/policy`);
+  expect(rp.status() === 403, "admin cannot open the policy (三员分立)");
   await ctx.close();
 }
 {
@@ -71,6 +76,10 @@ const navText = async (page) => (await page.locator("nav.sidenav").innerText()).
   expect(text.includes("login.console") && text.includes("root"), "audit log lists the logins");
   await shot(page, "audit.png");
   expect((await page.locator("input[name=key]").count()) === 0, "auditor has no triage controls");
+  expect(nav.includes("检查策略"), "auditor: reads the policy");
+  await page.goto(`${base}/policy/file?path=media.toml`);
+  expect((await page.locator("textarea").count()) === 0 && (await page.locator("main form[method=post]").count()) === 0,
+    "auditor: no policy editor");
   await ctx.close();
 }
 
@@ -144,6 +153,43 @@ await shot(page, "media.png");
 await page.goto(`${base}/alerts`);
 expect((await page.locator("main").innerText()).includes("非涉密终端出现涉密文件"), "alert listed in the console");
 await shot(page, "alerts.png");
+
+// Hosts delivered by the enrolled daemons (mijian-agent run over HTTP).
+await page.goto(`${base}/hosts?q=${encodeURIComponent(daemonHost)}`);
+const daemonRows = page.locator("table.list tbody tr", { hasText: daemonHost });
+expect((await daemonRows.count()) >= 2, `both daemons' hosts are listed (${daemonHost})`);
+expect((await daemonRows.first().locator(".pill").count()) > 0, "with their state");
+await shot(page, "hosts-daemons.png");
+await Promise.all([page.waitForNavigation(), daemonRows.first().locator("a.strong").click()]);
+const dText = await page.locator("main").innerText();
+expect(dText.includes(daemonHost) && dText.includes("报告链"), "a daemon's host page: its checks and report chain");
+
+// The central policy: version, rollout, change log; an edit checked by the loader.
+await page.goto(`${base}/policy`);
+let pol = await page.locator("main").innerText();
+expect(pol.includes("检查策略") && pol.includes("v1") && pol.includes("初始策略"), "policy page: version 1 and its change note");
+expect(pol.includes("已是最新"), "policy page: the daemons run the latest version");
+expect(pol.includes("本地规则"), "policy page: the imported hosts ran local rules");
+await shot(page, "policy.png");
+await page.goto(`${base}/policy/file?path=media.toml`);
+const register = await page.locator("textarea[name=content]").inputValue();
+await page.fill("textarea[name=content]", register + "\n[[medium]]\nid = \"BM-U-2026-001\"\nserial = \n");
+await page.fill("input[name=message]", "登记 U 盘 BM-U-2026-001");
+await Promise.all([page.waitForNavigation(), page.click("form[action='/policy/file'] button[type=submit]")]);
+const err = await page.locator(".alert-box").innerText();
+expect(/media\.toml:\d+/.test(err), `a broken file is refused with its file and line (${err.replace(/\s+/g, " ")})`);
+await shot(page, "policy-error.png");
+await page.fill("textarea[name=content]", register + "\n[[medium]]\nid = \"BM-U-2026-001\"\nserial = \"4C530001230915103392\"\nlevel = \"秘密\"\nholder = \"张三\"\n");
+await Promise.all([page.waitForNavigation(), page.click("form[action='/policy/file'] button[type=submit]")]);
+pol = await page.locator("main").innerText();
+expect(page.url().endsWith("/policy") && pol.includes("v2") && pol.includes("BM-U-2026-001"), "the edit is published as version 2");
+await page.goto(`${base}/policy/diff`);
+const diff = await page.locator("pre.diff").innerText();
+expect(diff.includes("+serial = \"4C530001230915103392\""), "the diff shows the added lines");
+await shot(page, "policy-diff.png");
+await page.goto(`${base}/policy/file?path=media.toml`);
+await shot(page, "policy-file.png");
+await page.goto(`${base}/audit`);
 
 // Inspection report: printable HTML, then .docx and .xlsx opened by libraries.
 await page.goto(`${base}/reports`);

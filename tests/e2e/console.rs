@@ -6,6 +6,13 @@
 //! logins per role, triage, an exception that expires, exports opened by
 //! libraries. Screenshots land in `target/screenshots/`.
 //!
+//! Besides the imported `check --sign` reports, two real daemons
+//! (`mijian-agent enroll` on loopback, then `mijian-agent run`) fetch the
+//! central policy imported with `policy import` and deliver their reports
+//! over HTTP; the browser then finds them on the host list, their host
+//! pages and the policy page (running the latest version), and edits the
+//! policy as the secadmin.
+//!
 //! Needs node, /usr/bin/chromium and `npm ci` in tests/browser; without
 //! them it prints `skipped: …` and passes (`.ci/run` installs them).
 
@@ -215,6 +222,43 @@ fn console_in_a_real_browser() {
         assert!(out.contains("rejected 0"), "{out}");
     }
 
+    // The central policy the daemons fetch (the console edits it later).
+    let rules = rules_with_example(dir.path());
+    let out = collector(
+        &db,
+        &config,
+        &[
+            "policy",
+            "import",
+            rules.to_str().unwrap(),
+            "--message",
+            "初始策略：基线与示例关键词",
+        ],
+        "",
+    );
+    assert!(out.contains("version 1 published"), "{out}");
+    let enroll_tokens: Vec<String> = (0..2)
+        .map(|_| {
+            collector(&db, &config, &["token", "create"], "")
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    let api_token = collector(
+        &db,
+        &config,
+        &["api-token", "create", "--role", "auditor"],
+        "",
+    )
+    .lines()
+    .last()
+    .unwrap_or_default()
+    .trim()
+    .to_string();
+
     let mut child = Command::new(bin("mijian-collector"))
         .args([
             "serve",
@@ -247,6 +291,79 @@ fn console_in_a_real_browser() {
     }
     let _server = Kill(child);
 
+    // Two enrolled daemons deliver over HTTP under the central policy.
+    let mut daemons = Vec::new();
+    for (i, token) in enroll_tokens.iter().enumerate() {
+        let home = dir.path().join(format!("daemon-{i}"));
+        let docs = home.join("docs");
+        std::fs::create_dir_all(&docs).unwrap();
+        if i == 0 {
+            std::fs::write(docs.join("项目进度.txt"), "玄鸟柒号 项目进度汇报\n").unwrap();
+        }
+        let cfg = write_config(
+            &home,
+            &format!(
+                "[host]\nclassification = \"秘密\"\n[content]\npaths = [{:?}]\n[media]\nroots = []\n[schedule]\ninterval = \"24h\"\njitter = \"0s\"\n[daemon]\nheartbeat = \"2s\"\nfile_watch = false\nmedia_watch = false\npolicy_poll = \"500ms\"\nretry_min = \"100ms\"\nretry_max = \"1s\"\n",
+                docs.display().to_string()
+            ),
+        );
+        let o = Command::new(bin("mijian-agent"))
+            .args(["enroll", "--collector", &base, "--token", token, "--config"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "enroll: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let log = home.join("agent.log");
+        let d = Command::new(bin("mijian-agent"))
+            .arg("run")
+            .arg("--config")
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        daemons.push((Kill(d), log));
+    }
+    // Both report under policy version 1 (fetched, verified, applied).
+    let hosts_policy = || -> serde_json::Value {
+        let o = Command::new("curl")
+            .args(["-s", "-H", &format!("Authorization: Bearer {api_token}")])
+            .arg(format!("{base}/api/v1/policy/hosts?limit=100"))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&o.stdout).unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let v = hosts_policy();
+        let current = v["items"]
+            .as_array()
+            .map_or(0, |a| a.iter().filter(|h| h["current"] == true).count());
+        if current >= 2 {
+            break;
+        }
+        if Instant::now() > deadline {
+            let logs: Vec<String> = daemons
+                .iter()
+                .map(|(_, l)| std::fs::read_to_string(l).unwrap_or_default())
+                .collect();
+            panic!(
+                "daemons did not report under policy v1: {v}\n{}",
+                logs.join("\n----\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let daemon_host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+
     // The critical alert reaches the webhook without anyone opening a page.
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut got = Vec::new();
@@ -273,6 +390,7 @@ fn console_in_a_real_browser() {
         .env("PASSWORD", PASSWORD)
         .env("SHOT_DIR", &shots)
         .env("XSS_NAME", XSS_NAME)
+        .env("DAEMON_HOST", &daemon_host)
         .output()
         .unwrap();
     let text = format!(
@@ -283,4 +401,6 @@ fn console_in_a_real_browser() {
     println!("{text}");
     assert!(out.status.success(), "browser test failed:\n{text}");
     assert!(shots.join("overview.png").exists());
+    assert!(shots.join("policy.png").exists());
+    drop(daemons);
 }

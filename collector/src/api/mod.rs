@@ -44,6 +44,8 @@ pub struct App {
     /// The collector's policy-signing key (public), returned at enrollment
     /// so agents pin it (issue 13); `None` in tests that need no policy.
     pub policy_key: Option<Arc<mijian_report::Jwk>>,
+    /// The same key, private: the console signs the versions it makes with it.
+    pub policy_signer: Option<Arc<mijian_report::AgentKey>>,
 }
 
 impl axum::extract::FromRef<App> for Arc<Auth> {
@@ -77,6 +79,7 @@ impl App {
                 std::thread::available_parallelism().map_or(2, |n| n.get()) + 1,
             )),
             policy_key: None,
+            policy_signer: None,
         }
     }
 

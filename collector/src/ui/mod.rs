@@ -14,6 +14,7 @@ pub mod alerts;
 mod causes;
 mod exports;
 mod pages;
+mod policy;
 
 use crate::api::App;
 use crate::auth::{AuthError, Perm, Staff, allowed};
@@ -54,6 +55,12 @@ pub fn router() -> Router<App> {
         .route("/reports/inspection.docx", get(exports::report_docx))
         .route("/reports/findings.xlsx", get(exports::findings_xlsx))
         .route("/reports/findings.csv", get(exports::findings_csv))
+        .route("/policy", get(policy::page))
+        .route("/policy/diff", get(policy::diff))
+        .route("/policy/file", get(policy::file).post(policy::file_save))
+        .route("/policy/mode", post(policy::mode_save))
+        .route("/policy/exceptions", post(policy::exception_add))
+        .route("/policy/exceptions/remove", post(policy::exception_remove))
         .route("/audit", get(pages::audit))
         .route("/admin", get(admin::page))
         .route("/admin/users", post(admin::user_save))
@@ -214,6 +221,15 @@ fn env() -> &'static Environment<'static> {
             ),
             ("audit.html", include_str!("../../templates/audit.html")),
             ("admin.html", include_str!("../../templates/admin.html")),
+            ("policy.html", include_str!("../../templates/policy.html")),
+            (
+                "policy_diff.html",
+                include_str!("../../templates/policy_diff.html"),
+            ),
+            (
+                "policy_file.html",
+                include_str!("../../templates/policy_file.html"),
+            ),
             ("message.html", include_str!("../../templates/message.html")),
             ("macros.html", include_str!("../../templates/macros.html")),
         ] {
@@ -298,6 +314,8 @@ pub fn page_ctx(staff: &Staff, lang: &str, active: &str) -> Value {
             "export": allowed(staff.role, Perm::Export),
             "audit": allowed(staff.role, Perm::ReadAudit),
             "admin": allowed(staff.role, Perm::Accounts),
+            "policy": allowed(staff.role, Perm::ReadPolicy),
+            "edit_policy": allowed(staff.role, Perm::EditPolicy),
         },
     })
 }

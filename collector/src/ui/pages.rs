@@ -195,7 +195,11 @@ fn trend_chart(history: &[mijian_store::console::DayPoint], today: i64) -> Value
         .map(|i| {
             let day = today - 29 + i;
             let label = super::fmt_day(day * 86400 - 8 * 3600);
-            json!({"x": format!("{:.1}", x(day)), "label": label.get(5..).unwrap_or("")})
+            // The last label (today) ends at the plot's edge instead of
+            // spilling past it into the neighbour's.
+            let anchor = if i == 29 { "end" } else { "middle" };
+            json!({"x": format!("{:.1}", x(day) + if i == 29 { 4.0 } else { 0.0 }),
+                   "label": label.get(5..).unwrap_or(""), "anchor": anchor})
         })
         .collect();
     json!({

@@ -28,7 +28,10 @@ fn fixture() -> Fixture {
     ] {
         store.put_user(name, role, &hash, now()).unwrap();
     }
-    let app = App::new(store, LimitsConfig::default(), 86400, false);
+    let mut app = App::new(store, LimitsConfig::default(), 86400, false);
+    let key = mijian_report::AgentKey::generate();
+    app.policy_key = Some(Arc::new(key.public_jwk()));
+    app.policy_signer = Some(Arc::new(key));
     Fixture { _dir: dir, app }
 }
 
@@ -102,6 +105,29 @@ const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("GET", "/reports/findings.xlsx", "", "sa"),
     ("GET", "/reports/findings.csv", "", "sa"),
     ("GET", "/audit", "", "a"),
+    ("GET", "/policy", "", "sa"),
+    ("GET", "/policy?all=1&offset=50", "", "sa"),
+    ("GET", "/policy/diff", "", "sa"),
+    ("GET", "/policy/file?path=media.toml", "", "sa"),
+    (
+        "POST",
+        "/policy/file",
+        "path=media.toml&content=&message=empty+register&base=0",
+        "s",
+    ),
+    (
+        "POST",
+        "/policy/mode",
+        "mode=hidden&message=hide+terms&base=1",
+        "s",
+    ),
+    (
+        "POST",
+        "/policy/exceptions",
+        "sha256=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa&rule=r&expires=2000-01-01&justification=false+positive",
+        "s",
+    ),
+    ("POST", "/policy/exceptions/remove", "id=nope", "s"),
     ("GET", "/admin", "", "d"),
     (
         "POST",
@@ -210,6 +236,13 @@ async fn every_route_allows_exactly_its_roles() {
             .iter()
             .any(|r| r.entry.action == "user.save" && r.entry.actor == "root")
     );
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.action == "policy.edit" && r.entry.actor == "sec")
+    );
+    // Only the secadmin's two changes made versions.
+    assert_eq!(f.app.store.policy_history().unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -321,6 +354,8 @@ async fn pages_escape_agent_strings_and_send_a_strict_csp() {
         }],
         scope: mijian_store::Coverage::full(),
         declared_gaps: Vec::new(),
+        policy_version: None,
+        policy_digest: None,
         findings: vec![mijian_store::NewFinding {
             fingerprint: "fp1".into(),
             kind: "unmarked_classified".into(),
@@ -402,6 +437,8 @@ async fn exceptions_expire_and_the_finding_comes_back() {
         check_rows: Vec::new(),
         scope: mijian_store::Coverage::full(),
         declared_gaps: Vec::new(),
+        policy_version: None,
+        policy_digest: None,
         findings: vec![mijian_store::NewFinding {
             fingerprint: "fp".into(),
             kind: "removable_media".into(),
@@ -457,4 +494,331 @@ async fn exceptions_expire_and_the_finding_comes_back() {
     assert_eq!(super::alerts::detect(&**store).unwrap(), 0, "once");
     let a = c.alerts(None, 10).unwrap();
     assert_eq!(a[0].kind, super::alerts::UNREGISTERED_MEDIUM);
+}
+
+/// A form post with the session cookie; `csrf` None leaves the token out.
+fn post_form(
+    path: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+    fields: &[(&str, &str)],
+) -> Request<Body> {
+    let mut kv: Vec<(&str, &str)> = fields.to_vec();
+    if let Some(t) = csrf {
+        kv.insert(0, ("_csrf", t));
+    }
+    Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(serde_urlencoded::to_string(&kv).unwrap()))
+        .unwrap()
+}
+
+fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn policy_pages_publish_versions_and_keep_hidden_terms_off_screen() {
+    let f = fixture();
+    let secret = "玄鸟柒号";
+    let kw = format!("[[keyword]]\nid = \"proj-a\"\nterms = [\"{secret}\"]\nseverity = \"high\"\n");
+    let key = f.app.policy_signer.clone().unwrap();
+    crate::policy::publish(
+        &*f.app.store,
+        &key,
+        crate::policy::Change {
+            files: vec![
+                ("media.toml".into(), b"# register\n".to_vec()),
+                ("keywords/projects.toml".into(), kw.clone().into_bytes()),
+            ],
+            exceptions: Vec::new(),
+            mode: mijian_policy::bundle::Mode::Plain,
+            actor: "cli:test",
+            action: "import",
+            message: "first import".into(),
+        },
+    )
+    .unwrap();
+    let (sec, sec_csrf) = login(&f.app, "sec").await;
+    let (aud, aud_csrf) = login(&f.app, "aud").await;
+    let etag = |cookie: String| {
+        let app = f.app.clone();
+        async move {
+            let (s, h, _) = send(&app, get("/api/v1/policy/bundle", &cookie)).await;
+            assert_eq!(s, StatusCode::OK);
+            h.get(header::ETAG).unwrap().to_str().unwrap().to_string()
+        }
+    };
+    let tag1 = etag(sec.clone()).await;
+    let (s, _, page) = send(&f.app, get("/policy", &aud)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("v1") && page.contains("first import"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("/policy/mode"),
+        "the auditor gets no change form"
+    );
+
+    // A broken file: refused with its name and line, no new version.
+    let bad = "[[keyword]]\r\nid = \"proj-b\"\r\nterms = [\r\n";
+    let form = [
+        ("path", "keywords/projects.toml"),
+        ("content", bad),
+        ("message", "add proj-b"),
+        ("base", "1"),
+    ];
+    let (s, _, page) = send(
+        &f.app,
+        post_form("/policy/file", &sec, Some(&sec_csrf), &form),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(
+        page.contains("keywords&#x2f;projects.toml:4:"),
+        "names the file and line: {page}"
+    );
+    assert_eq!(f.app.store.policy_history().unwrap().len(), 1);
+
+    // No CSRF token, or the auditor: refused.
+    let good = format!(
+        "{kw}\r\n[[keyword]]\r\nid = \"proj-b\"\r\nterms = [\"青鸾\"]\r\nseverity = \"medium\"\r\n"
+    );
+    let form = [
+        ("path", "keywords/projects.toml"),
+        ("content", good.as_str()),
+        ("message", "add proj-b"),
+        ("base", "1"),
+    ];
+    let (s, _, _) = send(&f.app, post_form("/policy/file", &sec, None, &form)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "no CSRF token");
+    let (s, _, _) = send(
+        &f.app,
+        post_form("/policy/file", &aud, Some(&aud_csrf), &form),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the auditor reads only");
+    let (admin, admin_csrf) = login(&f.app, "root").await;
+    let (s, _, _) = send(
+        &f.app,
+        post_form("/policy/file", &admin, Some(&admin_csrf), &form),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the admin has no policy rights");
+    assert_eq!(f.app.store.policy_history().unwrap().len(), 1);
+
+    // The secadmin's change: a new signed version the agents' ETag sees.
+    let (s, h, _) = send(
+        &f.app,
+        post_form("/policy/file", &sec, Some(&sec_csrf), &form),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(h.get(header::LOCATION).unwrap(), "/policy");
+    let tag2 = etag(sec.clone()).await;
+    assert_ne!(
+        tag1, tag2,
+        "a version made on the page changes the bundle's ETag"
+    );
+    let latest = f.app.store.policy_latest().unwrap().unwrap();
+    assert_eq!(
+        (
+            latest.version,
+            latest.actor.as_str(),
+            latest.action.as_str()
+        ),
+        (2, "sec", "edit")
+    );
+    let files = crate::policy::files_of(&latest).unwrap();
+    let stored = &files
+        .iter()
+        .find(|(p, _)| p == "keywords/projects.toml")
+        .unwrap()
+        .1;
+    assert!(
+        !stored.contains(&b'\r'),
+        "CRLF from the browser stored as LF"
+    );
+    let audit = f
+        .app
+        .store
+        .console()
+        .audit_log(None, Some("sec"), 100)
+        .unwrap();
+    assert!(audit.iter().any(|r| {
+        r.entry.action == "policy.edit"
+            && r.entry
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.contains("version 2"))
+    }));
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.action == "policy.edit.refused")
+    );
+
+    // An editor opened on v1 does not overwrite v2.
+    let (s, _, page) = send(
+        &f.app,
+        post_form(
+            "/policy/file",
+            &sec,
+            Some(&sec_csrf),
+            &[
+                ("path", "media.toml"),
+                ("content", "# x\n"),
+                ("message", "late edit"),
+                ("base", "1"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+
+    // Plain mode: the diff shows the terms added.
+    let (s, _, page) = send(&f.app, get("/policy/diff?from=1&to=2", &aud)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("青鸾"), "{page}");
+
+    // Hidden mode: no page shows a keyword term any more.
+    let (s, _, _) = send(
+        &f.app,
+        post_form(
+            "/policy/mode",
+            &sec,
+            Some(&sec_csrf),
+            &[
+                ("mode", "hidden"),
+                ("message", "hide code names"),
+                ("base", "2"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let latest = f.app.store.policy_latest().unwrap().unwrap();
+    assert_eq!((latest.version, latest.mode.as_str()), (3, "hidden"));
+    // The hidden-mode editor starts empty; saving it so wipes nothing.
+    let (s, _, _) = send(
+        &f.app,
+        post_form(
+            "/policy/file",
+            &sec,
+            Some(&sec_csrf),
+            &[
+                ("path", "keywords/projects.toml"),
+                ("content", "\r\n"),
+                ("message", "oops"),
+                ("base", "3"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(f.app.store.policy_latest().unwrap().unwrap().version, 3);
+    let good3 = good.replace("青鸾", "白泽");
+    let (s, _, _) = send(
+        &f.app,
+        post_form(
+            "/policy/file",
+            &sec,
+            Some(&sec_csrf),
+            &[
+                ("path", "keywords/projects.toml"),
+                ("content", &good3),
+                ("message", "rename b"),
+                ("base", "3"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    for path in [
+        "/policy",
+        "/policy/diff",
+        "/policy/diff?from=1&to=4",
+        "/policy/diff?from=2&to=3",
+        "/policy/file?path=keywords/projects.toml",
+        "/policy/file?path=keywords/projects.toml&version=4",
+    ] {
+        for cookie in [&aud, &sec] {
+            let (s, _, page) = send(&f.app, get(path, cookie)).await;
+            assert_eq!(s, StatusCode::OK, "{path}");
+            for term in [secret, "青鸾", "白泽"] {
+                assert!(!page.contains(term), "{path} shows `{term}` in hidden mode");
+            }
+        }
+    }
+    let (_, _, page) = send(&f.app, get("/policy/diff?from=3&to=4", &aud)).await;
+    assert!(
+        page.contains("proj-b"),
+        "the changed rule is named by id: {page}"
+    );
+    // Nor the plain versions before: they hold the same code names.
+    let (s, _, page) = send(
+        &f.app,
+        get("/policy/file?path=keywords/projects.toml&version=1", &aud),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!page.contains(secret) && page.contains("projects.toml"));
+
+    // A finding's false positive becomes a policy exception, listed on the page.
+    let sha = "ab".repeat(32);
+    let day = super::fmt_day(now() + 10 * 86400);
+    let (s, _, page) = send(
+        &f.app,
+        post_form(
+            "/policy/exceptions",
+            &sec,
+            Some(&sec_csrf),
+            &[
+                ("sha256", &sha),
+                ("rule", "proj-a"),
+                ("expires", &day),
+                ("justification", "public brochure"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{page}");
+    let (_, _, page) = send(&f.app, get("/policy", &aud)).await;
+    assert!(
+        page.contains("public brochure") && page.contains("findings?rule=proj-a"),
+        "{page}"
+    );
+    let ex = crate::policy::exceptions_of(&f.app.store.policy_latest().unwrap().unwrap()).unwrap();
+    assert_eq!(ex.len(), 1);
+    let (s, _, _) = send(
+        &f.app,
+        post_form(
+            "/policy/exceptions/remove",
+            &sec,
+            Some(&sec_csrf),
+            &[("id", &ex[0].id)],
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(
+        crate::policy::exceptions_of(&f.app.store.policy_latest().unwrap().unwrap())
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn every_console_string_has_an_english_translation() {
+    let s = super::strings();
+    let (zh, en) = (&s["zh"], &s["en"]);
+    let missing: Vec<&String> = zh.keys().filter(|k| !en.contains_key(*k)).collect();
+    assert!(missing.is_empty(), "no English for {missing:?}");
+    let extra: Vec<&String> = en.keys().filter(|k| !zh.contains_key(*k)).collect();
+    assert!(extra.is_empty(), "no Chinese for {extra:?}");
 }

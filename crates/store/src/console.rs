@@ -15,6 +15,25 @@ use serde::Serialize;
 /// How many cause bits `host_causes.causes` holds (the collector names them).
 pub const CAUSE_BITS: usize = 8;
 
+/// How many reporting hosts ran one policy (by their newest report).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyCount {
+    /// The signed bundle's version; None: local rules (no bundle applied).
+    pub version: Option<i64>,
+    pub digest: Option<String>,
+    pub hosts: i64,
+}
+
+/// A host and the policy its newest report ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostPolicy {
+    pub agent_id: String,
+    pub hostname: Option<String>,
+    pub last_seen: Option<i64>,
+    pub policy_version: Option<i64>,
+    pub policy_digest: Option<String>,
+}
+
 /// A staff account as an admin sees it (never the hash).
 #[derive(Debug, Clone, Serialize)]
 pub struct UserInfo {
@@ -349,6 +368,18 @@ pub trait Console: Send + Sync {
     fn snapshot_day(&self, day: i64, silent_since: i64) -> Result<()>;
     fn stale_causes(&self, limit: i64) -> Result<Vec<StaleHost>>;
     fn put_causes(&self, rows: &[(String, Option<i64>, i64)]) -> Result<()>;
+
+    // ---- central policy
+    /// Reporting hosts grouped by the policy (version, digest) of their newest report.
+    fn policy_rollout(&self) -> Result<Vec<PolicyCount>>;
+    /// Reporting hosts whose newest report did not run `digest` (every
+    /// reporting host when None): oldest version first, then by name.
+    fn policy_hosts(
+        &self,
+        not_digest: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<HostPolicy>>;
 
     // ---- media
     fn media_register(&self) -> Result<Vec<Medium>>;

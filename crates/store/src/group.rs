@@ -155,6 +155,8 @@ mod tests {
             check_rows: Vec::new(),
             scope: crate::Coverage::full(),
             declared_gaps: Vec::new(),
+            policy_version: None,
+            policy_digest: None,
         }
     }
 

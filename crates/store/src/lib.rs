@@ -115,6 +115,10 @@ pub struct NewReport {
     pub scope: Coverage,
     /// `seq` ranges the agent declared spent without a report.
     pub declared_gaps: Vec<DeclaredGap>,
+    /// The report's `policy.version` (a signed bundle's; None: local rules).
+    pub policy_version: Option<i64>,
+    /// The report's `policy.digest`.
+    pub policy_digest: Option<String>,
 }
 
 /// One check of a report.

@@ -23,6 +23,10 @@ static MIGRATIONS: &[(i64, &str)] = &[
     ),
     (4, include_str!("../migrations/postgres/0004_console.sql")),
     (5, include_str!("../migrations/postgres/0005_policy.sql")),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_host_policy.sql"),
+    ),
 ];
 
 pub(crate) struct Postgres {

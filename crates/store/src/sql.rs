@@ -626,7 +626,8 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
     if newest {
         c.exec(
             "UPDATE hosts SET hostname = ?, os = ?, classification = ?, latest_seq = ?, \
-             latest_report_id = ?, latest_created_at = ? WHERE agent_id = ?",
+             latest_report_id = ?, latest_created_at = ?, policy_version = ?, policy_digest = ? \
+             WHERE agent_id = ?",
             &[
                 (&r.hostname).into(),
                 (&r.os).into(),
@@ -634,6 +635,8 @@ fn ingest_tx(c: &mut dyn Conn, r: &NewReport) -> Result<Outcome> {
                 r.seq.into(),
                 (&r.report_id).into(),
                 (&r.created_at).into(),
+                r.policy_version.into(),
+                r.policy_digest.as_ref().into(),
                 (&r.agent_id).into(),
             ],
         )?;

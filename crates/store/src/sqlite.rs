@@ -21,6 +21,7 @@ static MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/sqlite/0002_scope_merge.sql")),
     (3, include_str!("../migrations/sqlite/0003_console.sql")),
     (4, include_str!("../migrations/sqlite/0004_policy.sql")),
+    (5, include_str!("../migrations/sqlite/0005_host_policy.sql")),
 ];
 
 pub(crate) struct Sqlite {

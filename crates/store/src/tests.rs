@@ -36,6 +36,8 @@ fn report(agent: &str, seq: i64, prev: Option<&str>, body: &str) -> NewReport {
         }],
         scope: Coverage::full(),
         declared_gaps: Vec::new(),
+        policy_version: None,
+        policy_digest: None,
     }
 }
 
@@ -863,4 +865,60 @@ fn sqlite_files_are_private() {
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{p}");
     }
+}
+
+/// The policy of each host's newest report is kept on the host row: the
+/// console counts hosts per version and lists those behind without opening
+/// any stored report. An older report arriving late changes nothing.
+fn host_policy_story(s: &dyn Store) {
+    for a in ["p1", "p2", "p3"] {
+        s.add_agent(a, "{}", None, 1).unwrap();
+    }
+    let with = |a: &str, seq: i64, prev: Option<&str>, v: Option<i64>, d: &str| {
+        let mut r = report(a, seq, prev, &format!("{a}{seq}"));
+        r.policy_version = v;
+        r.policy_digest = Some(d.to_string());
+        r
+    };
+    let r1 = with("p1", 1, None, Some(1), "d1");
+    let r1_sha = r1.payload_sha256.clone();
+    s.ingest(r1).unwrap();
+    s.ingest(with("p1", 2, Some(&r1_sha), Some(2), "d2"))
+        .unwrap();
+    s.ingest(with("p2", 1, None, Some(1), "d1")).unwrap();
+    s.ingest(with("p3", 1, None, None, "local")).unwrap();
+    let c = s.console();
+    let mut counts = c.policy_rollout().unwrap();
+    counts.sort_by_key(|p| p.digest.clone());
+    let got: Vec<(Option<i64>, Option<&str>, i64)> = counts
+        .iter()
+        .map(|p| (p.version, p.digest.as_deref(), p.hosts))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Some(1), Some("d1"), 1),
+            (Some(2), Some("d2"), 1),
+            (None, Some("local"), 1)
+        ]
+    );
+    let behind = c.policy_hosts(Some("d2"), 10, 0).unwrap();
+    let ids: Vec<&str> = behind.iter().map(|h| h.agent_id.as_str()).collect();
+    assert_eq!(ids, vec!["p3", "p2"], "local rules first, then by version");
+    assert_eq!(c.policy_hosts(None, 10, 0).unwrap().len(), 3);
+    assert_eq!(c.policy_hosts(None, 1, 2).unwrap().len(), 1);
+}
+
+#[test]
+fn host_policy_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    host_policy_story(&*open(&format!("sqlite:{}", dir.path().join("c.db").display())).unwrap());
+}
+
+#[test]
+fn host_policy_postgres() {
+    let Some(url) = testing::fresh_pg_url("hostpolicy") else {
+        return;
+    };
+    host_policy_story(&*open(&url).unwrap());
 }

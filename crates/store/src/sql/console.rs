@@ -683,6 +683,62 @@ impl<B: Backend> Console for SqlStore<B> {
         })
     }
 
+    fn policy_rollout(&self) -> Result<Vec<PolicyCount>> {
+        self.b.with_conn(false, |c| {
+            c.rows(
+                "SELECT policy_version, policy_digest, COUNT(*) FROM hosts \
+                 WHERE latest_seq IS NOT NULL GROUP BY policy_version, policy_digest \
+                 ORDER BY policy_version DESC, policy_digest LIMIT 1000",
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(PolicyCount {
+                    version: opt_int(r, 0, "policy_version")?,
+                    digest: opt_text(r, 1, "policy_digest")?,
+                    hosts: int(r, 2, "count")?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn policy_hosts(
+        &self,
+        not_digest: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<HostPolicy>> {
+        self.b.with_conn(false, |c| {
+            let mut sql = String::from(
+                "SELECT agent_id, hostname, last_seen, policy_version, policy_digest FROM hosts \
+                 WHERE latest_seq IS NOT NULL",
+            );
+            let mut params: Vec<V> = Vec::new();
+            if let Some(d) = not_digest {
+                sql.push_str(" AND (policy_digest IS NULL OR policy_digest <> ?)");
+                params.push(d.into());
+            }
+            sql.push_str(
+                " ORDER BY COALESCE(policy_version, -1), hostname, agent_id LIMIT ? OFFSET ?",
+            );
+            params.push(limit.clamp(1, 1000).into());
+            params.push(offset.max(0).into());
+            c.rows(&sql, &params)?
+                .iter()
+                .map(|r| {
+                    Ok(HostPolicy {
+                        agent_id: text(r, 0, "agent_id")?,
+                        hostname: opt_text(r, 1, "hostname")?,
+                        last_seen: opt_int(r, 2, "last_seen")?,
+                        policy_version: opt_int(r, 3, "policy_version")?,
+                        policy_digest: opt_text(r, 4, "policy_digest")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
     fn media_register(&self) -> Result<Vec<Medium>> {
         self.b.with_conn(false, |c| {
             c.rows(
