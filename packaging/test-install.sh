@@ -285,6 +285,43 @@ collector_pid=
 python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=2)' "$url" 2>/dev/null &&
   fail "the collector still answers after it was stopped"
 
+step "README: TLS for the collector ([tls] in collector.toml, key readable by the service)"
+if command -v openssl >/dev/null 2>&1; then
+  # docs/collector.md's quick self-signed certificate, made on the host.
+  tls=$(mktemp -d /tmp/mijian-tls.XXXXXX)
+  old_roots+=("$tls")
+  (cd "$tls" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=localhost \
+    -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout key.pem -out cert.pem) 2>/dev/null
+  install -m 644 "$tls/cert.pem" "$R/etc/mijian/collector-cert.pem"
+  install -m 600 "$tls/key.pem" "$R/etc/mijian/collector-key.pem"
+  in_root chown root:mijian /etc/mijian/collector-key.pem
+  in_root chmod 640 /etc/mijian/collector-key.pem
+  cp "$R/etc/mijian/collector.toml" "$tls/collector.toml.orig"
+  printf '\n[tls]\ncert = "/etc/mijian/collector-cert.pem"\nkey = "/etc/mijian/collector-key.pem"\n' >>"$R/etc/mijian/collector.toml"
+  # (README's listen = "0.0.0.0:8443"; here loopback and a free port)
+  bg_collector --listen 127.0.0.1:0 >"$R/tmp/serve-tls.out" 2>&1
+  tls_pid=$bg_pid
+  turl=
+  for _ in $(seq 100); do
+    turl=$(sed -n 's/^listening on \(https:\/\/127\.0\.0\.1:[0-9]*\)$/\1/p' "$R/tmp/serve-tls.out")
+    [ -n "$turl" ] && break
+    sleep 0.1
+  done
+  [ -n "$turl" ] || { stop_bg "$tls_pid"; cat "$R/tmp/serve-tls.out"; fail "collector with [tls] did not start"; }
+  python3 - "$turl" "$tls/cert.pem" <<'PY' || { stop_bg "$tls_pid"; fail "HTTPS /healthz with the certificate"; }
+import ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+r = urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=10, context=ctx)
+print("https /healthz:", r.status)
+PY
+  stop_bg "$tls_pid"
+  cp "$tls/collector.toml.orig" "$R/etc/mijian/collector.toml"
+  rm -f "$R/etc/mijian/collector-cert.pem" "$R/etc/mijian/collector-key.pem"
+  pass "collector serves HTTPS with [tls] from collector.toml, key 0640 root:mijian read by the mijian user"
+else
+  echo "skipped: openssl is missing (run: apt-get install openssl)"
+fi
+
 step "the daemon queues reports in the outbox (no collector reachable)"
 # Enrolled collector is down now: `run` seals a boot check and a heartbeat
 # into the outbox and keeps them for later delivery.
@@ -373,7 +410,9 @@ pass "purge removed state, database, config and unit links"
 # --- README: install from a source checkout ---------------------------------------
 # The commands of README's "From a source checkout" block, run in the purged
 # root from a copy of the checkout, with the packaged binary standing in for
-# `cargo build --release` (the one command not run here).
+# `cargo build --release`, and systemctl offline (no systemd runs in a
+# chroot: daemon-reload is a no-op, `enable` links the unit, `--now`'s start
+# is the one step not done).
 step "README 'From a source checkout' commands"
 src=$R/tmp/src
 mkdir -p "$src/target/release" "$src/packaging/systemd" "$src/docs"
@@ -383,10 +422,10 @@ cp packaging/systemd/mijian-agent.service "$src/packaging/systemd/"
 dpkg-deb --fsys-tarfile "$agent_deb" | tar -xO ./usr/bin/mijian-agent >"$src/target/release/mijian-agent"
 chmod 755 "$src/target/release/mijian-agent"
 sed -n '/^### From a source checkout/,/^## /p' README.md | sed -n '/^```sh$/,/^```$/p' | sed '1d;$d' |
-  grep -v '^cargo build' >"$src/readme-install.sh"
+  grep -v '^cargo build' | sed 's/systemctl enable --now /systemctl enable /' >"$src/readme-install.sh"
 cat "$src/readme-install.sh"
 [ "$(wc -l <"$src/readme-install.sh")" -ge 5 ] || fail "README's source-checkout block not found"
-in_root sh -ec 'cd /tmp/src && . ./readme-install.sh' || fail "README's source-checkout commands"
+in_root env SYSTEMD_OFFLINE=1 sh -ec 'cd /tmp/src && . ./readme-install.sh' || fail "README's source-checkout commands"
 [ -s "$R/usr/share/man/man1/mijian-agent.1" ] || [ -s "$R/usr/share/man/man1/mijian-agent.1.gz" ] || fail "no man page from __man"
 [ -s "$R/usr/share/bash-completion/completions/mijian-agent" ] || fail "no bash completion"
 [ -L "$R/etc/systemd/system/multi-user.target.wants/mijian-agent.service" ] || fail "unit not enabled by the README commands"
@@ -405,9 +444,9 @@ dpkg-deb -x "$coll_deb" "$X/deb"
 for b in mijian-agent mijian-collector; do
   f=$X/deb/usr/bin/$b
   echo "$b: $(file -b "$f")"
-  file -b "$f" | grep -qE 'static-pie linked|statically linked' || fail "$b is not statically linked"
-  if readelf -lW "$f" | grep -q 'INTERP'; then fail "$b has a program interpreter (dynamic loader)"; fi
-  if readelf -dW "$f" | grep -q 'NEEDED'; then fail "$b needs shared libraries: $(readelf -dW "$f" | grep NEEDED)"; fi
+  grep -qE 'static-pie linked|statically linked' <<<"$(file -b "$f")" || fail "$b is not statically linked"
+  if grep -q 'INTERP' <<<"$(readelf -lW "$f")"; then fail "$b has a program interpreter (dynamic loader)"; fi
+  if grep -q 'NEEDED' <<<"$(readelf -dW "$f")"; then fail "$b needs shared libraries: $(readelf -dW "$f" | grep NEEDED)"; fi
 done
 # An empty root holding only the two binaries and the rules: no libc, no
 # /etc, no /proc. The agent finds the example keyword in a file.
@@ -452,9 +491,12 @@ if command -v rpm >/dev/null 2>&1 && ls "$pkgs"/*.rpm >/dev/null 2>&1; then
     grep -q 'scriptlet' <<<"$scripts" || fail "$p has no scriptlets"
     if grep -qE '^packaging/rpm/' <<<"$scripts"; then fail "$p: a scriptlet is a file name, not its content"; fi
   done
-  rpm -qlp "$agent_rpm" | grep -qx /etc/mijian/rules/baseline.toml || fail "rpm lacks the rules"
-  rpm -qcp "$agent_rpm" | grep -qx /etc/mijian/agent.toml || fail "agent.toml not %config"
-  rpm -qp --requires "$coll_rpm" | grep -q useradd || fail "collector rpm does not require useradd (%pre)"
+  # (whole outputs into grep: `grep -q` on a pipe fails the pipe under pipefail)
+  grep -qx /etc/mijian/rules/baseline.toml <<<"$(rpm -qlp "$agent_rpm")" || fail "rpm lacks the rules"
+  grep -qx /etc/mijian/agent.toml <<<"$(rpm -qcp "$agent_rpm")" || fail "agent.toml not %config"
+  grep -qx /etc/mijian/rules/media.toml <<<"$(rpm -qcp "$agent_rpm")" || fail "media.toml not %config"
+  grep -qx /etc/mijian/collector.toml <<<"$(rpm -qcp "$coll_rpm")" || fail "collector.toml not %config"
+  grep -q useradd <<<"$(rpm -qp --requires "$coll_rpm")" || fail "collector rpm does not require useradd (%pre)"
   E=$(mktemp -d /tmp/mijian-rpmroot.XXXXXX)
   old_roots+=("$E")
   # An empty root has no /bin/sh and no shadow-utils: files only.
@@ -482,10 +524,10 @@ if command -v rpm >/dev/null 2>&1 && ls "$pkgs"/*.rpm >/dev/null 2>&1; then
   tar -xf "$old_tarball" -C "$O"
   mount -t proc proc "$O/proc"
   in_old() { chroot "$O" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
-  old_glibc=$(in_old ldd --version | head -n 1 | awk '{print $NF}')
+  old_glibc=$(in_old ldd --version | awk 'NR == 1 { print $NF }')
   step "rpm -i in a Debian $(cat "$O/etc/debian_version") root (glibc $old_glibc)"
   # The control: the host's glibc build does not run here.
-  if [ -x target/debug/mijian-agent ] && file -b target/debug/mijian-agent | grep -q 'dynamically linked'; then
+  if [ -x target/debug/mijian-agent ] && grep -q 'dynamically linked' <<<"$(file -b target/debug/mijian-agent)"; then
     cp target/debug/mijian-agent "$O/tmp/glibc-mijian-agent"
     if in_old /tmp/glibc-mijian-agent --version >"$O/tmp/glibc.out" 2>&1; then
       echo "note: the host's glibc build runs on this root too"
@@ -516,7 +558,13 @@ if command -v rpm >/dev/null 2>&1 && ls "$pkgs"/*.rpm >/dev/null 2>&1; then
   grep -q '^mijian-collector: first staff account: admin, password: ' <<<"$out" || fail "%post printed no admin password"
   [ "$(in_old stat -c '%U:%G %a' /var/lib/mijian-collector)" = "mijian:mijian 750" ] || fail "rpm: data dir owner/mode"
   in_old mijian-agent check --sign --out /tmp/report.jws --no-content >/dev/null || [ $? = 1 ] || fail "check --sign (old root)"
-  in_old runuser -u mijian -- mijian-collector import /tmp/report.jws | grep -q '^stored 1,' || fail "collector import (old root)"
+  # README's registration by hand, then the report carried over.
+  in_old sh -c 'mijian-agent key > /tmp/agent.jwk'
+  grep -qx "$okid" <<<"$(in_old runuser -u mijian -- mijian-collector agents add --jwk /tmp/agent.jwk)" ||
+    fail "agents add --jwk (old root)"
+  imp=$(in_old runuser -u mijian -- mijian-collector import /tmp/report.jws)
+  echo "$imp"
+  grep -q '^stored 1,' <<<"$imp" || fail "collector import (old root)"
   key_old=$(sha256sum <"$O/var/lib/mijian/agent-key.jwk")
   in_old rpm -e mijian-agent mijian-collector
   [ ! -e "$O/usr/bin/mijian-agent" ] || fail "rpm -e left the binary"
@@ -568,7 +616,7 @@ if [ -n "$msi" ]; then
   grep -q 'mijian-agent' <<<"$svc" || fail "msi registers no service"
   msiinfo export "$msi" Component | awk -F'\t' 'NR > 3 && ($1 == "AgentConfig" || $1 ~ /^Rule/) && $4 != 400 { bad = 1 } END { exit bad }' ||
     fail "msi config components are not Permanent+NeverOverwrite"
-  msiinfo export "$msi" Upgrade | grep -q 'WIX_UPGRADE_DETECTED' || fail "msi has no major upgrade"
+  grep -q 'WIX_UPGRADE_DETECTED' <<<"$(msiinfo export "$msi" Upgrade)" || fail "msi has no major upgrade"
   grep -q 'service run' <<<"$svc" || fail "msi service arguments are not 'service run' (the SCM entry point)"
   pass "msi: files, service, config kept on upgrade/uninstall, major upgrade"
 fi
