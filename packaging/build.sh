@@ -18,7 +18,12 @@
 #                host's glibc build from target/<profile>/, which needs the
 #                build machine's glibc or newer). Needs: rustup target add
 #                x86_64-unknown-linux-musl; musl-tools (musl-gcc, for the C
-#                code: bundled SQLite, zstd, bzip2, mimalloc, ring)
+#                code: bundled SQLite, zstd, bzip2, mimalloc, ring).
+#                The .deb carries it too: UOS, Deepin, Kylin desktop and
+#                Debian 10/11 have older glibc than the build machine. Cost
+#                measured (dev profile, 2 loaded cores): `scan` of 4,020
+#                files, 1,074 findings, 6.8-7.1 s CPU static vs 6.5-6.9 s
+#                glibc, same findings; the collector keeps mimalloc.
 #   --out        where the packages go (default target/packages)
 #   --deb-version  override the Debian version (the install test builds a
 #                "next" version from the same binaries to test upgrades)
@@ -89,7 +94,7 @@ need() {
 if [ -n "$build" ]; then
   if [ -n "$linux_target" ] && [[ "$linux_target" == *-musl ]]; then
     need musl-gcc "apt-get install musl-tools"
-    rustup target list --installed 2>/dev/null | grep -qx "$linux_target" || {
+    grep -qx "$linux_target" <<<"$(rustup target list --installed 2>/dev/null)" || {
       echo "build.sh: the $linux_target target is missing (run: rustup target add $linux_target)" >&2
       exit 2
     }
