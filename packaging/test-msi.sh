@@ -27,7 +27,7 @@ export WINEDEBUG=-all
 run() { "$repo/tools/wine/runner.sh" "$@" </dev/null; }
 cleanup() {
   wineserver -k </dev/null >/dev/null 2>&1 || true
-  rm -rf "$WINEPREFIX" "$WINEPREFIX.lock"
+  [ -n "${MIJIAN_KEEP_PREFIX:-}" ] || rm -rf "$WINEPREFIX" "$WINEPREFIX.lock"
 }
 trap cleanup EXIT
 fail() { echo "FAIL (msi): $*" >&2; exit 1; }
@@ -101,6 +101,10 @@ pass "key $kid in %ProgramData%\\mijian; check ran with the installed config and
 echo "== local edits, then msiexec /i $(basename "$next") (major upgrade)"
 printf '\n# edited locally\n' >>"$pd/agent.toml"
 printf '\n[[medium]]\nid = "BM-U-2026-001"\nserial = "4C530001230915103392"\nlevel = "秘密"\n' >>"$pd/rules/media.toml"
+# Wine's StopServices sends Stop but does not wait for the service to end
+# (Windows Installer does, ServiceControl Wait="yes"): the running exe could
+# not be replaced or deleted. Stop it first, as Windows would.
+run net stop mijian-agent >/dev/null 2>&1 || true
 msiexec msi-upgrade.log /i "$(win_path "$next")" /qn
 next_version=$(sed -n 's/.*mijian-agent-\(.*\)-x64\.msi$/\1/p' <<<"$next")
 products=$(run reg query 'HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall' /s 2>/dev/null | tr -d '\r' |
@@ -117,6 +121,7 @@ run "$exe" --version >/dev/null || fail "exe does not run after upgrade"
 pass "upgrade to $next_version: one product, key, agent.toml and media.toml edits and the service kept"
 
 echo "== msiexec /x (uninstall)"
+run net stop mijian-agent >/dev/null 2>&1 || true
 msiexec msi-remove.log /x "$(win_path "$next")" /qn
 [ ! -e "$pf/mijian-agent.exe" ] || fail "exe left after uninstall"
 if run reg query "$svc" >/dev/null 2>&1; then fail "service still registered after uninstall"; fi
