@@ -3,28 +3,45 @@
 # mijian-collector, and the Windows agent's .msi when a Windows build exists.
 #
 #   packaging/build.sh [--profile release|dev] [--no-build] [--out DIR]
+#                      [--linux-target TRIPLE|host]
 #                      [--deb-version V] [--skip-deb] [--skip-rpm] [--skip-msi]
-#                      [--windows-exe PATH]
+#                      [--windows-exe PATH] [--msi-version V]
 #
 #   --profile    cargo profile of the binaries (default release; CI uses dev,
 #                whose dependencies are already optimised (opt-level 2) and
 #                built by the test run; cargo-deb strips the binaries)
-#   --no-build   package the binaries already in target/<profile>/
+#   --no-build   package the binaries already in target/<triple>/<profile>/
+#   --linux-target  the Linux binaries of the .deb and .rpm (default
+#                x86_64-unknown-linux-musl: fully static, so one binary runs
+#                on every glibc — RHEL 9 and openEuler 22.03 (2.34), Kylin V10
+#                (2.28), Debian 10/11, UOS — and on none; `host` packages the
+#                host's glibc build from target/<profile>/, which needs the
+#                build machine's glibc or newer). Needs: rustup target add
+#                x86_64-unknown-linux-musl; musl-tools (musl-gcc, for the C
+#                code: bundled SQLite, zstd, bzip2, mimalloc, ring).
+#                The .deb carries it too: UOS, Deepin, Kylin desktop and
+#                Debian 10/11 have older glibc than the build machine. Cost
+#                measured (dev profile, 2 loaded cores): `scan` of 4,020
+#                files, 1,074 findings, 6.8-7.1 s CPU static vs 6.5-6.9 s
+#                glibc, same findings; the collector keeps mimalloc.
 #   --out        where the packages go (default target/packages)
 #   --deb-version  override the Debian version (the install test builds a
 #                "next" version from the same binaries to test upgrades)
 #   --windows-exe  the Windows agent for the .msi (default
-#                target/x86_64-pc-windows-gnu/release/mijian-agent.exe; the
+#                target/x86_64-pc-windows-gnu/<profile>/mijian-agent.exe; the
 #                .msi is built only when it exists)
+#   --msi-version  override the .msi's ProductVersion (the install test
+#                builds a later one to test the major upgrade)
 #
-# Needs: cargo-deb, cargo-generate-rpm (cargo install --locked cargo-deb
-# cargo-generate-rpm); wixl (Debian package wixl) for the .msi.
+# Needs: musl-tools and the musl target (above); cargo-deb (cargo install
+# --locked cargo-deb --version 3.8.0); rpmbuild (Debian package rpm); wixl
+# and msibuild (Debian packages wixl, msitools) for the .msi.
 # Everything a package carries besides the binaries is staged under
-# target/pkg-stage/ and listed in [package.metadata.deb] and
-# [package.metadata.generate-rpm] of agent/Cargo.toml and collector/Cargo.toml.
+# target/pkg-stage/: the .deb's file list is [package.metadata.deb] of
+# agent/Cargo.toml and collector/Cargo.toml, the .rpm's spec is written below
+# (the same files; cargo-generate-rpm took over 11 minutes to install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 
 profile=release
 build=1
@@ -34,6 +51,8 @@ skip_deb=
 skip_rpm=
 skip_msi=
 windows_exe=
+linux_target=x86_64-unknown-linux-musl
+msi_version=
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile=$2; shift 2 ;;
@@ -44,13 +63,20 @@ while [ $# -gt 0 ]; do
     --skip-rpm) skip_rpm=1; shift ;;
     --skip-msi) skip_msi=1; shift ;;
     --windows-exe) windows_exe=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --linux-target) linux_target=$2; shift 2 ;;
+    --msi-version) msi_version=$2; shift 2 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "build.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 case "$profile" in
-  dev|debug) profile=dev; bindir=target/debug ;;
-  *) bindir=target/$profile ;;
+  dev|debug) profile=dev; pdir=debug ;;
+  *) pdir=$profile ;;
+esac
+target_args=()
+case "$linux_target" in
+  host|native|"") linux_target=; bindir=target/$pdir ;;
+  *) bindir=target/$linux_target/$pdir; target_args=(--target "$linux_target") ;;
 esac
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -63,11 +89,18 @@ need() {
   }
 }
 [ -n "$skip_deb" ] || need cargo-deb "cargo install --locked cargo-deb"
-[ -n "$skip_rpm" ] || need cargo-generate-rpm "cargo install --locked cargo-generate-rpm"
+[ -n "$skip_rpm" ] || need rpmbuild "apt-get install rpm"
 
 if [ -n "$build" ]; then
-  log "building mijian-agent and mijian-collector (profile $profile)"
-  cargo build --locked --profile "$profile" -p mijian-agent -p mijian-collector
+  if [ -n "$linux_target" ] && [[ "$linux_target" == *-musl ]]; then
+    need musl-gcc "apt-get install musl-tools"
+    grep -qx "$linux_target" <<<"$(rustup target list --installed 2>/dev/null)" || {
+      echo "build.sh: the $linux_target target is missing (run: rustup target add $linux_target)" >&2
+      exit 2
+    }
+  fi
+  log "building mijian-agent and mijian-collector (profile $profile, target ${linux_target:-host})"
+  cargo build --locked --profile "$profile" "${target_args[@]}" -p mijian-agent -p mijian-collector
 fi
 for b in mijian-agent mijian-collector; do
   [ -x "$bindir/$b" ] || { echo "build.sh: $bindir/$b is missing (drop --no-build)" >&2; exit 2; }
@@ -212,7 +245,7 @@ for b in mijian-agent mijian-collector; do
 done
 
 # --- .deb ------------------------------------------------------------------
-deb_args=(--no-build --profile "$profile" --strip --output "$out")
+deb_args=(--no-build --profile "$profile" "${target_args[@]}" --strip --output "$out")
 [ -z "$deb_version" ] || deb_args+=(--deb-version "$deb_version")
 if [ -z "$skip_deb" ]; then
   for p in mijian-agent mijian-collector; do
@@ -222,17 +255,108 @@ if [ -z "$skip_deb" ]; then
 fi
 
 # --- .rpm ------------------------------------------------------------------
+# rpmbuild (Debian's rpm package) from a spec written here: the same files,
+# modes, %config(noreplace) and scriptlets as the .deb. No automatic
+# requirements: the binaries are static, so nothing but what the scriptlets
+# run is required (useradd/groupadd and runuser for the collector).
+rpm_version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+# Lay out package $1 under $2 (the rpm's %{buildroot} tree).
+rpm_tree() {
+  local name=$1 root=$2 d=$stage/$1
+  rm -rf "$root"
+  install -D -m 755 "$stage/bin/$name" "$root/usr/bin/$name"
+  install -D -m 644 "packaging/systemd/$name.service" "$root/usr/lib/systemd/system/$name.service"
+  mkdir -p "$root/usr/share/doc/$name"
+  cp -r "$d/share/." "$root/usr/share/"
+  cp -r "$d/doc/." "$root/usr/share/doc/$name/"
+  install -m 644 "$d/copyright" "$root/usr/share/doc/$name/copyright"
+  mkdir -p "$root/etc/mijian"
+  if [ "$name" = mijian-agent ]; then
+    cp -r "$d/conf/." "$root/etc/mijian/"
+  else
+    install -m 640 "$stage/collector.toml" "$root/etc/mijian/collector.toml"
+  fi
+  find "$root/usr/share" "$root/etc" -type f -exec chmod 644 {} +
+  [ "$name" = mijian-agent ] || chmod 640 "$root/etc/mijian/collector.toml"
+}
+# The %files list of a tree: config under /etc, docs under /usr/share/doc,
+# the directories the package alone owns.
+rpm_files() {
+  local name=$1 root=$2 f
+  (cd "$root" && find etc/mijian usr/share/doc/"$name" -type d | sort) | sed 's|^|%dir /|'
+  (cd "$root" && find . -type f | sed 's|^\.||' | sort) | while read -r f; do
+    case "$f" in
+      /etc/mijian/collector.toml) echo "%config(noreplace) %attr(0640,root,mijian) $f" ;;
+      /etc/*) echo "%config(noreplace) %attr(0644,root,root) $f" ;;
+      /usr/bin/*) echo "%attr(0755,root,root) $f" ;;
+      /usr/share/doc/*) echo "%doc %attr(0644,root,root) $f" ;;
+      *) echo "%attr(0644,root,root) $f" ;;
+    esac
+  done
+}
+rpm_spec() {
+  local name=$1 root=$2 short=${1#mijian-} s
+  cat <<EOF
+Name: $name
+Version: $rpm_version
+Release: 1
+License: $([ "$name" = mijian-agent ] && echo "Apache-2.0 AND BSD-3-Clause" || echo "Apache-2.0")
+URL: https://example.invalid/mijian
+AutoReqProv: no
+EOF
+  if [ "$name" = mijian-agent ]; then
+    cat <<'EOF'
+Summary: mijian workstation agent: host checks, content scan, removable media, signed reports
+%description
+The mijian agent inspects a workstation for confidentiality compliance:
+host checks (passwords, screen lock, services, network), classified-marking
+and keyword scans of documents, removable media against the media register,
+and signs its reports for the collector. Static binary: no glibc needed.
+EOF
+  else
+    cat <<'EOF'
+Summary: mijian collector: verifies, stores and serves signed reports
+Requires(pre): /usr/sbin/useradd, /usr/sbin/groupadd
+Requires(post): /usr/sbin/runuser
+%description
+The mijian collector receives the signed reports of mijian agents over
+HTTPS or as files from air-gapped hosts, verifies them against each agent's
+enrolled key and chain, and keeps the organisation's compliance record
+(SQLite or PostgreSQL). It listens on 127.0.0.1 until TLS is configured in
+/etc/mijian/collector.toml. Static binary: no glibc needed.
+EOF
+  fi
+  echo "%install"
+  echo "cp -a '$(realpath "$root")/.' %{buildroot}/"
+  for s in pre post preun postun; do
+    if [ -f "packaging/rpm/$short-$s.sh" ]; then
+      echo "%$s"
+      cat "packaging/rpm/$short-$s.sh"
+    fi
+  done
+  echo "%files"
+  rpm_files "$name" "$root"
+}
 if [ -z "$skip_rpm" ]; then
   for p in mijian-agent mijian-collector; do
-    log "cargo generate-rpm -p ${p#mijian-}"
-    cargo generate-rpm -p "${p#mijian-}" --profile "$profile" --payload-compress zstd -o "$out/"
+    top=$stage/rpmbuild/$p
+    mkdir -p "$top"
+    rpm_tree "$p" "$top/tree"
+    rpm_spec "$p" "$top/tree" >"$top/$p.spec"
+    log "rpmbuild $p-$rpm_version-1.x86_64.rpm"
+    rpmbuild -bb --quiet --target x86_64-linux \
+      --define "_topdir $(realpath "$top")" --define "_rpmdir $out" \
+      --define '_rpmfilename %{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm' \
+      --define 'debug_package %{nil}' --define '__os_install_post %{nil}' \
+      --define '_build_id_links none' --define '_binary_payload w19.zstdio' \
+      "$top/$p.spec" >"$top/rpmbuild.log" 2>&1 || { cat "$top/rpmbuild.log" >&2; exit 1; }
   done
 fi
 
 # --- .msi (Windows agent) ----------------------------------------------------
 # wixl has no NeverOverwrite/Permanent component attributes: they are set
 # afterwards in the Component table (msibuild), for the config and rules.
-[ -n "$windows_exe" ] || windows_exe=target/x86_64-pc-windows-gnu/release/mijian-agent.exe
+[ -n "$windows_exe" ] || windows_exe=target/x86_64-pc-windows-gnu/$pdir/mijian-agent.exe
 if [ -n "$skip_msi" ]; then
   :
 elif [ ! -f "$windows_exe" ]; then
@@ -240,9 +364,14 @@ elif [ ! -f "$windows_exe" ]; then
 elif ! command -v wixl >/dev/null 2>&1 || ! command -v msibuild >/dev/null 2>&1; then
   log "WARNING: $windows_exe exists but wixl/msibuild are missing (run: apt-get install wixl msitools): .msi not built"
 else
-  version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+  version=${msi_version:-$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)}
   msi=$out/mijian-agent-$version-x64.msi
   log "wixl: $msi from $windows_exe"
+  # A stripped copy (a dev build carries its debug info: hundreds of MB).
+  mkdir -p "$stage/windows"
+  if command -v x86_64-w64-mingw32-strip >/dev/null 2>&1 && x86_64-w64-mingw32-strip -o "$stage/windows/mijian-agent.exe" "$windows_exe" 2>/dev/null; then
+    windows_exe=$stage/windows/mijian-agent.exe
+  fi
   # wixl wants source paths relative to the working directory.
   exe_rel=$(realpath --relative-to=. "$windows_exe")
   wixl -a x64 -D Version="$version" -D SourceDir=. -D Exe="$exe_rel" -o "$msi" packaging/wix/mijian-agent.wxs

@@ -17,13 +17,20 @@
 #     locally edited config are kept;
 #   - removes, then purges, and checks what is left;
 #   - checks the installed units with the root's own systemd-analyze verify;
-# and on the host: rpm -qlp /
-# --scripts / rpm --root into an empty root, msiinfo on an .msi built from a
-# stand-in exe (no Windows build here). Needs root; prints `skipped: …` and
-# exits 0 when a tool is missing.
+# then:
+#   - checks that the packaged Linux binaries are static (no interpreter, no
+#     shared library) and runs them in an empty root that holds only them and
+#     the rules;
+#   - rpm -qlp / --requires (no glibc requirement) / --scripts, rpm --root
+#     into an empty root; README's `rpm -i` with its scriptlets in a Debian 11
+#     root (glibc 2.31, older than RHEL 9's 2.34; cached beside the Debian 12
+#     one): kid, check, admin password, import, `rpm -e` keeps the key;
+#   - the .msi around the real Windows agent (.ci/run's Windows stage builds
+#     it; a stand-in exe otherwise): msiinfo, then packaging/test-msi.sh
+#     installs, runs, upgrades and uninstalls it under Wine.
+# Needs root; prints `skipped: …` and exits 0 when a tool is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 
 profile=dev
 build=1
@@ -37,7 +44,8 @@ done
 
 skip() { echo "skipped: $1 (run: $2)"; exit 0; }
 [ "$(id -u)" = 0 ] || skip "install test needs root (chroot, dpkg --root)" "sudo $0"
-for t in mmdebstrap:mmdebstrap chroot:coreutils dpkg-deb:dpkg cargo-deb:"cargo install --locked cargo-deb"; do
+for t in mmdebstrap:mmdebstrap chroot:coreutils dpkg-deb:dpkg cargo-deb:"cargo install --locked cargo-deb" \
+  rpmbuild:"apt-get install rpm" musl-gcc:"apt-get install musl-tools"; do
   command -v "${t%%:*}" >/dev/null 2>&1 || skip "${t%%:*} is missing" "${t#*:}"
 done
 
@@ -88,7 +96,13 @@ for f in ./usr/bin/mijian-collector ./etc/mijian/collector.toml \
   ./usr/share/fish/vendor_completions.d/mijian-collector.fish; do
   grep -q " $f\$" <<<"$coll_contents" || fail "$f missing from $coll_deb"
 done
-pass "file lists"
+for d in "$agent_deb" "$coll_deb"; do
+  dep=$(dpkg-deb -f "$d" Depends)
+  echo "$(basename "$d"): Depends: $dep"
+  # Static binaries: no libc6 version, so Debian 10/11, UOS and Kylin desktop install it.
+  if grep -q 'libc6' <<<"$dep"; then fail "$d depends on libc6 (the binaries are not static)"; fi
+done
+pass "file lists; no libc6 dependency"
 
 # --- the Debian 12 root --------------------------------------------------
 cache=${MIJIAN_PKGTEST_CACHE:-/var/cache/mijian-pkgtest}
@@ -98,22 +112,26 @@ cache=${MIJIAN_PKGTEST_CACHE:-/var/cache/mijian-pkgtest}
 includes=systemd,man-db,procps
 tarball=$cache/bookworm-minbase-${includes//,/-}.tar
 mkdir -p "$cache"
+# The machine's own Debian mirror (deb822 or one-line sources).
+mirror=$(grep -hoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources \
+  /etc/apt/sources.list.d/*.list 2>/dev/null | head -n 1 | tr -d ' ' || true)
+mirror=${mirror:-http://deb.debian.org/debian}
 if [ ! -s "$tarball" ]; then
-  # The machine's own Debian mirror (deb822 or one-line sources).
-  mirror=$(grep -hoE 'https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources \
-    /etc/apt/sources.list.d/*.list 2>/dev/null | head -n 1 | tr -d ' ' || true)
-  mirror=${mirror:-http://deb.debian.org/debian}
   step "mmdebstrap bookworm minbase from $mirror (cached in $tarball)"
   mmdebstrap --quiet --variant=minbase --include="$includes" bookworm "$cache/.bookworm.tmp.tar" "$mirror"
   mv "$cache/.bookworm.tmp.tar" "$tarball"
 fi
 R=$(mktemp -d /tmp/mijian-pkgtest.XXXXXX)
+old_roots=()
 cleanup() {
-  for m in "$R/proc" "$R/sys" "$R/dev"; do
-    mountpoint -q "$m" 2>/dev/null && umount -l "$m"
+  local r m
+  for r in "$R" "${old_roots[@]}"; do
+    for m in "$r/proc" "$r/sys" "$r/dev"; do
+      if mountpoint -q "$m" 2>/dev/null; then umount -l "$m"; fi
+    done
   done
   stop_bg "${collector_pid:-}"
-  rm -rf --one-file-system "$R"
+  rm -rf --one-file-system "$R" "${old_roots[@]}"
 }
 trap cleanup EXIT
 tar -xf "$tarball" -C "$R"
@@ -267,6 +285,43 @@ collector_pid=
 python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=2)' "$url" 2>/dev/null &&
   fail "the collector still answers after it was stopped"
 
+step "README: TLS for the collector ([tls] in collector.toml, key readable by the service)"
+if command -v openssl >/dev/null 2>&1; then
+  # docs/collector.md's quick self-signed certificate, made on the host.
+  tls=$(mktemp -d /tmp/mijian-tls.XXXXXX)
+  old_roots+=("$tls")
+  (cd "$tls" && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=localhost \
+    -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout key.pem -out cert.pem) 2>/dev/null
+  install -m 644 "$tls/cert.pem" "$R/etc/mijian/collector-cert.pem"
+  install -m 600 "$tls/key.pem" "$R/etc/mijian/collector-key.pem"
+  in_root chown root:mijian /etc/mijian/collector-key.pem
+  in_root chmod 640 /etc/mijian/collector-key.pem
+  cp "$R/etc/mijian/collector.toml" "$tls/collector.toml.orig"
+  printf '\n[tls]\ncert = "/etc/mijian/collector-cert.pem"\nkey = "/etc/mijian/collector-key.pem"\n' >>"$R/etc/mijian/collector.toml"
+  # (README's listen = "0.0.0.0:8443"; here loopback and a free port)
+  bg_collector --listen 127.0.0.1:0 >"$R/tmp/serve-tls.out" 2>&1
+  tls_pid=$bg_pid
+  turl=
+  for _ in $(seq 100); do
+    turl=$(sed -n 's/^listening on \(https:\/\/127\.0\.0\.1:[0-9]*\)$/\1/p' "$R/tmp/serve-tls.out")
+    [ -n "$turl" ] && break
+    sleep 0.1
+  done
+  [ -n "$turl" ] || { stop_bg "$tls_pid"; cat "$R/tmp/serve-tls.out"; fail "collector with [tls] did not start"; }
+  python3 - "$turl" "$tls/cert.pem" <<'PY' || { stop_bg "$tls_pid"; fail "HTTPS /healthz with the certificate"; }
+import ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+r = urllib.request.urlopen(sys.argv[1] + "/healthz", timeout=10, context=ctx)
+print("https /healthz:", r.status)
+PY
+  stop_bg "$tls_pid"
+  cp "$tls/collector.toml.orig" "$R/etc/mijian/collector.toml"
+  rm -f "$R/etc/mijian/collector-cert.pem" "$R/etc/mijian/collector-key.pem"
+  pass "collector serves HTTPS with [tls] from collector.toml, key 0640 root:mijian read by the mijian user"
+else
+  echo "skipped: openssl is missing (run: apt-get install openssl)"
+fi
+
 step "the daemon queues reports in the outbox (no collector reachable)"
 # Enrolled collector is down now: `run` seals a boot check and a heartbeat
 # into the outbox and keeps them for later delivery.
@@ -319,6 +374,15 @@ for u in mijian-agent.service mijian-collector.service; do
   fi
   pass "systemd-analyze verify $u: no message"
 done
+# README: hosts with media enforcement copy the drop-in beside the unit.
+mkdir -p "$R/etc/systemd/system/mijian-agent.service.d"
+cp "$R/usr/share/doc/mijian-agent/examples/enforcement.conf" "$R/etc/systemd/system/mijian-agent.service.d/"
+if ! va=$(in_root systemd-analyze verify /usr/lib/systemd/system/mijian-agent.service 2>&1) || [ -n "$va" ]; then
+  echo "$va"
+  fail "systemd-analyze verify mijian-agent.service with the enforcement drop-in"
+fi
+rm -r "$R/etc/systemd/system/mijian-agent.service.d"
+pass "systemd-analyze verify mijian-agent.service with examples/enforcement.conf: no message"
 
 # --- remove, purge -------------------------------------------------------------
 step "dpkg -r (remove): keys, outbox, database and config stay"
@@ -343,45 +407,201 @@ left=$(grep -v '^\./var/cache/man/' <<<"$left" || true)
 in_root getent passwd mijian >/dev/null && echo "note: system user 'mijian' kept (Debian policy)"
 pass "purge removed state, database, config and unit links"
 
+# --- README: install from a source checkout ---------------------------------------
+# The commands of README's "From a source checkout" block, run in the purged
+# root from a copy of the checkout, with the packaged binary standing in for
+# `cargo build --release`, and systemctl offline (no systemd runs in a
+# chroot: daemon-reload is a no-op, `enable` links the unit, `--now`'s start
+# is the one step not done).
+step "README 'From a source checkout' commands"
+src=$R/tmp/src
+mkdir -p "$src/target/release" "$src/packaging/systemd" "$src/docs"
+cp -r rules "$src/"
+cp docs/agent.toml "$src/docs/"
+cp packaging/systemd/mijian-agent.service "$src/packaging/systemd/"
+dpkg-deb --fsys-tarfile "$agent_deb" | tar -xO ./usr/bin/mijian-agent >"$src/target/release/mijian-agent"
+chmod 755 "$src/target/release/mijian-agent"
+sed -n '/^### From a source checkout/,/^## /p' README.md | sed -n '/^```sh$/,/^```$/p' | sed '1d;$d' |
+  grep -v '^cargo build' | sed 's/systemctl enable --now /systemctl enable /' >"$src/readme-install.sh"
+cat "$src/readme-install.sh"
+[ "$(wc -l <"$src/readme-install.sh")" -ge 5 ] || fail "README's source-checkout block not found"
+in_root env SYSTEMD_OFFLINE=1 sh -ec 'cd /tmp/src && . ./readme-install.sh' || fail "README's source-checkout commands"
+[ -s "$R/usr/share/man/man1/mijian-agent.1" ] || [ -s "$R/usr/share/man/man1/mijian-agent.1.gz" ] || fail "no man page from __man"
+[ -s "$R/usr/share/bash-completion/completions/mijian-agent" ] || fail "no bash completion"
+[ -L "$R/etc/systemd/system/multi-user.target.wants/mijian-agent.service" ] || fail "unit not enabled by the README commands"
+in_root mijian-agent check --no-content >/dev/null || [ $? = 1 ] || fail "check after the source install"
+pass "README source-checkout commands: binary, rules, man pages, completion, config, unit enabled; check runs"
+
+# --- static Linux binaries ---------------------------------------------------------
+# The .deb and .rpm carry the x86_64-unknown-linux-musl build (build.sh
+# --linux-target): no libc at all, so RHEL 9 and openEuler 22.03 (glibc
+# 2.34), Kylin V10 (2.28), Debian 10/11 and UOS run the same binaries.
+step "static binaries: no interpreter, no libc, run in an empty root"
+X=$(mktemp -d /tmp/mijian-static.XXXXXX)
+old_roots+=("$X")
+dpkg-deb -x "$agent_deb" "$X/deb"
+dpkg-deb -x "$coll_deb" "$X/deb"
+for b in mijian-agent mijian-collector; do
+  f=$X/deb/usr/bin/$b
+  echo "$b: $(file -b "$f")"
+  grep -qE 'static-pie linked|statically linked' <<<"$(file -b "$f")" || fail "$b is not statically linked"
+  if grep -q 'INTERP' <<<"$(readelf -lW "$f")"; then fail "$b has a program interpreter (dynamic loader)"; fi
+  if grep -q 'NEEDED' <<<"$(readelf -dW "$f")"; then fail "$b needs shared libraries: $(readelf -dW "$f" | grep NEEDED)"; fi
+done
+# An empty root holding only the two binaries and the rules: no libc, no
+# /etc, no /proc. The agent finds the example keyword in a file.
+Z=$X/empty
+mkdir -p "$Z/docs"
+cp "$X/deb/usr/bin/mijian-agent" "$X/deb/usr/bin/mijian-collector" "$Z/"
+cp -r "$X/deb/etc/mijian/rules" "$Z/rules"
+cp docs/examples/keywords/example.toml "$Z/rules/keywords/"
+printf '项目代号：玄鸟柒号，请勿外传。\n' >"$Z/docs/note.txt"
+echo "empty root: $(cd "$Z" && find . -type f | sort | tr '\n' ' ')"
+chroot "$Z" /mijian-agent --version || fail "mijian-agent does not start in an empty root"
+chroot "$Z" /mijian-collector --version || fail "mijian-collector does not start in an empty root"
+set +e
+chroot "$Z" /mijian-agent scan --format json --rules /rules /docs >"$X/scan.json" 2>"$X/scan.err"
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat "$X/scan.err"; fail "scan in the empty root: exit $rc, expected 1 (a finding)"; }
+python3 - "$X/scan.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+f = [f for f in r["findings"] if f.get("path", "").endswith("note.txt")]
+assert f and any(m["rule"] == "example-codename" for m in f[0]["matches"]), r["findings"]
+print("empty root scan: %s -> %s" % (f[0]["path"], [m["rule"] for m in f[0]["matches"]]))
+PY
+pass "both binaries are static and run with no libc; the agent scans in an empty root"
+
 # --- rpm -------------------------------------------------------------------------
-step "rpm"
+step "rpm: metadata and requirements"
 if command -v rpm >/dev/null 2>&1 && ls "$pkgs"/*.rpm >/dev/null 2>&1; then
-  for p in "$pkgs"/mijian-agent-*.rpm "$pkgs"/mijian-collector-*.rpm; do
+  agent_rpm=$(ls "$pkgs"/mijian-agent-*.rpm | head -n 1)
+  coll_rpm=$(ls "$pkgs"/mijian-collector-*.rpm | head -n 1)
+  for p in "$agent_rpm" "$coll_rpm"; do
     echo "--- $(basename "$p")"
-    rpm -qip "$p" | grep -E '^(Name|Version|License|Summary)'
+    rpm -qip "$p" | grep -E '^(Name|Version|Architecture|License|Summary)'
     rpm -qlp "$p"
     echo "config: $(rpm -qcp "$p" | tr '\n' ' ')"
-    rpm -qp --requires "$p" | tr '\n' ' '; echo
+    reqs=$(rpm -qp --requires "$p")
+    echo "requires: $(tr '\n' ' ' <<<"$reqs")"
+    # Static binaries: no glibc symbol version, no shared library.
+    if grep -qE 'GLIBC|libc\.so|\.so(\.|\()' <<<"$reqs"; then fail "$p requires a shared library or a glibc version"; fi
     scripts=$(rpm -qp --scripts "$p")
     grep -q 'scriptlet' <<<"$scripts" || fail "$p has no scriptlets"
-    grep -qE '^packaging/rpm/' <<<"$scripts" && fail "$p: a scriptlet is a file name, not its content"
+    if grep -qE '^packaging/rpm/' <<<"$scripts"; then fail "$p: a scriptlet is a file name, not its content"; fi
   done
-  rpm -qlp "$pkgs"/mijian-agent-*.rpm | grep -qx /etc/mijian/rules/baseline.toml || fail "rpm lacks the rules"
-  rpm -qcp "$pkgs"/mijian-agent-*.rpm | grep -qx /etc/mijian/agent.toml || fail "agent.toml not %config"
+  # (whole outputs into grep: `grep -q` on a pipe fails the pipe under pipefail)
+  grep -qx /etc/mijian/rules/baseline.toml <<<"$(rpm -qlp "$agent_rpm")" || fail "rpm lacks the rules"
+  grep -qx /etc/mijian/agent.toml <<<"$(rpm -qcp "$agent_rpm")" || fail "agent.toml not %config"
+  grep -qx /etc/mijian/rules/media.toml <<<"$(rpm -qcp "$agent_rpm")" || fail "media.toml not %config"
+  grep -qx /etc/mijian/collector.toml <<<"$(rpm -qcp "$coll_rpm")" || fail "collector.toml not %config"
+  grep -q useradd <<<"$(rpm -qp --requires "$coll_rpm")" || fail "collector rpm does not require useradd (%pre)"
   E=$(mktemp -d /tmp/mijian-rpmroot.XXXXXX)
+  old_roots+=("$E")
   # An empty root has no /bin/sh and no shadow-utils: files only.
   rpm --root "$E" --dbpath /var/lib/rpm --initdb
-  rpm --root "$E" -i --nodeps --noscripts --ignorearch "$pkgs"/mijian-agent-*.rpm "$pkgs"/mijian-collector-*.rpm
+  rpm --root "$E" -i --nodeps --noscripts --ignorearch "$agent_rpm" "$coll_rpm"
   rpm --root "$E" -qa
   [ -x "$E/usr/bin/mijian-agent" ] && [ -f "$E/etc/mijian/rules/media.toml" ] &&
     [ -f "$E/usr/lib/systemd/system/mijian-collector.service" ] || fail "rpm --root install"
-  "$E/usr/bin/mijian-agent" --version
+  chroot "$E" /usr/bin/mijian-agent --version || fail "the rpm's agent does not run in its files-only root"
   rpm --root "$E" -e --noscripts mijian-agent mijian-collector
   [ ! -e "$E/usr/bin/mijian-agent" ] || fail "rpm -e"
-  rm -rf "$E"
-  pass "rpm: listed, scriptlets present, installed into and erased from an empty root (--noscripts)"
+  pass "rpm: listed, no glibc requirement, scriptlets present, installed into and erased from an empty root"
+
+  # README's `rpm -i` with its scriptlets, in a Debian 11 root: glibc 2.31,
+  # older than RHEL 9's 2.34 (the mirror serves nothing older). Its rpm
+  # database is empty (dpkg owns /bin/sh, useradd, runuser): --nodeps.
+  old_tarball=$cache/bullseye-minbase-rpm-procps.tar
+  if [ ! -s "$old_tarball" ]; then
+    step "mmdebstrap bullseye minbase + rpm (cached in $old_tarball)"
+    mmdebstrap --quiet --variant=minbase --include=rpm,procps bullseye "$cache/.bullseye.tmp.tar" "$mirror"
+    mv "$cache/.bullseye.tmp.tar" "$old_tarball"
+  fi
+  O=$(mktemp -d /tmp/mijian-oldroot.XXXXXX)
+  old_roots+=("$O")
+  tar -xf "$old_tarball" -C "$O"
+  mount -t proc proc "$O/proc"
+  in_old() { chroot "$O" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
+  old_glibc=$(in_old ldd --version | awk 'NR == 1 { print $NF }')
+  step "rpm -i in a Debian $(cat "$O/etc/debian_version") root (glibc $old_glibc)"
+  # The control: the host's glibc build does not run here.
+  if [ -x target/debug/mijian-agent ] && grep -q 'dynamically linked' <<<"$(file -b target/debug/mijian-agent)"; then
+    cp target/debug/mijian-agent "$O/tmp/glibc-mijian-agent"
+    if in_old /tmp/glibc-mijian-agent --version >"$O/tmp/glibc.out" 2>&1; then
+      echo "note: the host's glibc build runs on this root too"
+    else
+      echo "control: the host's glibc build fails here: $(grep -o "GLIBC_[0-9.]*' not found" "$O/tmp/glibc.out" | head -n 1)"
+    fi
+    rm -f "$O/tmp/glibc-mijian-agent"
+  fi
+  mkdir -p "$O/tmp/pkgs"
+  cp "$agent_rpm" "$coll_rpm" "$O/tmp/pkgs/"
+  out=$(in_old rpm -i --nodeps "/tmp/pkgs/$(basename "$agent_rpm")" 2>&1) || { echo "$out"; fail "rpm -i agent"; }
+  echo "$out"
+  okid=$(sed -n 's/^mijian-agent: agent key id (kid): \([A-Za-z0-9_-]\{43\}\)$/\1/p' <<<"$out")
+  [ -n "$okid" ] || fail "%post printed no kid"
+  [ "$(stat -c %a "$O/var/lib/mijian")" = 700 ] || fail "rpm: state dir mode"
+  [ "$(stat -c %a "$O/var/lib/mijian/agent-key.jwk")" = 600 ] || fail "rpm: key mode"
+  [ -L "$O/etc/systemd/system/multi-user.target.wants/mijian-agent.service" ] ||
+    echo "note: no systemctl in this root: the unit is not enabled"
+  set +e
+  in_old mijian-agent check --format json --no-content >"$O/tmp/check.json" 2>"$O/tmp/check.err"
+  rc=$?
+  set -e
+  [ "$rc" = 0 ] || [ "$rc" = 1 ] || { cat "$O/tmp/check.err"; fail "check on the old root: exit $rc"; }
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["agent_id"]==sys.argv[2], r["agent_id"]; assert r["policy"]["source"]=="/etc/mijian/rules"; print("check: %d checks" % len(r["checks"]))' \
+    "$O/tmp/check.json" "$okid" || fail "check report on the old root"
+  out=$(in_old rpm -i --nodeps "/tmp/pkgs/$(basename "$coll_rpm")" 2>&1) || { echo "$out"; fail "rpm -i collector"; }
+  sed 's/password: .*/password: (hidden in this log)/' <<<"$out"
+  grep -q '^mijian-collector: first staff account: admin, password: ' <<<"$out" || fail "%post printed no admin password"
+  [ "$(in_old stat -c '%U:%G %a' /var/lib/mijian-collector)" = "mijian:mijian 750" ] || fail "rpm: data dir owner/mode"
+  in_old mijian-agent check --sign --out /tmp/report.jws --no-content >/dev/null || [ $? = 1 ] || fail "check --sign (old root)"
+  # README's registration by hand, then the report carried over.
+  in_old sh -c 'mijian-agent key > /tmp/agent.jwk'
+  grep -qx "$okid" <<<"$(in_old runuser -u mijian -- mijian-collector agents add --jwk /tmp/agent.jwk)" ||
+    fail "agents add --jwk (old root)"
+  imp=$(in_old runuser -u mijian -- mijian-collector import /tmp/report.jws)
+  echo "$imp"
+  grep -q '^stored 1,' <<<"$imp" || fail "collector import (old root)"
+  key_old=$(sha256sum <"$O/var/lib/mijian/agent-key.jwk")
+  in_old rpm -e mijian-agent mijian-collector
+  [ ! -e "$O/usr/bin/mijian-agent" ] || fail "rpm -e left the binary"
+  [ "$(sha256sum <"$O/var/lib/mijian/agent-key.jwk")" = "$key_old" ] || fail "rpm -e lost the key"
+  [ -e "$O/var/lib/mijian-collector/collector.db" ] || fail "rpm -e lost the database"
+  umount -l "$O/proc"
+  pass "rpm -i on glibc $old_glibc: kid printed, check ran, admin password, signed report imported; rpm -e kept key and database"
 else
   echo "skipped: rpm or the .rpm files are missing (run: apt-get install rpm; packaging/build.sh)"
 fi
 
 # --- msi -----------------------------------------------------------------------
 step "msi"
-if ls "$pkgs"/*.msi >/dev/null 2>&1; then
-  msi=$(ls "$pkgs"/*.msi | head -n 1)
-  echo "Windows build packaged: $msi"
-elif command -v wixl >/dev/null 2>&1 && command -v msibuild >/dev/null 2>&1; then
-  # No Windows build on this machine: check the .wxs and the post-processing
-  # with a stand-in file in place of mijian-agent.exe.
+case "$profile" in dev|debug) win_exe=target/x86_64-pc-windows-gnu/debug/mijian-agent.exe ;;
+  *) win_exe=target/x86_64-pc-windows-gnu/$profile/mijian-agent.exe ;; esac
+msi=
+real_msi=
+if ! command -v wixl >/dev/null 2>&1 || ! command -v msibuild >/dev/null 2>&1; then
+  echo "skipped: wixl is missing (run: apt-get install wixl msitools)"
+elif [ -f "$win_exe" ]; then
+  # The Windows agent built by .ci/run's Windows stage, and the same files
+  # as a later ProductVersion for the major upgrade.
+  IFS=. read -r v_major v_minor v_patch <<<"${version%%[-+]*}"
+  msi_next_version=$v_major.$v_minor.$((v_patch + 1))
+  rm -rf target/pkg-msi
+  packaging/build.sh --profile "$profile" --no-build --skip-deb --skip-rpm --out target/pkg-msi/this \
+    --windows-exe "$win_exe" | grep -E 'wixl|msi' || true
+  packaging/build.sh --profile "$profile" --no-build --skip-deb --skip-rpm --out target/pkg-msi/next \
+    --windows-exe "$win_exe" --msi-version "$msi_next_version" | grep -E 'wixl|msi' || true
+  msi=$(ls target/pkg-msi/this/*.msi | head -n 1)
+  msi_next=$(ls target/pkg-msi/next/*.msi | head -n 1)
+  real_msi=1
+  echo "Windows build packaged: $msi ($(du -h "$msi" | cut -f1)), upgrade: $msi_next"
+else
+  # No Windows build: check the .wxs and the post-processing with a stand-in
+  # file in place of mijian-agent.exe.
+  echo "note: $win_exe is missing (.ci/run builds it in its Windows stage): the .msi gets a stand-in exe"
   rm -rf target/pkg-msi-test
   mkdir -p target/pkg-msi-test
   printf 'MZ stand-in, not a Windows build\n' >target/pkg-msi-test/mijian-agent.exe
@@ -389,9 +609,6 @@ elif command -v wixl >/dev/null 2>&1 && command -v msibuild >/dev/null 2>&1; the
     --windows-exe target/pkg-msi-test/mijian-agent.exe | grep -E 'wixl|msi' || true
   msi=$(ls target/pkg-msi-test/out/*.msi | head -n 1)
   echo "(stand-in exe: this checks the installer definition, not a Windows agent)"
-else
-  msi=
-  echo "skipped: wixl is missing (run: apt-get install wixl msitools)"
 fi
 if [ -n "$msi" ]; then
   msiinfo export "$msi" File | tail -n +4 | cut -f 3
@@ -399,8 +616,17 @@ if [ -n "$msi" ]; then
   grep -q 'mijian-agent' <<<"$svc" || fail "msi registers no service"
   msiinfo export "$msi" Component | awk -F'\t' 'NR > 3 && ($1 == "AgentConfig" || $1 ~ /^Rule/) && $4 != 400 { bad = 1 } END { exit bad }' ||
     fail "msi config components are not Permanent+NeverOverwrite"
-  msiinfo export "$msi" Upgrade | grep -q 'WIX_UPGRADE_DETECTED' || fail "msi has no major upgrade"
+  grep -q 'WIX_UPGRADE_DETECTED' <<<"$(msiinfo export "$msi" Upgrade)" || fail "msi has no major upgrade"
+  grep -q 'service run' <<<"$svc" || fail "msi service arguments are not 'service run' (the SCM entry point)"
   pass "msi: files, service, config kept on upgrade/uninstall, major upgrade"
+fi
+if [ -n "$real_msi" ]; then
+  if command -v wine >/dev/null 2>&1 && command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1; then
+    step "msi under Wine: install, run, upgrade, uninstall (packaging/test-msi.sh)"
+    packaging/test-msi.sh "$msi" "$msi_next"
+  else
+    echo "skipped: the .msi under Wine (run: apt-get install wine wine64 gcc-mingw-w64-x86-64)"
+  fi
 fi
 
 echo
