@@ -109,5 +109,12 @@ fn run(args: Vec<String>) -> Result<i32, String> {
         out.findings.len(),
         t0.elapsed().as_secs_f64()
     );
+    if out.omitted.total > 0 {
+        eprintln!(
+            "scan: {} more findings counted, not kept (the scan keeps the most severe {})",
+            out.omitted.total,
+            out.findings.len()
+        );
+    }
     Ok(if out.findings.is_empty() { 0 } else { 1 })
 }

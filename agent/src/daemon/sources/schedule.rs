@@ -66,7 +66,16 @@ pub fn into_window(
 /// The local offset from UTC in minutes at `t` (`localtime_r`).
 #[cfg(unix)]
 fn local_offset_minutes(t: SystemTime) -> i64 {
-    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as libc::time_t;
+    // The type is inferred from `localtime_r` (`time_t`, whose name the libc
+    // crate deprecates on musl ahead of its 64-bit change).
+    let Ok(secs) = t
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+        .try_into()
+    else {
+        return 0;
+    };
     // SAFETY: localtime_r writes into the zeroed struct we pass and reads `secs`.
     unsafe {
         let mut tm: libc::tm = std::mem::zeroed();
