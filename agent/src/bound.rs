@@ -61,7 +61,7 @@ pub fn bound(report: &mut Report, max_jws: u64) -> bool {
     if let Some(e) = earlier {
         t.findings_total += e.findings_total.saturating_sub(e.findings_kept);
         t.reason = format!("{}; {}", e.reason, t.reason);
-        merge_counts(&mut t.omitted, e.omitted);
+        mijian_scanner::pipeline::kept::merge_counts(&mut t.omitted, e.omitted);
     }
     findings.truncate(keep);
     report.findings = findings;
@@ -89,31 +89,13 @@ pub fn attach_omitted(report: &mut Report, omitted: mijian_scanner::Omitted, cap
         reason: format!("scan bound: at most {cap} findings kept per scan, most severe first"),
     });
     t.findings_total += omitted.total;
-    merge_counts(&mut t.omitted, omitted.counts);
+    mijian_scanner::pipeline::kept::merge_counts(&mut t.omitted, omitted.counts);
     let msg = format!(
         "the content scan found more findings than it keeps: {} counted by kind and rule in `truncated`",
         omitted.total
     );
     log::warn!("{msg}");
     report.notes.push(msg);
-}
-
-/// Add `more` into `into`: the same kind and rule summed, first paths kept
-/// up to [`FIRST_PATHS`].
-fn merge_counts(into: &mut Vec<OmittedCount>, more: Vec<OmittedCount>) {
-    for c in more {
-        match into
-            .iter_mut()
-            .find(|x| x.kind == c.kind && x.rule == c.rule)
-        {
-            Some(x) => {
-                x.count += c.count;
-                let room = FIRST_PATHS.saturating_sub(x.first_paths.len());
-                x.first_paths.extend(c.first_paths.into_iter().take(room));
-            }
-            None => into.push(c),
-        }
-    }
 }
 
 fn truncated(findings: &[Finding], keep: usize, max_jws: u64, total: u64) -> Truncated {

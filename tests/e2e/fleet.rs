@@ -415,7 +415,16 @@ fn sigkill_at_random_instants_leaves_no_undeclared_gap() {
         None,
         "heartbeat = \"0s\"\nboot_check = false\nfile_watch = false\nmedia_watch = false\n",
     );
+    let ready = "running (ready after";
+    let runs = agent.log_text().matches(ready).count();
     agent.start();
+    // Signals are handled once the daemon is up: a SIGTERM in its first
+    // milliseconds (the collector may already hold everything) would kill
+    // it by the default action, which is not what this test is about.
+    let t = std::time::Instant::now();
+    while agent.log_text().matches(ready).count() == runs && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let sealed = agent.chain_seq();
     let h = col.wait_host(
         &kid,

@@ -109,19 +109,24 @@ impl Omitted {
     /// Add another scan's counts (same kind and rule summed).
     pub fn merge(&mut self, other: Omitted) {
         self.total += other.total;
-        for c in other.counts {
-            match self
-                .counts
-                .iter_mut()
-                .find(|x| x.kind == c.kind && x.rule == c.rule)
-            {
-                Some(x) => {
-                    x.count += c.count;
-                    let room = FIRST_PATHS.saturating_sub(x.first_paths.len());
-                    x.first_paths.extend(c.first_paths.into_iter().take(room));
-                }
-                None => self.counts.push(c),
+        merge_counts(&mut self.counts, other.counts);
+    }
+}
+
+/// Add `more` into `into`: the same kind and rule summed, first paths kept
+/// up to five. Also used by the agent's report bound.
+pub fn merge_counts(into: &mut Vec<OmittedCount>, more: Vec<OmittedCount>) {
+    for c in more {
+        match into
+            .iter_mut()
+            .find(|x| x.kind == c.kind && x.rule == c.rule)
+        {
+            Some(x) => {
+                x.count += c.count;
+                let room = FIRST_PATHS.saturating_sub(x.first_paths.len());
+                x.first_paths.extend(c.first_paths.into_iter().take(room));
             }
+            None => into.push(c),
         }
     }
 }
